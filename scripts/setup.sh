@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what building and testing Skiff needs on a Debian machine: protoc (the
+# etcd client's gRPC code is generated at build time) and etcd (the store's
+# conformance suite runs against a real etcd). Idempotent; run as root.
+set -euo pipefail
+need=()
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+if ((${#need[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install --locked cargo-nextest
+fi

@@ -19,7 +19,10 @@ pub struct CompactorOptions {
 
 impl Default for CompactorOptions {
     fn default() -> Self {
-        CompactorOptions { interval: Duration::from_secs(300), min_retained: 1000 }
+        CompactorOptions {
+            interval: Duration::from_secs(300),
+            min_retained: 1000,
+        }
     }
 }
 
@@ -41,7 +44,9 @@ pub async fn run(store: Arc<dyn Store>, options: CompactorOptions) {
             let target = prev.min(current - options.min_retained);
             if target > 1 {
                 match store.compact(target).await {
-                    Ok(()) => tracing::info!(revision = target, backend = store.backend(), "compacted"),
+                    Ok(()) => {
+                        tracing::info!(revision = target, backend = store.backend(), "compacted")
+                    }
                     Err(StoreError::Compacted { .. }) => {}
                     Err(e) => tracing::warn!(error = %e, revision = target, "compaction failed"),
                 }

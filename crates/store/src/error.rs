@@ -14,15 +14,24 @@ pub enum StoreError {
     #[error(
         "mvcc: required revision has been compacted (requested {requested}, compacted {compact_revision})"
     )]
-    Compacted { requested: i64, compact_revision: i64 },
+    Compacted {
+        requested: i64,
+        compact_revision: i64,
+    },
 
     /// The requested revision is newer than the store's current one.
-    #[error("mvcc: required revision is a future revision (requested {requested}, current {current})")]
+    #[error(
+        "mvcc: required revision is a future revision (requested {requested}, current {current})"
+    )]
     FutureRevision { requested: i64, current: i64 },
 
     /// A value over etcd's request size limit.
     #[error("value for key {key:?} is {size} bytes, over the store's limit of {limit} bytes")]
-    ValueTooLarge { key: String, size: usize, limit: usize },
+    ValueTooLarge {
+        key: String,
+        size: usize,
+        limit: usize,
+    },
 
     /// A key the store cannot hold.
     #[error("invalid key: {0}")]

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client::{
-    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType as EtcdEventType,
-    GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
+    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions,
+    EventType as EtcdEventType, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use tokio::sync::mpsc;
 
 use crate::watch::AbortOnDrop;
 use crate::{
-    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, Result, Store, StoreError,
-    WatchStream, check_value, prefix_end,
+    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, Result, Store,
+    StoreError, WatchStream, check_value, prefix_end,
 };
 
 /// Attempts of an operation that fails because an endpoint is unreachable.
@@ -44,7 +44,10 @@ pub struct EtcdOptions {
 
 impl EtcdOptions {
     pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        EtcdOptions { endpoints: endpoints.into_iter().map(Into::into).collect(), request_timeout: Duration::from_secs(10) }
+        EtcdOptions {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            request_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ impl EtcdStore {
             .with_timeout(options.request_timeout)
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
         let client = Client::connect(&options.endpoints, Some(connect)).await?;
-        let store = EtcdStore { client, leases: Mutex::new(HashMap::new()) };
+        let store = EtcdStore {
+            client,
+            leases: Mutex::new(HashMap::new()),
+        };
         store.current_revision().await?;
         Ok(store)
     }
@@ -70,9 +76,16 @@ impl EtcdStore {
     /// A lease for a key that must live `ttl`, reused while it lives long enough.
     async fn lease(&self, ttl: Duration) -> Result<i64> {
         let ttl_secs = ttl.as_secs().max(1) as i64;
-        let reuse = Duration::from_secs(((ttl_secs as f64 * 0.05) as u64).max(1)).min(LEASE_REUSE_MAX);
+        let reuse =
+            Duration::from_secs(((ttl_secs as f64 * 0.05) as u64).max(1)).min(LEASE_REUSE_MAX);
         let now = Instant::now();
-        if let Some((id, expires)) = self.leases.lock().expect("poisoned").get(&ttl_secs).copied() {
+        if let Some((id, expires)) = self
+            .leases
+            .lock()
+            .expect("poisoned")
+            .get(&ttl_secs)
+            .copied()
+        {
             let needed = now + Duration::from_secs(ttl_secs as u64);
             if needed <= expires && expires <= needed + reuse {
                 return Ok(id);
@@ -84,17 +97,20 @@ impl EtcdStore {
             async move { c.lease_grant(granted_ttl, None).await }
         })
         .await?;
-        self.leases
-            .lock()
-            .expect("poisoned")
-            .insert(ttl_secs, (resp.id(), now + Duration::from_secs(granted_ttl as u64)));
+        self.leases.lock().expect("poisoned").insert(
+            ttl_secs,
+            (resp.id(), now + Duration::from_secs(granted_ttl as u64)),
+        );
         Ok(resp.id())
     }
 
     /// Runs `compare ? on_success : get(key)` and returns whether it succeeded,
     /// the revision after it, and the response of the branch taken.
     async fn txn(&self, key: &str, compare: Compare, on_success: TxnOp) -> Result<TxnReply> {
-        let txn = Txn::new().when([compare]).and_then([on_success]).or_else([TxnOp::get(key, None)]);
+        let txn = Txn::new()
+            .when([compare])
+            .and_then([on_success])
+            .or_else([TxnOp::get(key, None)]);
         let resp = retry(|| {
             let mut c = self.client.clone();
             let txn = txn.clone();
@@ -115,14 +131,23 @@ impl EtcdStore {
 
     /// A put under `compare`; the new key's bookkeeping is derived from its
     /// previous value, as etcd's put response carries only the revision.
-    async fn put(&self, key: &str, value: Bytes, compare: Compare, ttl: Option<Duration>) -> Result<Outcome> {
+    async fn put(
+        &self,
+        key: &str,
+        value: Bytes,
+        compare: Compare,
+        ttl: Option<Duration>,
+    ) -> Result<Outcome> {
         check_value(key, &value)?;
         let opts = match ttl {
             Some(t) => PutOptions::new().with_lease(self.lease(t).await?),
             None => PutOptions::new(),
         }
         .with_prev_key();
-        match self.txn(key, compare, TxnOp::put(key, value.to_vec(), Some(opts))).await? {
+        match self
+            .txn(key, compare, TxnOp::put(key, value.to_vec(), Some(opts)))
+            .await?
+        {
             TxnReply::Failed(current) => Ok(Outcome::Failed { current }),
             TxnReply::Succeeded { revision, response } => {
                 let prev = match response {
@@ -149,7 +174,10 @@ enum TxnReply {
     /// The compare failed; the key's current value.
     Failed(Option<KeyValue>),
     /// The compare held; the revision after the write and the write's response.
-    Succeeded { revision: i64, response: Option<TxnOpResponse> },
+    Succeeded {
+        revision: i64,
+        response: Option<TxnOpResponse>,
+    },
 }
 
 fn convert_kv(kv: &etcd_client::KeyValue) -> KeyValue {
@@ -167,10 +195,16 @@ fn map_error(e: etcd_client::Error, requested: i64) -> StoreError {
     if let etcd_client::Error::GRpcStatus(status) = &e {
         let msg = status.message();
         if msg.contains("required revision has been compacted") {
-            return StoreError::Compacted { requested, compact_revision: 0 };
+            return StoreError::Compacted {
+                requested,
+                compact_revision: 0,
+            };
         }
         if msg.contains("required revision is a future revision") {
-            return StoreError::FutureRevision { requested, current: 0 };
+            return StoreError::FutureRevision {
+                requested,
+                current: 0,
+            };
         }
     }
     StoreError::Etcd(e)
@@ -181,10 +215,12 @@ fn map_error(e: etcd_client::Error, requested: i64) -> StoreError {
 fn transient(e: &etcd_client::Error) -> bool {
     match e {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
-        etcd_client::Error::GRpcStatus(s) => matches!(
-            s.code(),
-            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
-        ) && !s.message().contains("mvcc:"),
+        etcd_client::Error::GRpcStatus(s) => {
+            matches!(
+                s.code(),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
+            ) && !s.message().contains("mvcc:")
+        }
         _ => false,
     }
 }
@@ -212,7 +248,10 @@ impl Store for EtcdStore {
     async fn get(&self, key: &str, revision: i64) -> Result<(i64, Option<KeyValue>)> {
         let resp = retry(|| {
             let mut c = self.client.clone();
-            async move { c.get(key, Some(GetOptions::new().with_revision(revision.max(0)))).await }
+            async move {
+                c.get(key, Some(GetOptions::new().with_revision(revision.max(0))))
+                    .await
+            }
         })
         .await
         .map_err(|e| map_error(e, revision))?;
@@ -230,8 +269,14 @@ impl Store for EtcdStore {
         if end.is_empty() {
             end = vec![0];
         }
-        let start_key: Vec<u8> = if start.is_empty() { vec![0] } else { start.into_bytes() };
-        let mut opts = GetOptions::new().with_range(end).with_revision(req.revision.max(0));
+        let start_key: Vec<u8> = if start.is_empty() {
+            vec![0]
+        } else {
+            start.into_bytes()
+        };
+        let mut opts = GetOptions::new()
+            .with_range(end)
+            .with_revision(req.revision.max(0));
         if req.limit > 0 {
             opts = opts.with_limit(req.limit as i64);
         }
@@ -247,12 +292,22 @@ impl Store for EtcdStore {
             kvs: resp.kvs().iter().map(convert_kv).collect(),
             more: resp.more(),
             count: resp.count(),
-            revision: if req.revision > 0 { req.revision } else { header_rev },
+            revision: if req.revision > 0 {
+                req.revision
+            } else {
+                header_rev
+            },
         })
     }
 
     async fn create(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<Outcome> {
-        self.put(key, value, Compare::create_revision(key, CompareOp::Equal, 0), ttl).await
+        self.put(
+            key,
+            value,
+            Compare::create_revision(key, CompareOp::Equal, 0),
+            ttl,
+        )
+        .await
     }
 
     async fn update(
@@ -262,7 +317,13 @@ impl Store for EtcdStore {
         expected_mod_revision: i64,
         ttl: Option<Duration>,
     ) -> Result<Outcome> {
-        self.put(key, value, Compare::mod_revision(key, CompareOp::Equal, expected_mod_revision), ttl).await
+        self.put(
+            key,
+            value,
+            Compare::mod_revision(key, CompareOp::Equal, expected_mod_revision),
+            ttl,
+        )
+        .await
     }
 
     async fn delete(&self, key: &str, expected_mod_revision: Option<i64>) -> Result<Outcome> {
@@ -270,20 +331,36 @@ impl Store for EtcdStore {
             Some(rev) => Compare::mod_revision(key, CompareOp::Equal, rev),
             None => Compare::create_revision(key, CompareOp::Greater, 0),
         };
-        match self.txn(key, compare, TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key()))).await? {
+        match self
+            .txn(
+                key,
+                compare,
+                TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key())),
+            )
+            .await?
+        {
             TxnReply::Failed(current) => Ok(Outcome::Failed { current }),
             TxnReply::Succeeded { revision, response } => match response {
                 Some(TxnOpResponse::Delete(d)) => match d.prev_kvs().first() {
-                    Some(prev) => Ok(Outcome::Written { revision, kv: convert_kv(prev) }),
+                    Some(prev) => Ok(Outcome::Written {
+                        revision,
+                        kv: convert_kv(prev),
+                    }),
                     None => Ok(Outcome::Failed { current: None }),
                 },
-                _ => Err(StoreError::Closed("etcd answered a delete without its response".into())),
+                _ => Err(StoreError::Closed(
+                    "etcd answered a delete without its response".into(),
+                )),
             },
         }
     }
 
     async fn watch(&self, range: KeyRange, start_revision: i64) -> Result<WatchStream> {
-        let mut next = if start_revision > 0 { start_revision } else { self.current_revision().await? + 1 };
+        let mut next = if start_revision > 0 {
+            start_revision
+        } else {
+            self.current_revision().await? + 1
+        };
         let (tx, rx) = mpsc::channel(64);
         // Establish the first watch here so that a compacted start revision is
         // reported by `watch` itself.
@@ -296,16 +373,29 @@ impl Store for EtcdStore {
                     Ok(Some(resp)) => {
                         if resp.compact_revision() > 0 {
                             let _ = tx
-                                .send(Err(StoreError::Compacted { requested: next, compact_revision: resp.compact_revision() }))
+                                .send(Err(StoreError::Compacted {
+                                    requested: next,
+                                    compact_revision: resp.compact_revision(),
+                                }))
                                 .await;
                             return;
                         }
                         if resp.canceled() {
-                            let _ = tx.send(Err(StoreError::WatchLagged(format!("etcd canceled the watch: {}", resp.cancel_reason())))).await;
+                            let _ = tx
+                                .send(Err(StoreError::WatchLagged(format!(
+                                    "etcd canceled the watch: {}",
+                                    resp.cancel_reason()
+                                ))))
+                                .await;
                             return;
                         }
                         failures = 0;
-                        let events: Vec<Event> = resp.events().iter().filter_map(convert_event).filter(|e| e.revision() >= next).collect();
+                        let events: Vec<Event> = resp
+                            .events()
+                            .iter()
+                            .filter_map(convert_event)
+                            .filter(|e| e.revision() >= next)
+                            .collect();
                         if let Some(last) = events.last() {
                             next = last.revision() + 1;
                             if tx.send(Ok(events)).await.is_err() {
@@ -318,7 +408,9 @@ impl Store for EtcdStore {
                         loop {
                             failures += 1;
                             if failures > ATTEMPTS * 3 {
-                                let _ = tx.send(Err(StoreError::Closed("lost the etcd watch".into()))).await;
+                                let _ = tx
+                                    .send(Err(StoreError::Closed("lost the etcd watch".into())))
+                                    .await;
                                 return;
                             }
                             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -344,7 +436,10 @@ impl Store for EtcdStore {
     async fn current_revision(&self) -> Result<i64> {
         let resp = retry(|| {
             let mut c = self.client.clone();
-            async move { c.get(vec![0u8], Some(GetOptions::new().with_count_only())).await }
+            async move {
+                c.get(vec![0u8], Some(GetOptions::new().with_count_only()))
+                    .await
+            }
         })
         .await?;
         Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
@@ -353,7 +448,10 @@ impl Store for EtcdStore {
     async fn compact(&self, revision: i64) -> Result<()> {
         retry(|| {
             let mut c = self.client.clone();
-            async move { c.compact(revision, Some(CompactionOptions::new().with_physical())).await }
+            async move {
+                c.compact(revision, Some(CompactionOptions::new().with_physical()))
+                    .await
+            }
         })
         .await
         .map_err(|e| map_error(e, revision))?;
@@ -366,7 +464,11 @@ impl Store for EtcdStore {
 }
 
 /// Opens an etcd watch and waits for its creation, reporting a compacted start.
-async fn open_watch(client: &Client, range: &KeyRange, start: i64) -> Result<etcd_client::WatchStream> {
+async fn open_watch(
+    client: &Client,
+    range: &KeyRange,
+    start: i64,
+) -> Result<etcd_client::WatchStream> {
     let (key, opts) = match range {
         KeyRange::Key(k) => (k.clone().into_bytes(), WatchOptions::new()),
         KeyRange::Prefix(p) if p.is_empty() => (vec![0], WatchOptions::new().with_range(vec![0])),
@@ -396,12 +498,14 @@ async fn open_watch(client: &Client, range: &KeyRange, start: i64) -> Result<etc
     .await?;
     // The first message confirms creation (or reports compaction).
     match stream.message().await? {
-        Some(resp) if resp.compact_revision() > 0 => {
-            Err(StoreError::Compacted { requested: start, compact_revision: resp.compact_revision() })
-        }
-        Some(resp) if resp.canceled() => {
-            Err(StoreError::WatchLagged(format!("etcd refused the watch: {}", resp.cancel_reason())))
-        }
+        Some(resp) if resp.compact_revision() > 0 => Err(StoreError::Compacted {
+            requested: start,
+            compact_revision: resp.compact_revision(),
+        }),
+        Some(resp) if resp.canceled() => Err(StoreError::WatchLagged(format!(
+            "etcd refused the watch: {}",
+            resp.cancel_reason()
+        ))),
         Some(_) => Ok(stream),
         None => Err(StoreError::Closed("etcd closed the watch stream".into())),
     }

@@ -41,7 +41,11 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { readers: 4, watch_buffer: 4096, checkpoint_bytes: 16 << 20 }
+        SqliteOptions {
+            readers: 4,
+            watch_buffer: 4096,
+            checkpoint_bytes: 16 << 20,
+        }
     }
 }
 
@@ -86,11 +90,16 @@ impl SqliteStore {
     /// [`SqliteStore::open`] for callers outside a runtime.
     pub fn open_blocking(path: &Path, options: SqliteOptions) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Io { context: format!("create {}", dir.display()), source: e })?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                context: format!("create {}", dir.display()),
+                source: e,
+            })?;
         }
         let conn = schema::open_writer(path)?;
-        let shared = Arc::new(Shared { revision: AtomicI64::new(0), compact_revision: AtomicI64::new(0) });
+        let shared = Arc::new(Shared {
+            revision: AtomicI64::new(0),
+            compact_revision: AtomicI64::new(0),
+        });
         let (events, _) = broadcast::channel(options.watch_buffer.max(16));
         let writer = Writer::new(conn, shared.clone(), events.clone())?;
         let readers = reader::Readers::new(path, options.readers.max(1))?;
@@ -98,7 +107,10 @@ impl SqliteStore {
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(rx))
-            .map_err(|e| StoreError::Io { context: "spawn the store writer".into(), source: e })?;
+            .map_err(|e| StoreError::Io {
+                context: "spawn the store writer".into(),
+                source: e,
+            })?;
         let closed = Arc::new(AtomicBool::new(false));
         spawn_checkpointer(path.to_path_buf(), options.checkpoint_bytes, closed.clone())?;
         Ok(SqliteStore {
@@ -131,14 +143,18 @@ impl SqliteStore {
 
     fn send(&self, msg: Msg) -> Result<()> {
         let guard = self.inner.requests.lock().expect("poisoned");
-        let tx = guard.as_ref().ok_or_else(|| StoreError::Closed("the store was closed".into()))?;
-        tx.send(msg).map_err(|_| StoreError::Closed("the store writer stopped".into()))
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Closed("the store was closed".into()))?;
+        tx.send(msg)
+            .map_err(|_| StoreError::Closed("the store writer stopped".into()))
     }
 
     async fn write(&self, op: WriteOp) -> Result<Outcome> {
         let (tx, rx) = oneshot::channel();
         self.send(Msg::Write(op, tx))?;
-        rx.await.map_err(|_| StoreError::Closed("the store writer stopped".into()))?
+        rx.await
+            .map_err(|_| StoreError::Closed("the store writer stopped".into()))?
     }
 }
 
@@ -159,14 +175,17 @@ fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) ->
             while !closed.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
                 let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                if size >= threshold {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                    }
+                if size >= threshold
+                    && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
                 }
             }
         })
-        .map_err(|e| StoreError::Io { context: "spawn the checkpointer".into(), source: e })?;
+        .map_err(|e| StoreError::Io {
+            context: "spawn the checkpointer".into(),
+            source: e,
+        })?;
     Ok(())
 }
 
@@ -174,16 +193,27 @@ fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) ->
 impl Store for SqliteStore {
     async fn get(&self, key: &str, revision: i64) -> Result<(i64, Option<KeyValue>)> {
         let key = key.to_string();
-        self.inner.readers.run(move |tx| reader::get(tx, &key, revision)).await
+        self.inner
+            .readers
+            .run(move |tx| reader::get(tx, &key, revision))
+            .await
     }
 
     async fn list(&self, request: ListRequest) -> Result<ListResponse> {
-        self.inner.readers.run(move |tx| reader::list(tx, &request)).await
+        self.inner
+            .readers
+            .run(move |tx| reader::list(tx, &request))
+            .await
     }
 
     async fn create(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<Outcome> {
         check_value(key, &value)?;
-        self.write(WriteOp::Create { key: key.to_string(), value, expires_at: expiry(ttl) }).await
+        self.write(WriteOp::Create {
+            key: key.to_string(),
+            value,
+            expires_at: expiry(ttl),
+        })
+        .await
     }
 
     async fn update(
@@ -204,7 +234,11 @@ impl Store for SqliteStore {
     }
 
     async fn delete(&self, key: &str, expected_mod_revision: Option<i64>) -> Result<Outcome> {
-        self.write(WriteOp::Delete { key: key.to_string(), expected: expected_mod_revision }).await
+        self.write(WriteOp::Delete {
+            key: key.to_string(),
+            expected: expected_mod_revision,
+        })
+        .await
     }
 
     async fn watch(&self, range: KeyRange, start_revision: i64) -> Result<WatchStream> {
@@ -212,13 +246,28 @@ impl Store for SqliteStore {
         let sub = self.inner.events.subscribe();
         let current = self.inner.shared.revision.load(Ordering::SeqCst);
         let compacted = self.inner.shared.compact_revision.load(Ordering::SeqCst);
-        let next = if start_revision <= 0 { current + 1 } else { start_revision };
+        let next = if start_revision <= 0 {
+            current + 1
+        } else {
+            start_revision
+        };
         if next < compacted {
-            return Err(StoreError::Compacted { requested: next, compact_revision: compacted });
+            return Err(StoreError::Compacted {
+                requested: next,
+                compact_revision: compacted,
+            });
         }
         let (tx, rx) = mpsc::channel(64);
-        let source: Weak<dyn watch::Source> = Arc::downgrade(&self.inner) as Weak<dyn watch::Source>;
-        let task = tokio::spawn(watch::feed(source, self.inner.readers.clone(), range, next, sub, tx));
+        let source: Weak<dyn watch::Source> =
+            Arc::downgrade(&self.inner) as Weak<dyn watch::Source>;
+        let task = tokio::spawn(watch::feed(
+            source,
+            self.inner.readers.clone(),
+            range,
+            next,
+            sub,
+            tx,
+        ));
         Ok(WatchStream::new(rx).with_guard(AbortOnDrop(task)))
     }
 
@@ -229,7 +278,8 @@ impl Store for SqliteStore {
     async fn compact(&self, revision: i64) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.send(Msg::Compact(revision, tx))?;
-        rx.await.map_err(|_| StoreError::Closed("the store writer stopped".into()))?
+        rx.await
+            .map_err(|_| StoreError::Closed("the store writer stopped".into()))?
     }
 
     fn backend(&self) -> &'static str {

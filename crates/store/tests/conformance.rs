@@ -23,7 +23,11 @@ async fn put(s: &S, key: &str, value: &str) -> i64 {
         Outcome::Written { revision, .. } => revision,
         Outcome::Failed { current } => {
             let cur = current.expect("failed create reports the existing key");
-            match s.update(key, b(value), cur.mod_revision, None).await.unwrap() {
+            match s
+                .update(key, b(value), cur.mod_revision, None)
+                .await
+                .unwrap()
+            {
                 Outcome::Written { revision, .. } => revision,
                 other => panic!("update failed: {other:?}"),
             }
@@ -32,7 +36,10 @@ async fn put(s: &S, key: &str, value: &str) -> i64 {
 }
 
 fn list(prefix: &str) -> ListRequest {
-    ListRequest { prefix: prefix.into(), ..Default::default() }
+    ListRequest {
+        prefix: prefix.into(),
+        ..Default::default()
+    }
 }
 
 mod cases {
@@ -45,8 +52,13 @@ mod cases {
     }
 
     pub async fn create_then_get(s: S) {
-        let out = s.create("/registry/pods/default/p", b("v1"), None).await.unwrap();
-        let Outcome::Written { revision, kv } = out else { panic!("{out:?}") };
+        let out = s
+            .create("/registry/pods/default/p", b("v1"), None)
+            .await
+            .unwrap();
+        let Outcome::Written { revision, kv } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(revision, 2);
         assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (2, 2, 1));
         assert_eq!(kv.value, b("v1"));
@@ -58,22 +70,32 @@ mod cases {
     pub async fn create_existing_fails_with_current(s: S) {
         put(&s, "/k", "v1").await;
         let out = s.create("/k", b("v2"), None).await.unwrap();
-        let Outcome::Failed { current: Some(cur) } = out else { panic!("{out:?}") };
+        let Outcome::Failed { current: Some(cur) } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(cur.value, b("v1"));
         assert_eq!(cur.mod_revision, 2);
-        assert_eq!(s.current_revision().await.unwrap(), 2, "a failed compare writes nothing");
+        assert_eq!(
+            s.current_revision().await.unwrap(),
+            2,
+            "a failed compare writes nothing"
+        );
     }
 
     pub async fn update_compares_mod_revision(s: S) {
         put(&s, "/k", "v1").await;
         let out = s.update("/k", b("v2"), 2, None).await.unwrap();
-        let Outcome::Written { revision, kv } = out else { panic!("{out:?}") };
+        let Outcome::Written { revision, kv } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(revision, 3);
         assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (2, 3, 2));
         assert_eq!(kv.value, b("v2"));
         // A stale revision fails and reports the current value.
         let out = s.update("/k", b("v3"), 2, None).await.unwrap();
-        let Outcome::Failed { current: Some(cur) } = out else { panic!("{out:?}") };
+        let Outcome::Failed { current: Some(cur) } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!((cur.mod_revision, cur.version, cur.value), (3, 2, b("v2")));
         // Updating a missing key fails with no current value.
         let out = s.update("/missing", b("x"), 2, None).await.unwrap();
@@ -85,23 +107,35 @@ mod cases {
         put(&s, "/k", "v1").await;
         put(&s, "/k", "v2").await;
         let out = s.delete("/k", Some(2)).await.unwrap();
-        let Outcome::Failed { current: Some(cur) } = out else { panic!("{out:?}") };
+        let Outcome::Failed { current: Some(cur) } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(cur.mod_revision, 3);
         let out = s.delete("/k", Some(3)).await.unwrap();
-        let Outcome::Written { revision, kv } = out else { panic!("{out:?}") };
+        let Outcome::Written { revision, kv } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(revision, 4);
         assert_eq!((kv.value, kv.mod_revision, kv.version), (b("v2"), 3, 2));
         assert_eq!(s.get("/k", 0).await.unwrap(), (4, None));
-        assert_eq!(s.delete("/k", None).await.unwrap(), Outcome::Failed { current: None });
+        assert_eq!(
+            s.delete("/k", None).await.unwrap(),
+            Outcome::Failed { current: None }
+        );
         put(&s, "/j", "x").await;
-        assert!(s.delete("/j", None).await.unwrap().is_written(), "an unconditional delete");
+        assert!(
+            s.delete("/j", None).await.unwrap().is_written(),
+            "an unconditional delete"
+        );
     }
 
     pub async fn recreate_starts_a_new_generation(s: S) {
         put(&s, "/k", "v1").await;
         put(&s, "/k", "v2").await;
         s.delete("/k", None).await.unwrap();
-        let Outcome::Written { kv, .. } = s.create("/k", b("v3"), None).await.unwrap() else { panic!() };
+        let Outcome::Written { kv, .. } = s.create("/k", b("v3"), None).await.unwrap() else {
+            panic!()
+        };
         assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (5, 5, 1));
     }
 
@@ -118,13 +152,18 @@ mod cases {
     pub async fn get_at_past_revisions(s: S) {
         let r1 = put(&s, "/k", "v1").await;
         let r2 = put(&s, "/k", "v2").await;
-        let Outcome::Written { revision: r3, .. } = s.delete("/k", None).await.unwrap() else { panic!() };
+        let Outcome::Written { revision: r3, .. } = s.delete("/k", None).await.unwrap() else {
+            panic!()
+        };
         let r4 = put(&s, "/other", "x").await;
         assert_eq!(s.get("/k", r1).await.unwrap().1.unwrap().value, b("v1"));
         let at2 = s.get("/k", r2).await.unwrap();
         assert_eq!(at2.0, r2);
         let kv = at2.1.unwrap();
-        assert_eq!((kv.value, kv.version, kv.create_revision, kv.mod_revision), (b("v2"), 2, r1, r2));
+        assert_eq!(
+            (kv.value, kv.version, kv.create_revision, kv.mod_revision),
+            (b("v2"), 2, r1, r2)
+        );
         assert_eq!(s.get("/k", r3).await.unwrap().1, None);
         assert_eq!(s.get("/k", r4).await.unwrap().1, None);
         assert_eq!(s.get("/k", 1).await.unwrap().1, None, "before it existed");
@@ -134,12 +173,25 @@ mod cases {
         put(&s, "/k", "v1").await;
         let err = s.get("/k", 100).await.unwrap_err();
         assert!(matches!(err, StoreError::FutureRevision { .. }), "{err}");
-        let err = s.list(ListRequest { revision: 100, ..list("/") }).await.unwrap_err();
+        let err = s
+            .list(ListRequest {
+                revision: 100,
+                ..list("/")
+            })
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::FutureRevision { .. }), "{err}");
     }
 
     pub async fn list_a_prefix_in_key_order(s: S) {
-        for k in ["/r/pods/b", "/r/pods/a", "/r/pods/c", "/r/podsx", "/r/pod", "/r/services/a"] {
+        for k in [
+            "/r/pods/b",
+            "/r/pods/a",
+            "/r/pods/c",
+            "/r/podsx",
+            "/r/pod",
+            "/r/services/a",
+        ] {
             put(&s, k, k).await;
         }
         let resp = s.list(list("/r/pods/")).await.unwrap();
@@ -163,7 +215,13 @@ mod cases {
         for i in 0..10 {
             put(&s, &format!("/p/{i:02}"), "v1").await;
         }
-        let first = s.list(ListRequest { limit: 4, ..list("/p/") }).await.unwrap();
+        let first = s
+            .list(ListRequest {
+                limit: 4,
+                ..list("/p/")
+            })
+            .await
+            .unwrap();
         assert_eq!(first.kvs.len(), 4);
         assert!(first.more);
         assert_eq!(first.count, 10);
@@ -176,7 +234,12 @@ mod cases {
         let mut start = format!("{}\0", keys.last().unwrap());
         loop {
             let page = s
-                .list(ListRequest { start: Some(start.clone()), revision: snapshot, limit: 4, ..list("/p/") })
+                .list(ListRequest {
+                    start: Some(start.clone()),
+                    revision: snapshot,
+                    limit: 4,
+                    ..list("/p/")
+                })
                 .await
                 .unwrap();
             assert_eq!(page.revision, snapshot);
@@ -209,24 +272,51 @@ mod cases {
         for rev in [2, 4] {
             let err = s.get("/k", rev).await.unwrap_err();
             assert!(err.is_compacted(), "get at {rev}: {err}");
-            let err = s.list(ListRequest { revision: rev, ..list("/") }).await.unwrap_err();
+            let err = s
+                .list(ListRequest {
+                    revision: rev,
+                    ..list("/")
+                })
+                .await
+                .unwrap_err();
             assert!(err.is_compacted(), "list at {rev}: {err}");
         }
         // The compacted revision itself and later ones still read correctly.
-        let at5 = s.list(ListRequest { revision: 5, ..list("/") }).await.unwrap();
-        let got: Vec<_> = at5.kvs.iter().map(|k| (k.key.as_str(), k.value.clone())).collect();
+        let at5 = s
+            .list(ListRequest {
+                revision: 5,
+                ..list("/")
+            })
+            .await
+            .unwrap();
+        let got: Vec<_> = at5
+            .kvs
+            .iter()
+            .map(|k| (k.key.as_str(), k.value.clone()))
+            .collect();
         assert_eq!(got, [("/k", b("v2"))]);
         assert_eq!(s.get("/k", 6).await.unwrap().1.unwrap().value, b("v3"));
-        let err = s.watch(KeyRange::Prefix("/".into()), 4).await.err().expect("watch before compaction");
+        let err = s
+            .watch(KeyRange::Prefix("/".into()), 4)
+            .await
+            .err()
+            .expect("watch before compaction");
         assert!(err.is_compacted(), "{err}");
         let mut w = s.watch(KeyRange::Prefix("/".into()), 6).await.unwrap();
         let events = next_events(&mut w, 2).await;
         assert_eq!(events[0].kv.value, b("v3"));
-        assert_eq!(events[0].prev_kv.as_ref().unwrap().value, b("v2"), "prev_kv survives compaction");
+        assert_eq!(
+            events[0].prev_kv.as_ref().unwrap().value,
+            b("v2"),
+            "prev_kv survives compaction"
+        );
         assert_eq!(events[1].kv.key, "/other");
         // Compacting again at or below is an error; so is the future.
         assert!(s.compact(5).await.unwrap_err().is_compacted());
-        assert!(matches!(s.compact(100).await.unwrap_err(), StoreError::FutureRevision { .. }));
+        assert!(matches!(
+            s.compact(100).await.unwrap_err(),
+            StoreError::FutureRevision { .. }
+        ));
         s.compact(7).await.unwrap();
         assert_eq!(s.get("/k", 0).await.unwrap().1.unwrap().value, b("v3"));
     }
@@ -238,7 +328,10 @@ mod cases {
         s.delete("/w/a", None).await.unwrap(); // 5
         let mut w = s.watch(KeyRange::Prefix("/w/".into()), 2).await.unwrap();
         let ev = next_events(&mut w, 3).await;
-        assert_eq!(ev.iter().map(|e| e.revision()).collect::<Vec<_>>(), [2, 3, 5]);
+        assert_eq!(
+            ev.iter().map(|e| e.revision()).collect::<Vec<_>>(),
+            [2, 3, 5]
+        );
         assert_eq!(ev[0].event_type, EventType::Put);
         assert_eq!(ev[0].prev_kv, None);
         assert_eq!((ev[0].kv.version, ev[0].kv.create_revision), (1, 2));
@@ -291,7 +384,11 @@ mod cases {
         // Watches started while the writes go on, from the start and from now.
         let mut watches = Vec::new();
         for _ in 0..3 {
-            watches.push(s.watch(KeyRange::Prefix("/c/".into()), start).await.unwrap());
+            watches.push(
+                s.watch(KeyRange::Prefix("/c/".into()), start)
+                    .await
+                    .unwrap(),
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let mid = s.current_revision().await.unwrap() + 1;
@@ -301,26 +398,45 @@ mod cases {
         }
         let end = s.current_revision().await.unwrap();
         for w in &mut watches {
-            let revs: Vec<i64> = next_events(w, 200).await.iter().map(|e| e.revision()).collect();
+            let revs: Vec<i64> = next_events(w, 200)
+                .await
+                .iter()
+                .map(|e| e.revision())
+                .collect();
             assert_eq!(revs, (start..=end).collect::<Vec<_>>());
         }
-        let revs: Vec<i64> = next_events(&mut late, (end - mid + 1) as usize).await.iter().map(|e| e.revision()).collect();
+        let revs: Vec<i64> = next_events(&mut late, (end - mid + 1) as usize)
+            .await
+            .iter()
+            .map(|e| e.revision())
+            .collect();
         assert_eq!(revs, (mid..=end).collect::<Vec<_>>());
     }
 
     pub async fn keys_with_a_ttl_expire(s: S) {
-        let mut w = s.watch(KeyRange::Prefix("/events/".into()), 0).await.unwrap();
-        s.create("/events/e1", b("x"), Some(Duration::from_secs(1))).await.unwrap();
+        let mut w = s
+            .watch(KeyRange::Prefix("/events/".into()), 0)
+            .await
+            .unwrap();
+        s.create("/events/e1", b("x"), Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
         s.create("/events/keep", b("y"), None).await.unwrap();
         let ev = next_events(&mut w, 2).await;
         assert!(ev.iter().all(|e| e.event_type == EventType::Put));
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while s.get("/events/e1", 0).await.unwrap().1.is_some() {
-            assert!(std::time::Instant::now() < deadline, "the key did not expire");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the key did not expire"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let ev = next_events(&mut w, 1).await;
-        assert_eq!((ev[0].event_type, ev[0].kv.key.as_str()), (EventType::Delete, "/events/e1"));
+        assert_eq!(
+            (ev[0].event_type, ev[0].kv.key.as_str()),
+            (EventType::Delete, "/events/e1")
+        );
         assert_eq!(ev[0].prev_kv.as_ref().unwrap().value, b("x"));
         assert!(s.get("/events/keep", 0).await.unwrap().1.is_some());
     }
@@ -335,25 +451,39 @@ mod cases {
         assert!(matches!(err, StoreError::ValueTooLarge { .. }), "{err}");
         // A large value under the limit is fine.
         let ok = Bytes::from(vec![b'y'; 1 << 20]);
-        assert!(s.create("/large", ok.clone(), None).await.unwrap().is_written());
+        assert!(
+            s.create("/large", ok.clone(), None)
+                .await
+                .unwrap()
+                .is_written()
+        );
         assert_eq!(s.get("/large", 0).await.unwrap().1.unwrap().value, ok);
     }
 
     pub async fn concurrent_writers_on_one_key_one_wins(s: S) {
-        let Outcome::Written { revision, .. } = s.create("/hot", b("0"), None).await.unwrap() else { panic!() };
+        let Outcome::Written { revision, .. } = s.create("/hot", b("0"), None).await.unwrap()
+        else {
+            panic!()
+        };
         let mut expected = revision;
         for round in 0..10 {
             let tasks: Vec<_> = (0..16)
                 .map(|i| {
                     let s = s.clone();
-                    tokio::spawn(async move { s.update("/hot", b(&format!("{round}-{i}")), expected, None).await.unwrap() })
+                    tokio::spawn(async move {
+                        s.update("/hot", b(&format!("{round}-{i}")), expected, None)
+                            .await
+                            .unwrap()
+                    })
                 })
                 .collect();
             let mut winners = Vec::new();
             for t in tasks {
                 match t.await.unwrap() {
                     Outcome::Written { revision, kv } => winners.push((revision, kv)),
-                    Outcome::Failed { current } => assert!(current.unwrap().mod_revision > expected),
+                    Outcome::Failed { current } => {
+                        assert!(current.unwrap().mod_revision > expected)
+                    }
                 }
             }
             assert_eq!(winners.len(), 1, "round {round}: exactly one compare wins");

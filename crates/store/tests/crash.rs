@@ -20,10 +20,16 @@ const CHILD_ENV: &str = "SKIFF_CRASH_CHILD_DB";
 #[test]
 #[ignore = "run by crash_safety as its child process"]
 fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let store = Arc::new(SqliteStore::open(&path, SqliteOptions::default()).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&path, SqliteOptions::default())
+                .await
+                .unwrap(),
+        );
         let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
         let tasks: Vec<_> = (0..16)
             .map(|w| {
@@ -32,7 +38,9 @@ fn crash_child() {
                     for i in 0u64.. {
                         let key = format!("/crash/{}/{w}/{i}", std::process::id());
                         let value = Bytes::from(format!("{key}-{}", "x".repeat(200)));
-                        if let Outcome::Written { revision, .. } = store.create(&key, value, None).await.unwrap() {
+                        if let Outcome::Written { revision, .. } =
+                            store.create(&key, value, None).await.unwrap()
+                        {
                             let mut o = out.lock().unwrap();
                             writeln!(o, "ack {key} {revision}").unwrap();
                             o.flush().unwrap();
@@ -82,31 +90,55 @@ async fn crash_safety() {
             }
         }
 
-        let store = SqliteStore::open(&db, SqliteOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&db, SqliteOptions::default())
+            .await
+            .unwrap();
         let current = store.current_revision().await.unwrap();
         let max_acked = *acked.values().max().unwrap();
-        assert!(current >= max_acked, "round {round}: revision went back: {current} < {max_acked}");
+        assert!(
+            current >= max_acked,
+            "round {round}: revision went back: {current} < {max_acked}"
+        );
         for (key, rev) in &acked {
-            let kv = store.get(key, 0).await.unwrap().1.unwrap_or_else(|| panic!("acknowledged {key} lost"));
+            let kv = store
+                .get(key, 0)
+                .await
+                .unwrap()
+                .1
+                .unwrap_or_else(|| panic!("acknowledged {key} lost"));
             assert_eq!(kv.create_revision, *rev, "{key}");
         }
         // A watch resumes from the last revision seen: every revision after it,
         // in order, with no gap.
-        let mut w = store.watch(KeyRange::Prefix("/crash/".into()), last_seen + 1).await.unwrap();
+        let mut w = store
+            .watch(KeyRange::Prefix("/crash/".into()), last_seen + 1)
+            .await
+            .unwrap();
         let mut expect = last_seen + 1;
         while expect <= current {
-            let batch = tokio::time::timeout(Duration::from_secs(10), w.next_batch()).await.unwrap().unwrap().unwrap();
+            let batch = tokio::time::timeout(Duration::from_secs(10), w.next_batch())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             for e in batch {
-                assert_eq!(e.revision(), expect, "round {round}: gap or duplicate in the resumed watch");
+                assert_eq!(
+                    e.revision(),
+                    expect,
+                    "round {round}: gap or duplicate in the resumed watch"
+                );
                 if let Some(rev) = acked.get(&e.kv.key) {
                     assert_eq!(*rev, e.revision());
                 }
                 expect += 1;
             }
         }
-        last_seen = current;
+
         // The store keeps writing at higher revisions.
-        let Outcome::Written { revision, .. } = store.create(&format!("/after/{round}"), Bytes::from("x"), None).await.unwrap()
+        let Outcome::Written { revision, .. } = store
+            .create(&format!("/after/{round}"), Bytes::from("x"), None)
+            .await
+            .unwrap()
         else {
             panic!("write after restart failed")
         };
@@ -114,7 +146,11 @@ async fn crash_safety() {
         last_seen = revision;
         store.close().await;
     }
-    assert!(acked.len() >= 3000, "only {} writes acknowledged", acked.len());
+    assert!(
+        acked.len() >= 3000,
+        "only {} writes acknowledged",
+        acked.len()
+    );
 }
 
 fn parse_ack(line: &str) -> Option<(String, i64)> {

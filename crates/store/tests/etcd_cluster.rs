@@ -15,12 +15,23 @@ async fn keeps_serving_when_a_member_dies() {
     if !skiff_testutil::etcd_available() {
         return;
     }
-    let mut cluster = tokio::task::spawn_blocking(|| EtcdCluster::start(3)).await.unwrap().unwrap();
-    let store = EtcdStore::connect(EtcdOptions::new(cluster.endpoints())).await.unwrap();
-    let mut watch = store.watch(KeyRange::Prefix("/ha/".into()), 0).await.unwrap();
+    let mut cluster = tokio::task::spawn_blocking(|| EtcdCluster::start(3))
+        .await
+        .unwrap()
+        .unwrap();
+    let store = EtcdStore::connect(EtcdOptions::new(cluster.endpoints()))
+        .await
+        .unwrap();
+    let mut watch = store
+        .watch(KeyRange::Prefix("/ha/".into()), 0)
+        .await
+        .unwrap();
     let mut written = Vec::new();
     for i in 0..20 {
-        let Outcome::Written { revision, .. } = store.create(&format!("/ha/{i:03}"), Bytes::from("v"), None).await.unwrap()
+        let Outcome::Written { revision, .. } = store
+            .create(&format!("/ha/{i:03}"), Bytes::from("v"), None)
+            .await
+            .unwrap()
         else {
             panic!()
         };
@@ -32,14 +43,25 @@ async fn keeps_serving_when_a_member_dies() {
         cluster.members[victim].kill();
         for i in 0..20 {
             let key = format!("/ha/{victim}-{i:03}");
-            let out = tokio::time::timeout(Duration::from_secs(30), store.create(&key, Bytes::from("v"), None))
-                .await
-                .expect("write hung with a member down")
-                .unwrap_or_else(|e| panic!("write with member {victim} down: {e}"));
-            let Outcome::Written { revision, .. } = out else { panic!("{out:?}") };
+            let out = tokio::time::timeout(
+                Duration::from_secs(30),
+                store.create(&key, Bytes::from("v"), None),
+            )
+            .await
+            .expect("write hung with a member down")
+            .unwrap_or_else(|e| panic!("write with member {victim} down: {e}"));
+            let Outcome::Written { revision, .. } = out else {
+                panic!("{out:?}")
+            };
             written.push(revision);
         }
-        let listed = store.list(ListRequest { prefix: "/ha/".into(), ..Default::default() }).await.unwrap();
+        let listed = store
+            .list(ListRequest {
+                prefix: "/ha/".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(listed.kvs.len(), written.len());
         cluster.members[victim].restart().unwrap();
         tokio::task::spawn_blocking({

@@ -55,19 +55,42 @@ fn key(prefix: &str, k: u8) -> String {
 
 async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
     let base = store.current_revision().await.unwrap();
-    let mut model = Model { base, revision: base, states: BTreeMap::from([(base, BTreeMap::new())]), events: vec![] };
-    let mut watch = store.watch(KeyRange::Prefix(prefix.clone()), base + 1).await.unwrap();
+    let mut model = Model {
+        base,
+        revision: base,
+        states: BTreeMap::from([(base, BTreeMap::new())]),
+        events: vec![],
+    };
+    let mut watch = store
+        .watch(KeyRange::Prefix(prefix.clone()), base + 1)
+        .await
+        .unwrap();
     for op in ops {
         match op {
             Op::Create(k, v) => {
                 let key = key(&prefix, k);
-                let out = store.create(&key, Bytes::from(vec![v]), None).await.unwrap();
+                let out = store
+                    .create(&key, Bytes::from(vec![v]), None)
+                    .await
+                    .unwrap();
                 match model.current().get(&key).cloned() {
                     Some(cur) => assert_eq!(out, Outcome::Failed { current: Some(cur) }),
                     None => {
                         let rev = model.revision + 1;
-                        let kv = KeyValue { key: key.clone(), value: Bytes::from(vec![v]), create_revision: rev, mod_revision: rev, version: 1 };
-                        assert_eq!(out, Outcome::Written { revision: rev, kv: kv.clone() });
+                        let kv = KeyValue {
+                            key: key.clone(),
+                            value: Bytes::from(vec![v]),
+                            create_revision: rev,
+                            mod_revision: rev,
+                            version: 1,
+                        };
+                        assert_eq!(
+                            out,
+                            Outcome::Written {
+                                revision: rev,
+                                kv: kv.clone()
+                            }
+                        );
                         let mut next = model.current().clone();
                         next.insert(key.clone(), kv);
                         model.commit(next);
@@ -83,13 +106,32 @@ async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
                     (Some(c), true) => c.mod_revision - 1,
                     (None, _) => model.revision,
                 };
-                let out = store.update(&key, Bytes::from(vec![v]), expected, None).await.unwrap();
+                let out = store
+                    .update(&key, Bytes::from(vec![v]), expected, None)
+                    .await
+                    .unwrap();
                 match cur.filter(|c| c.mod_revision == expected) {
-                    None => assert_eq!(out, Outcome::Failed { current: model.current().get(&key).cloned() }),
+                    None => assert_eq!(
+                        out,
+                        Outcome::Failed {
+                            current: model.current().get(&key).cloned()
+                        }
+                    ),
                     Some(c) => {
                         let rev = model.revision + 1;
-                        let kv = KeyValue { value: Bytes::from(vec![v]), mod_revision: rev, version: c.version + 1, ..c };
-                        assert_eq!(out, Outcome::Written { revision: rev, kv: kv.clone() });
+                        let kv = KeyValue {
+                            value: Bytes::from(vec![v]),
+                            mod_revision: rev,
+                            version: c.version + 1,
+                            ..c
+                        };
+                        assert_eq!(
+                            out,
+                            Outcome::Written {
+                                revision: rev,
+                                kv: kv.clone()
+                            }
+                        );
                         let mut next = model.current().clone();
                         next.insert(key.clone(), kv);
                         model.commit(next);
@@ -107,11 +149,20 @@ async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
                     (None, Some(_)) => Some(model.revision),
                 };
                 let out = store.delete(&key, expected).await.unwrap();
-                match cur.clone().filter(|c| expected.is_none_or(|e| e == c.mod_revision)) {
+                match cur
+                    .clone()
+                    .filter(|c| expected.is_none_or(|e| e == c.mod_revision))
+                {
                     None => assert_eq!(out, Outcome::Failed { current: cur }),
                     Some(c) => {
                         let rev = model.revision + 1;
-                        assert_eq!(out, Outcome::Written { revision: rev, kv: c });
+                        assert_eq!(
+                            out,
+                            Outcome::Written {
+                                revision: rev,
+                                kv: c
+                            }
+                        );
                         let mut next = model.current().clone();
                         next.remove(&key);
                         model.commit(next);
@@ -121,9 +172,25 @@ async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
             }
             Op::List(p, limit) => {
                 let sub = format!("{prefix}{p}/");
-                let resp = store.list(ListRequest { prefix: sub.clone(), limit, ..Default::default() }).await.unwrap();
-                let all: Vec<KeyValue> = model.current().range(sub.clone()..).take_while(|(k, _)| k.starts_with(&sub)).map(|(_, v)| v.clone()).collect();
-                let expect: Vec<KeyValue> = all.iter().take(if limit == 0 { usize::MAX } else { limit }).cloned().collect();
+                let resp = store
+                    .list(ListRequest {
+                        prefix: sub.clone(),
+                        limit,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let all: Vec<KeyValue> = model
+                    .current()
+                    .range(sub.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&sub))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                let expect: Vec<KeyValue> = all
+                    .iter()
+                    .take(if limit == 0 { usize::MAX } else { limit })
+                    .cloned()
+                    .collect();
                 assert_eq!(resp.kvs, expect);
                 assert_eq!(resp.count, all.len() as i64);
                 assert_eq!(resp.more, limit != 0 && all.len() > limit);
@@ -141,7 +208,10 @@ async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
     }
     // The watch saw exactly the model's events.
     let got = support::next_events(&mut watch, model.events.len()).await;
-    let got: Vec<_> = got.into_iter().map(|e| (e.event_type, e.kv.key, e.kv.mod_revision)).collect();
+    let got: Vec<_> = got
+        .into_iter()
+        .map(|e| (e.event_type, e.kv.key, e.kv.mod_revision))
+        .collect();
     assert_eq!(got, model.events);
     assert_eq!(store.current_revision().await.unwrap(), model.revision);
 }
@@ -149,7 +219,11 @@ async fn check(store: Arc<dyn Store>, prefix: String, ops: Vec<Op>) {
 fn run(cases: u32, on_etcd: bool) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let backend = rt.block_on(async {
-        if on_etcd { support::etcd().await } else { Some(support::sqlite().await) }
+        if on_etcd {
+            support::etcd().await
+        } else {
+            Some(support::sqlite().await)
+        }
     });
     let Some(backend) = backend else { return };
     let store = backend.store.clone();

@@ -13,9 +13,17 @@ use anyhow::{Context, Result, bail};
 /// Whether an `etcd` binary can be run. Under CI (`CI=true`) a missing etcd is an
 /// error, never a silent skip.
 pub fn etcd_available() -> bool {
-    let found = Command::new(etcd_binary()).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let found = Command::new(etcd_binary())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !found && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("etcd is required under CI but `{}` cannot be run", etcd_binary());
+        panic!(
+            "etcd is required under CI but `{}` cannot be run",
+            etcd_binary()
+        );
     }
     found
 }
@@ -26,7 +34,10 @@ fn etcd_binary() -> String {
 
 /// A free loopback port (free when asked; etcd binds it right after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind a loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a loopback port")
 }
 
 /// One etcd member process.
@@ -44,18 +55,30 @@ impl EtcdMember {
     fn spawn(&mut self) -> Result<()> {
         let log = std::fs::File::create(self.dir.join(format!("{}.log", self.name)))?;
         let child = Command::new(etcd_binary())
-            .arg("--name").arg(&self.name)
-            .arg("--data-dir").arg(self.dir.join(&self.name))
-            .arg("--listen-client-urls").arg(&self.client_url)
-            .arg("--advertise-client-urls").arg(&self.client_url)
-            .arg("--listen-peer-urls").arg(&self.peer_url)
-            .arg("--initial-advertise-peer-urls").arg(&self.peer_url)
-            .arg("--initial-cluster").arg(&self.initial_cluster)
-            .arg("--initial-cluster-state").arg(self.state)
-            .arg("--initial-cluster-token").arg("skiff-test")
-            .arg("--heartbeat-interval").arg("50")
-            .arg("--election-timeout").arg("500")
-            .arg("--log-level").arg("warn")
+            .arg("--name")
+            .arg(&self.name)
+            .arg("--data-dir")
+            .arg(self.dir.join(&self.name))
+            .arg("--listen-client-urls")
+            .arg(&self.client_url)
+            .arg("--advertise-client-urls")
+            .arg(&self.client_url)
+            .arg("--listen-peer-urls")
+            .arg(&self.peer_url)
+            .arg("--initial-advertise-peer-urls")
+            .arg(&self.peer_url)
+            .arg("--initial-cluster")
+            .arg(&self.initial_cluster)
+            .arg("--initial-cluster-state")
+            .arg(self.state)
+            .arg("--initial-cluster-token")
+            .arg("skiff-test")
+            .arg("--heartbeat-interval")
+            .arg("50")
+            .arg("--election-timeout")
+            .arg("500")
+            .arg("--log-level")
+            .arg("warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -148,8 +171,12 @@ impl EtcdCluster {
                     break;
                 }
                 if Instant::now() > deadline {
-                    let log = std::fs::read_to_string(m.dir.join(format!("{}.log", m.name))).unwrap_or_default();
-                    bail!("etcd member {} not healthy in {timeout:?}; log:\n{log}", m.name);
+                    let log = std::fs::read_to_string(m.dir.join(format!("{}.log", m.name)))
+                        .unwrap_or_default();
+                    bail!(
+                        "etcd member {} not healthy in {timeout:?}; log:\n{log}",
+                        m.name
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::schema;
-use crate::{Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Result, StoreError, prefix_end};
+use crate::{
+    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Result, StoreError, prefix_end,
+};
 
 /// The read connection pool.
 pub(crate) struct Readers {
@@ -29,7 +31,10 @@ impl Readers {
         for _ in 0..size {
             idle.push(schema::open_reader(path)?);
         }
-        Ok(Arc::new(Readers { idle: Mutex::new(idle), path: path.to_path_buf() }))
+        Ok(Arc::new(Readers {
+            idle: Mutex::new(idle),
+            path: path.to_path_buf(),
+        }))
     }
 
     /// Runs `f` on a pooled connection inside a read transaction, on the blocking pool.
@@ -71,10 +76,16 @@ fn read_revision(snap: &Snapshot, requested: i64) -> Result<i64> {
         return Ok(snap.revision);
     }
     if requested > snap.revision {
-        return Err(StoreError::FutureRevision { requested, current: snap.revision });
+        return Err(StoreError::FutureRevision {
+            requested,
+            current: snap.revision,
+        });
     }
     if requested < snap.compact_revision {
-        return Err(StoreError::Compacted { requested, compact_revision: snap.compact_revision });
+        return Err(StoreError::Compacted {
+            requested,
+            compact_revision: snap.compact_revision,
+        });
     }
     Ok(requested)
 }
@@ -119,7 +130,9 @@ pub(crate) fn get(tx: &Connection, key: &str, revision: i64) -> Result<(i64, Opt
             "SELECT l.key, l.value, l.create_revision, l.revision, l.version, l.deleted
              FROM log l WHERE l.key = ?1 AND l.revision <= ?2 ORDER BY l.revision DESC LIMIT 1",
         )?
-        .query_row(rusqlite::params![key.as_bytes(), rev], |r| Ok((kv_from_row(r)?, r.get::<_, bool>(5)?)))
+        .query_row(rusqlite::params![key.as_bytes(), rev], |r| {
+            Ok((kv_from_row(r)?, r.get::<_, bool>(5)?))
+        })
         .optional()?
         .and_then(|(kv, deleted)| (!deleted).then_some(kv))
     };
@@ -131,7 +144,11 @@ pub(crate) fn list(tx: &Connection, req: &ListRequest) -> Result<ListResponse> {
     let snap = snapshot(tx)?;
     let rev = read_revision(&snap, req.revision)?;
     let (begin, end) = bounds(&req.prefix, req.start.as_deref());
-    let limit: i64 = if req.limit == 0 { -1 } else { req.limit as i64 + 1 };
+    let limit: i64 = if req.limit == 0 {
+        -1
+    } else {
+        req.limit as i64 + 1
+    };
     let unbounded = end.is_empty();
     let (mut kvs, count) = if rev == snap.revision {
         let mut stmt = tx.prepare_cached(
@@ -154,7 +171,10 @@ pub(crate) fn list(tx: &Connection, req: &ListRequest) -> Result<ListResponse> {
             "SELECT l.key, l.value, l.create_revision, l.revision, l.version {AT} ORDER BY l.key LIMIT ?5"
         ))?;
         let kvs = stmt
-            .query_map(rusqlite::params![begin, end, unbounded, rev, limit], kv_from_row)?
+            .query_map(
+                rusqlite::params![begin, end, unbounded, rev, limit],
+                kv_from_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let count: i64 = tx
             .prepare_cached(&format!("SELECT COUNT(*) {AT}"))?
@@ -163,15 +183,28 @@ pub(crate) fn list(tx: &Connection, req: &ListRequest) -> Result<ListResponse> {
     };
     let more = req.limit != 0 && kvs.len() > req.limit;
     kvs.truncate(if req.limit == 0 { kvs.len() } else { req.limit });
-    Ok(ListResponse { kvs, more, count, revision: rev })
+    Ok(ListResponse {
+        kvs,
+        more,
+        count,
+        revision: rev,
+    })
 }
 
 /// Up to `page` events of `range` with revision >= `from`, for a watch catching up.
 /// Fails with `Compacted` when `from` is older than the compacted revision.
-pub(crate) fn history(tx: &Connection, range: &KeyRange, from: i64, page: i64) -> Result<Vec<Event>> {
+pub(crate) fn history(
+    tx: &Connection,
+    range: &KeyRange,
+    from: i64,
+    page: i64,
+) -> Result<Vec<Event>> {
     let snap = snapshot(tx)?;
     if from < snap.compact_revision {
-        return Err(StoreError::Compacted { requested: from, compact_revision: snap.compact_revision });
+        return Err(StoreError::Compacted {
+            requested: from,
+            compact_revision: snap.compact_revision,
+        });
     }
     let (begin, end, exact) = match range {
         KeyRange::Key(k) => (k.as_bytes().to_vec(), Vec::new(), true),
@@ -186,21 +219,24 @@ pub(crate) fn history(tx: &Connection, range: &KeyRange, from: i64, page: i64) -
            AND ((?5 AND l.key = ?2) OR (NOT ?5 AND l.key >= ?2 AND (?4 OR l.key < ?3)))
          ORDER BY l.revision LIMIT ?6",
     )?;
-    let rows = stmt.query_map(rusqlite::params![from, begin, end, unbounded, exact, page], |r| {
-        let kv = kv_from_row(r)?;
-        let deleted: bool = r.get(5)?;
-        let prev_kv = match r.get::<_, Option<i64>>(8)? {
-            Some(mod_revision) => Some(KeyValue {
-                key: kv.key.clone(),
-                value: Bytes::from(r.get::<_, Vec<u8>>(6)?),
-                create_revision: r.get(7)?,
-                mod_revision,
-                version: r.get(9)?,
-            }),
-            None => None,
-        };
-        Ok(event(kv, deleted, prev_kv))
-    })?;
+    let rows = stmt.query_map(
+        rusqlite::params![from, begin, end, unbounded, exact, page],
+        |r| {
+            let kv = kv_from_row(r)?;
+            let deleted: bool = r.get(5)?;
+            let prev_kv = match r.get::<_, Option<i64>>(8)? {
+                Some(mod_revision) => Some(KeyValue {
+                    key: kv.key.clone(),
+                    value: Bytes::from(r.get::<_, Vec<u8>>(6)?),
+                    create_revision: r.get(7)?,
+                    mod_revision,
+                    version: r.get(9)?,
+                }),
+                None => None,
+            };
+            Ok(event(kv, deleted, prev_kv))
+        },
+    )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -209,10 +245,19 @@ pub(crate) fn event(kv: KeyValue, deleted: bool, prev_kv: Option<KeyValue>) -> E
     if deleted {
         Event {
             event_type: EventType::Delete,
-            kv: KeyValue { value: Bytes::new(), create_revision: 0, version: 0, ..kv },
+            kv: KeyValue {
+                value: Bytes::new(),
+                create_revision: 0,
+                version: 0,
+                ..kv
+            },
             prev_kv,
         }
     } else {
-        Event { event_type: EventType::Put, kv, prev_kv }
+        Event {
+            event_type: EventType::Put,
+            kv,
+            prev_kv,
+        }
     }
 }

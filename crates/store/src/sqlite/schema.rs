@@ -60,7 +60,10 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 fn bad(path: &Path, reason: impl Into<String>) -> StoreError {
-    StoreError::BadDatabase { path: path.to_path_buf(), reason: reason.into() }
+    StoreError::BadDatabase {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Opens (creating if absent or empty) the store at `path` for writing, after
@@ -69,34 +72,54 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let existing = match std::fs::metadata(path) {
         Ok(m) => m.len() > 0,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(StoreError::Io { context: format!("stat {}", path.display()), source: e }),
+        Err(e) => {
+            return Err(StoreError::Io {
+                context: format!("stat {}", path.display()),
+                source: e,
+            });
+        }
     };
     if existing {
         let mut header = [0u8; 16];
         let read = std::fs::File::open(path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut header))
-            .map_err(|e| StoreError::Io { context: format!("read {}", path.display()), source: e })?;
+            .map_err(|e| StoreError::Io {
+                context: format!("read {}", path.display()),
+                source: e,
+            })?;
         if read < 16 || &header != SQLITE_HEADER {
-            return Err(bad(path, "the file is not a SQLite database (bad header); it is not a Skiff store"));
+            return Err(bad(
+                path,
+                "the file is not a SQLite database (bad header); it is not a Skiff store",
+            ));
         }
     }
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let classify = |e: rusqlite::Error| match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => bad(path, format!("the database is corrupt: {e}")),
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+            bad(path, format!("the database is corrupt: {e}"))
+        }
         _ => StoreError::Sqlite(e),
     };
     configure(&conn)?;
-    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(classify)?;
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(classify)?;
     let tables: i64 = conn
         .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
         .map_err(classify)?;
     if app_id == 0 && tables == 0 {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(bad(path, format!("cannot enable WAL journaling (got {mode})")));
+            return Err(bad(
+                path,
+                format!("cannot enable WAL journaling (got {mode})"),
+            ));
         }
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
@@ -105,20 +128,34 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     } else if app_id != APPLICATION_ID {
         return Err(bad(
             path,
-            format!("a SQLite database that is not a Skiff store (application_id {app_id:#x}, {tables} schema objects)"),
+            format!(
+                "a SQLite database that is not a Skiff store (application_id {app_id:#x}, {tables} schema objects)"
+            ),
         ));
     } else {
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(classify)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(classify)?;
         if version != SCHEMA_VERSION {
-            return Err(bad(path, format!("schema version {version}, this Skiff reads version {SCHEMA_VERSION}")));
+            return Err(bad(
+                path,
+                format!("schema version {version}, this Skiff reads version {SCHEMA_VERSION}"),
+            ));
         }
-        let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(classify)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(classify)?;
         if check != "ok" {
             return Err(bad(path, format!("the database is corrupt: {check}")));
         }
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(classify)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(classify)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(bad(path, format!("cannot enable WAL journaling (got {mode})")));
+            return Err(bad(
+                path,
+                format!("cannot enable WAL journaling (got {mode})"),
+            ));
         }
     }
     // Checkpoints run on their own connection so that commits never wait for one.
@@ -138,18 +175,23 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 
 /// Opens the connection the checkpointer uses.
 pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     configure(&conn)?;
     Ok(conn)
 }
 
 /// Reads an integer from `meta`.
 pub(crate) fn meta(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")?.query_row([name], |r| r.get(0))
+    conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
 }
 
 /// Writes an integer to `meta`.
 pub(crate) fn set_meta(conn: &Connection, name: &str, value: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE meta SET value = ?2 WHERE name = ?1")?.execute(rusqlite::params![name, value])?;
+    conn.prepare_cached("UPDATE meta SET value = ?2 WHERE name = ?1")?
+        .execute(rusqlite::params![name, value])?;
     Ok(())
 }

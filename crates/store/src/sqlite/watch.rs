@@ -37,7 +37,9 @@ pub(crate) async fn feed(
         loop {
             let range2 = range.clone();
             let from = next;
-            let page = readers.run(move |t| reader::history(t, &range2, from, HISTORY_PAGE)).await;
+            let page = readers
+                .run(move |t| reader::history(t, &range2, from, HISTORY_PAGE))
+                .await;
             match page {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
@@ -72,11 +74,17 @@ pub(crate) async fn feed(
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, next, "watcher fell behind; catching up from history");
+                    tracing::debug!(
+                        missed,
+                        next,
+                        "watcher fell behind; catching up from history"
+                    );
                     break;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    let _ = tx.send(Err(StoreError::Closed("the store was closed".into()))).await;
+                    let _ = tx
+                        .send(Err(StoreError::Closed("the store was closed".into())))
+                        .await;
                     return;
                 }
             }
@@ -84,7 +92,9 @@ pub(crate) async fn feed(
         match source.upgrade() {
             Some(s) => sub = s.subscribe(),
             None => {
-                let _ = tx.send(Err(StoreError::Closed("the store was closed".into()))).await;
+                let _ = tx
+                    .send(Err(StoreError::Closed("the store was closed".into())))
+                    .await;
                 return;
             }
         }

@@ -31,9 +31,21 @@ const TTL_SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A write to apply.
 pub(crate) enum WriteOp {
-    Create { key: String, value: Bytes, expires_at: Option<i64> },
-    Update { key: String, value: Bytes, expected: i64, expires_at: Option<i64> },
-    Delete { key: String, expected: Option<i64> },
+    Create {
+        key: String,
+        value: Bytes,
+        expires_at: Option<i64>,
+    },
+    Update {
+        key: String,
+        value: Bytes,
+        expected: i64,
+        expires_at: Option<i64>,
+    },
+    Delete {
+        key: String,
+        expected: Option<i64>,
+    },
 }
 
 /// A message to the writer.
@@ -71,7 +83,10 @@ enum Reply {
 }
 
 pub(crate) fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Writer {
@@ -84,8 +99,18 @@ impl Writer {
         let compact_revision = schema::meta(&conn, "compact_revision")?;
         let compact_done = schema::meta(&conn, "compact_done")?;
         shared.revision.store(revision, Ordering::SeqCst);
-        shared.compact_revision.store(compact_revision, Ordering::SeqCst);
-        Ok(Writer { conn, revision, compact_revision, compact_done, shared, events, next_sweep: Instant::now() })
+        shared
+            .compact_revision
+            .store(compact_revision, Ordering::SeqCst);
+        Ok(Writer {
+            conn,
+            revision,
+            compact_revision,
+            compact_done,
+            shared,
+            events,
+            next_sweep: Instant::now(),
+        })
     }
 
     fn compaction_pending(&self) -> bool {
@@ -134,11 +159,11 @@ impl Writer {
             if !batch.is_empty() || !expired.is_empty() {
                 self.commit_batch(batch, expired);
             }
-            if self.compaction_pending() {
-                if let Err(e) = self.compaction_step() {
-                    tracing::warn!(error = %e, "compaction step failed; retrying later");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+            if self.compaction_pending()
+                && let Err(e) = self.compaction_step()
+            {
+                tracing::warn!(error = %e, "compaction step failed; retrying later");
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
         tracing::debug!("store writer stopped");
@@ -174,7 +199,13 @@ impl Writer {
             }
             for (key, revision) in expired {
                 // Expiry is a delete like any other: watchers see a DELETE event.
-                self.apply(WriteOp::Delete { key, expected: Some(revision) }, &mut events)?;
+                self.apply(
+                    WriteOp::Delete {
+                        key,
+                        expected: Some(revision),
+                    },
+                    &mut events,
+                )?;
             }
             schema::set_meta(&self.conn, "revision", self.revision)?;
             schema::set_meta(&self.conn, "compact_revision", self.compact_revision)?;
@@ -190,13 +221,17 @@ impl Writer {
             for reply in replies {
                 match reply {
                     Reply::Write(tx, _) => drop(tx.send(Err(StoreError::Closed(message.clone())))),
-                    Reply::Compact(tx, _) => drop(tx.send(Err(StoreError::Closed(message.clone())))),
+                    Reply::Compact(tx, _) => {
+                        drop(tx.send(Err(StoreError::Closed(message.clone()))))
+                    }
                 }
             }
             return;
         }
         self.shared.revision.store(self.revision, Ordering::SeqCst);
-        self.shared.compact_revision.store(self.compact_revision, Ordering::SeqCst);
+        self.shared
+            .compact_revision
+            .store(self.compact_revision, Ordering::SeqCst);
         for reply in replies {
             match reply {
                 Reply::Write(tx, r) => drop(tx.send(r)),
@@ -205,7 +240,10 @@ impl Writer {
         }
         if !events.is_empty() {
             // No receivers is fine: nobody is watching.
-            let _ = self.events.send(Arc::new(Batch { events, revision: self.revision }));
+            let _ = self.events.send(Arc::new(Batch {
+                events,
+                revision: self.revision,
+            }));
         }
     }
 
@@ -247,24 +285,49 @@ impl Writer {
 
     fn apply(&mut self, op: WriteOp, events: &mut Vec<Event>) -> Result<Outcome> {
         match op {
-            WriteOp::Create { key, value, expires_at } => {
+            WriteOp::Create {
+                key,
+                value,
+                expires_at,
+            } => {
                 if let Some(current) = self.current(&key)? {
-                    return Ok(Outcome::Failed { current: Some(current) });
+                    return Ok(Outcome::Failed {
+                        current: Some(current),
+                    });
                 }
                 let revision = self.revision + 1;
-                let kv = KeyValue { key, value, create_revision: revision, mod_revision: revision, version: 1 };
+                let kv = KeyValue {
+                    key,
+                    value,
+                    create_revision: revision,
+                    mod_revision: revision,
+                    version: 1,
+                };
                 self.append(&kv, false, 0)?;
                 self.conn
-                    .prepare_cached("INSERT INTO kv (key, revision, expires_at) VALUES (?1, ?2, ?3)")?
+                    .prepare_cached(
+                        "INSERT INTO kv (key, revision, expires_at) VALUES (?1, ?2, ?3)",
+                    )?
                     .execute(params![kv.key.as_bytes(), revision, expires_at])?;
                 self.revision = revision;
-                events.push(Event { event_type: EventType::Put, kv: kv.clone(), prev_kv: None });
+                events.push(Event {
+                    event_type: EventType::Put,
+                    kv: kv.clone(),
+                    prev_kv: None,
+                });
                 Ok(Outcome::Written { revision, kv })
             }
-            WriteOp::Update { key, value, expected, expires_at } => {
+            WriteOp::Update {
+                key,
+                value,
+                expected,
+                expires_at,
+            } => {
                 let current = self.current(&key)?;
                 let Some(prev) = current.filter(|c| c.mod_revision == expected) else {
-                    return Ok(Outcome::Failed { current: self.current(&key)? });
+                    return Ok(Outcome::Failed {
+                        current: self.current(&key)?,
+                    });
                 };
                 let revision = self.revision + 1;
                 let kv = KeyValue {
@@ -279,13 +342,20 @@ impl Writer {
                     .prepare_cached("UPDATE kv SET revision = ?2, expires_at = ?3 WHERE key = ?1")?
                     .execute(params![kv.key.as_bytes(), revision, expires_at])?;
                 self.revision = revision;
-                events.push(Event { event_type: EventType::Put, kv: kv.clone(), prev_kv: Some(prev) });
+                events.push(Event {
+                    event_type: EventType::Put,
+                    kv: kv.clone(),
+                    prev_kv: Some(prev),
+                });
                 Ok(Outcome::Written { revision, kv })
             }
             WriteOp::Delete { key, expected } => {
                 let current = self.current(&key)?;
-                let Some(prev) = current.filter(|c| expected.is_none_or(|e| e == c.mod_revision)) else {
-                    return Ok(Outcome::Failed { current: self.current(&key)? });
+                let Some(prev) = current.filter(|c| expected.is_none_or(|e| e == c.mod_revision))
+                else {
+                    return Ok(Outcome::Failed {
+                        current: self.current(&key)?,
+                    });
                 };
                 let revision = self.revision + 1;
                 let tombstone = KeyValue {
@@ -296,11 +366,19 @@ impl Writer {
                     version: prev.version,
                 };
                 self.append(&tombstone, true, prev.mod_revision)?;
-                self.conn.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key.as_bytes()])?;
+                self.conn
+                    .prepare_cached("DELETE FROM kv WHERE key = ?1")?
+                    .execute([key.as_bytes()])?;
                 self.revision = revision;
                 events.push(Event {
                     event_type: EventType::Delete,
-                    kv: KeyValue { key, value: Bytes::new(), create_revision: 0, mod_revision: revision, version: 0 },
+                    kv: KeyValue {
+                        key,
+                        value: Bytes::new(),
+                        create_revision: 0,
+                        mod_revision: revision,
+                        version: 0,
+                    },
                     prev_kv: Some(prev.clone()),
                 });
                 Ok(Outcome::Written { revision, kv: prev })
@@ -311,10 +389,16 @@ impl Writer {
     /// Records a compaction request; the history itself goes in later steps.
     fn start_compaction(&mut self, revision: i64) -> Result<()> {
         if revision <= self.compact_revision {
-            return Err(StoreError::Compacted { requested: revision, compact_revision: self.compact_revision });
+            return Err(StoreError::Compacted {
+                requested: revision,
+                compact_revision: self.compact_revision,
+            });
         }
         if revision > self.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: self.revision });
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: self.revision,
+            });
         }
         self.compact_revision = revision;
         Ok(())
@@ -342,7 +426,12 @@ impl Writer {
         })();
         match result {
             Ok(deleted) => {
-                tracing::trace!(from = self.compact_done, to = hi, deleted, "compaction step");
+                tracing::trace!(
+                    from = self.compact_done,
+                    to = hi,
+                    deleted,
+                    "compaction step"
+                );
                 self.compact_done = hi;
                 Ok(())
             }

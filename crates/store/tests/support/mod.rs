@@ -18,8 +18,14 @@ pub struct Backend {
 
 pub async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("state.db"), SqliteOptions::default()).await.unwrap();
-    Backend { store: Arc::new(store), _dir: Some(dir), cluster: None }
+    let store = SqliteStore::open(dir.path().join("state.db"), SqliteOptions::default())
+        .await
+        .unwrap();
+    Backend {
+        store: Arc::new(store),
+        _dir: Some(dir),
+        cluster: None,
+    }
 }
 
 /// A fresh etcd, or None when etcd is not installed (never under CI).
@@ -28,9 +34,18 @@ pub async fn etcd() -> Option<Backend> {
         eprintln!("etcd not installed: skipping");
         return None;
     }
-    let cluster = tokio::task::spawn_blocking(|| EtcdCluster::start(1)).await.unwrap().unwrap();
-    let store = EtcdStore::connect(EtcdOptions::new(cluster.endpoints())).await.unwrap();
-    Some(Backend { store: Arc::new(store), _dir: None, cluster: Some(cluster) })
+    let cluster = tokio::task::spawn_blocking(|| EtcdCluster::start(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let store = EtcdStore::connect(EtcdOptions::new(cluster.endpoints()))
+        .await
+        .unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        _dir: None,
+        cluster: Some(cluster),
+    })
 }
 
 /// Reads events until `n` have arrived (or fails after 10 s).
@@ -39,7 +54,12 @@ pub async fn next_events(w: &mut WatchStream, n: usize) -> Vec<Event> {
     while out.len() < n {
         let batch = tokio::time::timeout(std::time::Duration::from_secs(10), w.next_batch())
             .await
-            .unwrap_or_else(|_| panic!("timed out waiting for events: have {} of {n}: {out:?}", out.len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "timed out waiting for events: have {} of {n}: {out:?}",
+                    out.len()
+                )
+            })
             .expect("watch ended")
             .expect("watch failed");
         assert!(!batch.is_empty(), "an empty batch");
@@ -50,7 +70,9 @@ pub async fn next_events(w: &mut WatchStream, n: usize) -> Vec<Event> {
 
 /// Asserts no event arrives within a short while.
 pub async fn assert_quiet(w: &mut WatchStream) {
-    if let Ok(Some(b)) = tokio::time::timeout(std::time::Duration::from_millis(300), w.next_batch()).await {
+    if let Ok(Some(b)) =
+        tokio::time::timeout(std::time::Duration::from_millis(300), w.next_batch()).await
+    {
         panic!("unexpected events: {b:?}");
     }
 }

@@ -116,10 +116,27 @@ pub struct EtcdCluster {
 }
 
 impl EtcdCluster {
-    /// Starts `size` members and waits until the cluster serves requests.
+    /// Starts `size` members in a temporary directory and waits until the
+    /// cluster serves requests.
     pub fn start(size: usize) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        Self::start_at(size, dir)
+    }
+
+    /// Like [`EtcdCluster::start`], with the members' data under `parent`.
+    pub fn start_in(size: usize, parent: &std::path::Path) -> Result<Self> {
+        std::fs::create_dir_all(parent)?;
+        Self::start_at(size, tempfile::tempdir_in(parent)?)
+    }
+
+    fn start_at(size: usize, dir: tempfile::TempDir) -> Result<Self> {
+        let mut dir = Some(dir);
         for attempt in 0..3 {
-            match Self::try_start(size) {
+            let d = match dir.take() {
+                Some(d) => d,
+                None => tempfile::tempdir()?,
+            };
+            match Self::try_start(size, d) {
                 Ok(c) => return Ok(c),
                 Err(e) if attempt < 2 => eprintln!("etcd did not start ({e:#}); retrying"),
                 Err(e) => return Err(e),
@@ -128,8 +145,7 @@ impl EtcdCluster {
         unreachable!()
     }
 
-    fn try_start(size: usize) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
+    fn try_start(size: usize, dir: tempfile::TempDir) -> Result<Self> {
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let initial_cluster = ports
             .iter()

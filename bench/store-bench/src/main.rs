@@ -68,7 +68,10 @@ struct Row {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let tmp = tempfile::tempdir()?;
-    let root = args.data_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let root = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&root)?;
 
     let sqlite: Arc<dyn Store> =
@@ -78,14 +81,18 @@ async fn main() -> Result<()> {
     let etcd_rows = if args.no_etcd {
         None
     } else {
-        let cluster = skiff_testutil::EtcdCluster::start_in(1, &root.join("etcd")).context("start etcd")?;
-        let etcd: Arc<dyn Store> = Arc::new(EtcdStore::connect(EtcdOptions::new(cluster.endpoints())).await?);
+        let cluster =
+            skiff_testutil::EtcdCluster::start_in(1, &root.join("etcd")).context("start etcd")?;
+        let etcd: Arc<dyn Store> =
+            Arc::new(EtcdStore::connect(EtcdOptions::new(cluster.endpoints())).await?);
         let rows = run_all(&etcd, &args).await?;
         drop(cluster);
         Some(rows)
     };
 
-    println!("| workload | sqlite | sqlite p50 / p99 / max | etcd | etcd p50 / p99 / max | sqlite ÷ etcd |");
+    println!(
+        "| workload | sqlite | sqlite p50 / p99 / max | etcd | etcd p50 / p99 / max | sqlite ÷ etcd |"
+    );
     println!("|---|---|---|---|---|---|");
     for (i, s) in sqlite_rows.iter().enumerate() {
         let e = etcd_rows.as_ref().map(|r| &r[i]);
@@ -96,7 +103,11 @@ async fn main() -> Result<()> {
                     Compare::P50 => e.p50.as_secs_f64() / s.p50.as_secs_f64(),
                     Compare::P99 => e.p99.as_secs_f64() / s.p99.as_secs_f64(),
                 };
-                (format!("{:.0} {}", e.value, e.unit), format!("{:?} / {:?} / {:?}", e.p50, e.p99, e.max), format!("{ratio:.2}x"))
+                (
+                    format!("{:.0} {}", e.value, e.unit),
+                    format!("{:?} / {:?} / {:?}", e.p50, e.p99, e.max),
+                    format!("{ratio:.2}x"),
+                )
             }
             None => ("-".into(), "-".into(), "-".into()),
         };
@@ -105,7 +116,9 @@ async fn main() -> Result<()> {
             s.name, s.value, s.unit, s.p50, s.p99, s.max, ev, el, ratio
         );
     }
-    println!("\n(ratio: sqlite's advantage, >1 means sqlite is better: throughput sqlite/etcd for creates, p50 etcd/sqlite for the range, p99 etcd/sqlite for the watch and for writes during compaction)");
+    println!(
+        "\n(ratio: sqlite's advantage, >1 means sqlite is better: throughput sqlite/etcd for creates, p50 etcd/sqlite for the range, p99 etcd/sqlite for the watch and for writes during compaction)"
+    );
     Ok(())
 }
 
@@ -163,7 +176,12 @@ async fn writes(store: &Arc<dyn Store>, writers: usize, total: usize) -> Result<
         p99: pct(&h, 0.99),
         max: Duration::from_micros(h.max()),
     };
-    eprintln!("{}: {} {:.0} writes/s", store.backend(), row.name, row.value);
+    eprintln!(
+        "{}: {} {:.0} writes/s",
+        store.backend(),
+        row.name,
+        row.value
+    );
     Ok(row)
 }
 
@@ -175,7 +193,9 @@ async fn range(store: &Arc<dyn Store>, keys: usize) -> Result<Row> {
             let (store, value) = (store.clone(), value.clone());
             tokio::spawn(async move {
                 for i in (w..keys).step_by(32) {
-                    store.create(&format!("/range/{i:08}"), value.clone(), None).await?;
+                    store
+                        .create(&format!("/range/{i:08}"), value.clone(), None)
+                        .await?;
                 }
                 anyhow::Ok(())
             })
@@ -189,8 +209,17 @@ async fn range(store: &Arc<dyn Store>, keys: usize) -> Result<Row> {
     let start = Instant::now();
     for _ in 0..runs {
         let t = Instant::now();
-        let resp = store.list(ListRequest { prefix: "/range/".into(), ..Default::default() }).await?;
-        anyhow::ensure!(resp.kvs.len() == keys, "range returned {} keys", resp.kvs.len());
+        let resp = store
+            .list(ListRequest {
+                prefix: "/range/".into(),
+                ..Default::default()
+            })
+            .await?;
+        anyhow::ensure!(
+            resp.kvs.len() == keys,
+            "range returned {} keys",
+            resp.kvs.len()
+        );
         h.record(t.elapsed().as_micros().max(1) as u64)?;
     }
     let row = Row {
@@ -231,7 +260,9 @@ async fn watch(store: &Arc<dyn Store>, watchers: usize) -> Result<Row> {
     let start = Instant::now();
     for i in 0..events {
         let sent = epoch.elapsed().as_micros().to_string();
-        writer.create(&format!("/watch/{i:06}"), Bytes::from(sent), None).await?;
+        writer
+            .create(&format!("/watch/{i:06}"), Bytes::from(sent), None)
+            .await?;
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let mut h = hist();
@@ -293,7 +324,9 @@ async fn compaction(store: &Arc<dyn Store>, history: usize) -> Result<Row> {
     let mut n = 0u64;
     while start.elapsed() < Duration::from_secs(3) {
         let t = Instant::now();
-        store.create(&format!("/during/{n}"), value.clone(), None).await?;
+        store
+            .create(&format!("/during/{n}"), value.clone(), None)
+            .await?;
         h.record(t.elapsed().as_micros().max(1) as u64)?;
         n += 1;
     }

@@ -2,6 +2,108 @@
 //! the chosen role. Everything else lives in library crates.
 #![forbid(unsafe_code)]
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use skiff_server::config::{Layer, StoreKind};
+
+#[derive(Parser)]
+#[command(name = "skiff", version, about = "Kubernetes in one small binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: API server on its store.
+    Server(ServerArgs),
+}
+
+/// Flags of `skiff server`; each also reads its `SKIFF_*` environment variable.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Directory for the store, certificates and the admin kubeconfig.
+    #[arg(long, env = "SKIFF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to serve HTTPS on.
+    #[arg(long, env = "SKIFF_BIND_ADDRESS")]
+    bind_address: Option<IpAddr>,
+    /// Port to serve HTTPS on.
+    #[arg(long, env = "SKIFF_SECURE_PORT")]
+    secure_port: Option<u16>,
+    /// Store backend: sqlite (embedded) or etcd.
+    #[arg(long, env = "SKIFF_STORE")]
+    store: Option<StoreKind>,
+    /// etcd client URLs, comma separated (with --store etcd).
+    #[arg(long, env = "SKIFF_ETCD_SERVERS", value_delimiter = ',')]
+    etcd_servers: Option<Vec<String>>,
+    /// Static bearer tokens: CSV of token,user,uid,"group1,group2".
+    #[arg(long, env = "SKIFF_TOKEN_AUTH_FILE")]
+    token_auth_file: Option<PathBuf>,
+    /// Read-only requests served at once before 429.
+    #[arg(long, env = "SKIFF_MAX_REQUESTS_INFLIGHT")]
+    max_requests_inflight: Option<usize>,
+    /// Mutating requests served at once before 429.
+    #[arg(long, env = "SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT")]
+    max_mutating_requests_inflight: Option<usize>,
+    /// YAML file with the same settings (kebab-case keys), under flags and environment.
+    #[arg(long, env = "SKIFF_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn layer(self) -> (Layer, Option<PathBuf>) {
+        (
+            Layer {
+                data_dir: self.data_dir,
+                bind_address: self.bind_address,
+                secure_port: self.secure_port,
+                store: self.store,
+                etcd_servers: self.etcd_servers,
+                token_auth_file: self.token_auth_file,
+                max_requests_inflight: self.max_requests_inflight,
+                max_mutating_requests_inflight: self.max_mutating_requests_inflight,
+            },
+            self.config,
+        )
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => {
+            let (flags, file) = args.layer();
+            let layer = match file {
+                Some(path) => flags.over(Layer::from_file(&path)?),
+                None => flags,
+            };
+            let config = layer.resolve()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("tokio runtime")?;
+            runtime.block_on(skiff_server::run(config, shutdown_signal()))?;
+        }
+    }
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

@@ -1,0 +1,19 @@
+//! Skiff's API model, with no IO: the resource catalogue, `metav1.Status` errors,
+//! object metadata helpers, label and field selectors, name validation, and the
+//! per-kind strategies (defaults, validation, spec/status split) that the API
+//! server's generic machinery applies.
+//!
+//! Objects are `serde_json::Value`s as they travel on the wire and in the store;
+//! strategies that need typed access deserialize what they need.
+#![forbid(unsafe_code)]
+
+pub mod catalogue;
+pub mod errors;
+pub mod meta;
+pub mod patch;
+pub mod selector;
+pub mod strategy;
+pub mod validation;
+
+pub use catalogue::{ResourceDef, SubresourceDef};
+pub use errors::{ApiError, Cause};

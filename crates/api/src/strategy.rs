@@ -1,0 +1,298 @@
+//! Per-kind strategies, as upstream's `pkg/registry/<group>/<resource>/strategy.go`:
+//! how a kind's names are validated, whether its status is a separate
+//! subresource, whether `metadata.generation` tracks its spec, its initial
+//! status, its selectable fields, and its kind-specific validation.
+//!
+//! Defaulting of the built-in kinds' specs lives in `defaults` (per kind).
+
+use serde_json::{Value, json};
+
+use crate::catalogue::ResourceDef;
+use crate::errors::Cause;
+use crate::meta;
+use crate::validation::NameRule;
+
+/// What the generic machinery needs to know of a kind.
+#[derive(Clone, Copy)]
+pub struct Strategy {
+    pub name_rule: NameRule,
+    /// The main resource ignores changes to `status`; the status subresource
+    /// changes only `status`.
+    pub status_split: bool,
+    /// `metadata.generation` starts at 1 and grows with each spec change.
+    pub generation: bool,
+    /// Sets the status a new object starts with (after the main resource cleared it).
+    pub initial_status: Option<fn(&mut Value)>,
+    /// Whether create keeps the status the client sent (nodes: the kubelet
+    /// registers with its status).
+    pub keep_status_on_create: bool,
+    /// Field selector fields beyond `metadata.name` and `metadata.namespace`.
+    pub fields: &'static [&'static str],
+    /// Kind-specific validation of a new object.
+    pub validate: fn(&Value) -> Vec<Cause>,
+}
+
+fn no_validation(_: &Value) -> Vec<Cause> {
+    Vec::new()
+}
+
+const GENERATION_KINDS: &[&str] = &[
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "replicationcontrollers",
+    "horizontalpodautoscalers",
+    "poddisruptionbudgets",
+    "ingresses",
+    "networkpolicies",
+    "customresourcedefinitions",
+    "validatingwebhookconfigurations",
+    "mutatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+    "flowschemas",
+    "prioritylevelconfigurations",
+];
+
+impl Strategy {
+    /// The strategy of a catalogue entry.
+    pub fn of(def: &ResourceDef) -> Strategy {
+        let status_split = def.subresource("status").is_some();
+        let name_rule = match def.plural {
+            "namespaces" => NameRule::Label,
+            "services" => NameRule::Dns1035,
+            "roles"
+            | "clusterroles"
+            | "rolebindings"
+            | "clusterrolebindings"
+            | "nodes"
+            | "users" => NameRule::PathSegment,
+            _ => NameRule::Subdomain,
+        };
+        let mut s = Strategy {
+            name_rule,
+            status_split,
+            generation: GENERATION_KINDS.contains(&def.plural),
+            initial_status: None,
+            keep_status_on_create: false,
+            fields: &[],
+            validate: no_validation,
+        };
+        match (def.group, def.plural) {
+            ("", "pods") => {
+                s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.fields = &[
+                    "spec.nodeName",
+                    "spec.restartPolicy",
+                    "spec.schedulerName",
+                    "spec.serviceAccountName",
+                    "spec.hostNetwork",
+                    "status.phase",
+                    "status.podIP",
+                    "status.nominatedNodeName",
+                ];
+                s.validate = validate_pod;
+            }
+            ("", "namespaces") => {
+                s.initial_status = Some(|o| o["status"] = json!({"phase": "Active"}));
+                s.fields = &["status.phase"];
+            }
+            ("", "nodes") => {
+                s.keep_status_on_create = true;
+                s.fields = &["spec.unschedulable"];
+            }
+            ("", "persistentvolumes") => {
+                s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.fields = &["name"];
+            }
+            ("", "persistentvolumeclaims") => {
+                s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.fields = &["name"];
+            }
+            ("", "secrets") => s.fields = &["type"],
+            ("", "events") => {
+                s.fields = &[
+                    "involvedObject.kind",
+                    "involvedObject.namespace",
+                    "involvedObject.name",
+                    "involvedObject.uid",
+                    "involvedObject.apiVersion",
+                    "involvedObject.resourceVersion",
+                    "involvedObject.fieldPath",
+                    "reason",
+                    "reportingComponent",
+                    "source",
+                    "type",
+                ]
+            }
+            ("", "replicationcontrollers") => s.fields = &["status.replicas"],
+            ("apps", "replicasets") => s.fields = &["status.replicas"],
+            ("batch", "jobs") => s.fields = &["status.successful"],
+            ("certificates.k8s.io", "certificatesigningrequests") => {
+                s.fields = &["spec.signerName"]
+            }
+            _ => {}
+        }
+        s
+    }
+
+    /// Prepares a new object: clears or initializes what the client may not set.
+    pub fn prepare_for_create(&self, obj: &mut Value) {
+        if self.status_split && !self.keep_status_on_create {
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("status");
+            }
+            if let Some(init) = self.initial_status {
+                init(obj);
+            }
+        }
+        if self.generation {
+            meta::set(obj, "generation", json!(1));
+        }
+    }
+
+    /// Prepares an update of the main resource: keeps the stored status, bumps
+    /// the generation when the spec changed.
+    pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        if self.status_split {
+            match old.get("status") {
+                Some(status) => new["status"] = status.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        }
+        self.carry_generation(new, old, true);
+    }
+
+    /// Prepares an update through the status subresource: only `status` changes.
+    pub fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
+        let status = new.get("status").cloned();
+        let mut merged = old.clone();
+        match status {
+            Some(s) => merged["status"] = s,
+            None => {
+                if let Some(o) = merged.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        // Metadata the client may still change through status: none but the
+        // resource version it sent (for the compare).
+        let rv = meta::resource_version(new).to_string();
+        meta::set(&mut merged, "resourceVersion", json!(rv));
+        *new = merged;
+        self.carry_generation(new, old, false);
+    }
+
+    fn carry_generation(&self, new: &mut Value, old: &Value, may_bump: bool) {
+        if !self.generation {
+            return;
+        }
+        let old_gen = meta::metadata(old)
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let spec_changed = may_bump && spec_of(new) != spec_of(old);
+        meta::set(
+            new,
+            "generation",
+            json!(if spec_changed { old_gen + 1 } else { old_gen }),
+        );
+    }
+
+    /// The value of a selectable field, or None if the kind does not support it.
+    pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
+        match field {
+            "metadata.name" => Some(meta::name(obj).to_string()),
+            "metadata.namespace" => Some(meta::namespace(obj).to_string()),
+            "name" if self.fields.contains(&"name") => Some(meta::name(obj).to_string()),
+            "source" if self.fields.contains(&"source") => Some(
+                obj.get("reportingComponent")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| obj.pointer("/source/component").and_then(Value::as_str))
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            f if self.fields.contains(&f) => {
+                Some(meta::field_string(obj, f).unwrap_or_else(|| default_field(f)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a field selector on `field` is supported.
+    pub fn supports_field(&self, field: &str) -> bool {
+        matches!(field, "metadata.name" | "metadata.namespace") || self.fields.contains(&field)
+    }
+}
+
+/// What a field reads as when unset (booleans read "false").
+fn default_field(field: &str) -> String {
+    match field {
+        "spec.hostNetwork" | "spec.unschedulable" => "false".into(),
+        _ => String::new(),
+    }
+}
+
+/// Everything but metadata and status: what generation tracks.
+fn spec_of(obj: &Value) -> Value {
+    match obj.as_object() {
+        Some(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+fn validate_pod(obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let containers = obj.pointer("/spec/containers").and_then(Value::as_array);
+    match containers {
+        None => causes.push(Cause::required("spec.containers")),
+        Some(list) if list.is_empty() => causes.push(Cause::required("spec.containers")),
+        Some(list) => {
+            let mut seen = std::collections::HashSet::new();
+            for (i, c) in list.iter().enumerate() {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+                if name.is_empty() {
+                    causes.push(Cause::required(format!("spec.containers[{i}].name")));
+                } else {
+                    for p in crate::validation::name_problems(NameRule::Label, name) {
+                        causes.push(Cause::invalid(
+                            format!("spec.containers[{i}].name"),
+                            &json!(name),
+                            p,
+                        ));
+                    }
+                    if !seen.insert(name) {
+                        causes.push(Cause::duplicate(
+                            format!("spec.containers[{i}].name"),
+                            &json!(name),
+                        ));
+                    }
+                }
+                if c.get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .is_empty()
+                {
+                    causes.push(Cause::required(format!("spec.containers[{i}].image")));
+                }
+            }
+        }
+    }
+    causes
+}

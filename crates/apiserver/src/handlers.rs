@@ -1,0 +1,792 @@
+//! The generic REST handlers: dispatch by request info, then get, create,
+//! update, patch and delete on any catalogue resource through its strategy.
+//! Lists and watches are in `list.rs` and `watch.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use skiff_api::{ApiError, meta, validation};
+use skiff_store::Outcome;
+
+use crate::registry::{Resource, decode, encode, store_error, with_resource_version};
+use crate::request::{RequestInfo, Route, query, route};
+use crate::response::{self, Body};
+use crate::{ApiServer, UserInfo, discovery, health, list, watch};
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Serves one request.
+pub async fn handle(
+    server: &ApiServer,
+    req: http::Request<Bytes>,
+    user: Option<UserInfo>,
+) -> http::Response<Body> {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let params = query(parts.uri.query());
+    let path = parts.uri.path().to_string();
+    if let Some(resp) = health::serve(server, &path, &params) {
+        return resp;
+    }
+    let Some(user) = user else {
+        return response::error(&ApiError::unauthorized());
+    };
+    let routed = route(&parts.method, &path, &params);
+    let (verb, resource_name, scope) = match &routed {
+        Route::Resource(i) => (
+            i.verb.clone(),
+            i.resource.clone(),
+            if !i.name.is_empty() {
+                "resource"
+            } else if !i.namespace.is_empty() {
+                "namespace"
+            } else {
+                "cluster"
+            },
+        ),
+        _ => (parts.method.as_str().to_lowercase(), String::new(), ""),
+    };
+    let mutating = matches!(
+        verb.as_str(),
+        "create" | "update" | "patch" | "delete" | "deletecollection"
+    );
+    let long_running = verb == "watch";
+    // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt.
+    let _permit = if long_running {
+        None
+    } else {
+        let sem = if mutating {
+            &server.inner.inflight_mutating
+        } else {
+            &server.inner.inflight
+        };
+        match sem.try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => return response::error(&ApiError::too_many_requests(1)),
+        }
+    };
+    let result = match routed {
+        Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {
+            discovery::serve(server, &routed, &parts.headers)
+        }
+        Route::Other => match path.as_str() {
+            "/metrics" => Ok(server.inner.metrics.render(server)),
+            "/" => Ok(response::json(
+                200,
+                &json!({"paths": discovery::paths(server)}),
+            )),
+            _ => Err(ApiError::not_found_path()),
+        },
+        Route::Resource(info) => resource(server, info, &parts, body, &params, &user).await,
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => response::error(&e),
+    };
+    server.inner.metrics.observe(
+        &verb,
+        &resource_name,
+        scope,
+        resp.status().as_u16(),
+        start.elapsed(),
+        long_running,
+    );
+    resp
+}
+
+/// Everything a resource handler needs.
+pub struct Ctx<'a> {
+    pub server: &'a ApiServer,
+    pub info: RequestInfo,
+    pub res: Arc<Resource>,
+    pub params: &'a HashMap<String, String>,
+    pub headers: &'a http::HeaderMap,
+    /// Who is asking (for admission and, with RBAC, authorization).
+    #[allow(dead_code)]
+    pub user: &'a UserInfo,
+}
+
+impl Ctx<'_> {
+    pub fn namespace(&self) -> &str {
+        if self.res.def.namespaced {
+            &self.info.namespace
+        } else {
+            ""
+        }
+    }
+
+    fn dry_run(&self) -> bool {
+        self.params.get("dryRun").is_some_and(|v| v == "All")
+    }
+
+    fn not_found(&self, name: &str) -> ApiError {
+        ApiError::not_found(self.res.def.group, self.res.def.plural, name)
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.res.key(self.namespace(), name)
+    }
+}
+
+async fn resource(
+    server: &ApiServer,
+    info: RequestInfo,
+    parts: &http::request::Parts,
+    body: Bytes,
+    params: &HashMap<String, String>,
+    user: &UserInfo,
+) -> Result<http::Response<Body>> {
+    let Some(res) = server
+        .inner
+        .registry
+        .resource(&info.group, &info.version, &info.resource)
+    else {
+        return Err(ApiError::not_found_path());
+    };
+    if !info.name.is_empty() {
+        let problems = validation::path_segment_problems(&info.name);
+        if let Some(p) = problems.first() {
+            return Err(ApiError::bad_request(format!(
+                "invalid resource name {:?}: {p}",
+                info.name
+            )));
+        }
+    }
+    let ctx = Ctx {
+        server,
+        info,
+        res,
+        params,
+        headers: &parts.headers,
+        user,
+    };
+    let def = ctx.res.def;
+    let sub = ctx.info.subresource.clone();
+    if sub.is_empty() {
+        if !def.has_verb(&ctx.info.verb) {
+            return Err(ApiError::method_not_allowed());
+        }
+        if def.namespaced
+            && ctx.info.namespace.is_empty()
+            && !matches!(ctx.info.verb.as_str(), "list" | "watch")
+        {
+            return Err(ApiError::not_found_path());
+        }
+    } else {
+        let Some(s) = def.subresource(&sub) else {
+            return Err(ApiError::not_found_path());
+        };
+        let verb = ctx.info.verb.as_str();
+        if !s.verbs.contains(&verb) {
+            return Err(ApiError::method_not_allowed());
+        }
+    }
+    match (sub.as_str(), ctx.info.verb.as_str()) {
+        ("", "get") => get(&ctx).await,
+        ("", "list") => list::list(&ctx).await,
+        ("", "watch") => watch::watch(&ctx).await,
+        ("", "create") => create(&ctx, body).await,
+        ("", "update") | ("status", "update") | ("finalize", "update") => {
+            let obj = parse_body(&ctx, &body)?;
+            update(&ctx, obj, sub.as_str()).await
+        }
+        ("", "patch") | ("status", "patch") => patch(&ctx, body, sub.as_str()).await,
+        ("", "delete") => delete(&ctx, &body).await,
+        ("", "deletecollection") => delete_collection(&ctx, &body).await,
+        ("status", "get") => get(&ctx).await,
+        ("scale", verb) => crate::subresources::scale(&ctx, verb, body).await,
+        ("binding", "create") => crate::subresources::binding(&ctx, body).await,
+        ("eviction", "create") => crate::subresources::eviction(&ctx, body).await,
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the subresource {sub:?} is not served by Skiff yet"),
+        )),
+    }
+}
+
+// === Decoding ===
+
+/// Decodes a request body (JSON or YAML) into an object.
+pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
+    let content_type = ctx
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let value: Value = match mime {
+        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "Object 'Kind' is missing in '{}': {e}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
+        })?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+        "application/vnd.kubernetes.protobuf" => {
+            return Err(ApiError::unsupported_media_type(content_type));
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    check_type(ctx, value)
+}
+
+/// Checks (and fills in) `apiVersion` and `kind` against the addressed resource.
+fn check_type(ctx: &Ctx<'_>, mut value: Value) -> Result<Value> {
+    let def = ctx.res.def;
+    let expected_version = def.api_version();
+    let (api_version, kind) = meta::type_meta(&value);
+    let (api_version, kind) = (api_version.to_string(), kind.to_string());
+    let sub = ctx.info.subresource.as_str();
+    let expected_kind = match def.subresource(sub) {
+        Some(s) if !sub.is_empty() && sub != "status" && sub != "finalize" => s.kind,
+        _ => def.kind,
+    };
+    if !kind.is_empty() && kind != expected_kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({expected_kind})"
+        )));
+    }
+    if !api_version.is_empty() && api_version != expected_version && expected_kind == def.kind {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({expected_version})"
+        )));
+    }
+    if expected_kind == def.kind {
+        value["apiVersion"] = json!(expected_version);
+        value["kind"] = json!(def.kind);
+    }
+    Ok(value)
+}
+
+// === Reads ===
+
+pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&ctx.key(name), 0)
+        .await
+        .map_err(store_error)?;
+    let kv = kv.ok_or_else(|| ctx.not_found(name))?;
+    Ok((decode(&kv.value, kv.mod_revision)?, kv.mod_revision))
+}
+
+async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&ctx.key(&ctx.info.name), 0)
+        .await
+        .map_err(store_error)?;
+    let kv = kv.ok_or_else(|| ctx.not_found(&ctx.info.name))?;
+    let bytes = with_resource_version(&kv.value, kv.mod_revision);
+    list::respond_object(ctx, 200, bytes)
+}
+
+// === Writes ===
+
+/// Namespaced objects may only be created in a namespace that exists and is not
+/// terminating.
+async fn check_namespace(ctx: &Ctx<'_>) -> Result<()> {
+    let ns = ctx.namespace();
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let key = format!("/registry/core/namespaces/{ns}");
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&key, 0)
+        .await
+        .map_err(store_error)?;
+    let Some(kv) = kv else {
+        return Err(ApiError::not_found("", "namespaces", ns));
+    };
+    let obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
+    if meta::deletion_timestamp(&obj).is_some() {
+        return Err(ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: format!(
+                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                skiff_api::errors::qualified(ctx.res.def.group, ctx.res.def.plural),
+                "",
+            ),
+            details: Some(
+                json!({"kind": ctx.res.def.plural, "group": ctx.res.def.group, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn invalid(ctx: &Ctx<'_>, obj: &Value, causes: Vec<skiff_api::Cause>) -> Result<()> {
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let name = meta::name(obj);
+    Err(ApiError::invalid(
+        ctx.res.def.group,
+        ctx.res.def.kind,
+        name,
+        causes,
+    ))
+}
+
+/// Creates an object from a request body.
+async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
+    let obj = parse_body(ctx, &body)?;
+    let created = create_object(ctx, obj).await?;
+    list::respond_object(ctx, 201, created)
+}
+
+/// The create path shared by POST and by apply/patch of a missing object.
+pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
+    let def = ctx.res.def;
+    let url_ns = ctx.namespace().to_string();
+    let body_ns = meta::namespace(&obj).to_string();
+    if def.namespaced {
+        if body_ns.is_empty() {
+            meta::set(&mut obj, "namespace", json!(url_ns));
+        } else if body_ns != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    } else if !body_ns.is_empty() {
+        meta::remove(&mut obj, "namespace");
+    }
+    if meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty() {
+        let name = meta::generated_name(meta::generate_name(&obj));
+        meta::set(&mut obj, "name", json!(name));
+    }
+    ctx.res.strategy.prepare_for_create(&mut obj);
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        meta::remove(&mut obj, field);
+    }
+    meta::set(&mut obj, "uid", json!(meta::new_uid()));
+    meta::set(&mut obj, "creationTimestamp", json!(meta::now()));
+    let mut causes =
+        validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
+    causes.extend((ctx.res.strategy.validate)(&obj));
+    invalid(ctx, &obj, causes)?;
+    check_namespace(ctx).await?;
+    crate::admission::on_create(ctx, &mut obj).await?;
+    let name = meta::name(&obj).to_string();
+    let stored = encode(&obj);
+    if ctx.dry_run() {
+        let (_, existing) = ctx
+            .server
+            .inner
+            .store
+            .get(&ctx.key(&name), 0)
+            .await
+            .map_err(store_error)?;
+        if existing.is_some() {
+            return Err(ApiError::already_exists(def.group, def.plural, &name));
+        }
+        return Ok(stored);
+    }
+    let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
+    match ctx
+        .server
+        .inner
+        .store
+        .create(&ctx.key(&name), stored.clone(), ttl)
+        .await
+        .map_err(store_error)?
+    {
+        Outcome::Written { revision, .. } => Ok(with_resource_version(&stored, revision)),
+        Outcome::Failed { .. } => {
+            crate::admission::on_create_failed(ctx, &obj).await;
+            Err(ApiError::already_exists(def.group, def.plural, &name))
+        }
+    }
+}
+
+/// Replaces an object (PUT), through the main resource or the status subresource.
+pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Response<Body>> {
+    let name = ctx.info.name.clone();
+    let body_name = meta::name(&obj).to_string();
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let (old, old_rev) = read(ctx, &name).await?;
+    let bytes = update_object(ctx, obj, old, old_rev, sub).await?;
+    list::respond_object(ctx, 200, bytes)
+}
+
+/// The update path shared by PUT and PATCH: `obj` replaces `old` (read at `old_rev`).
+pub async fn update_object(
+    ctx: &Ctx<'_>,
+    mut obj: Value,
+    old: Value,
+    old_rev: i64,
+    sub: &str,
+) -> Result<Bytes> {
+    let def = ctx.res.def;
+    let name = meta::name(&old).to_string();
+    let sent_rv = meta::resource_version(&obj).to_string();
+    if !sent_rv.is_empty() && sent_rv != old_rev.to_string() {
+        return Err(ApiError::modified(def.group, def.plural, &name));
+    }
+    if def.namespaced && meta::namespace(&obj).is_empty() {
+        meta::set(&mut obj, "namespace", json!(meta::namespace(&old)));
+    }
+    if meta::name(&obj).is_empty() {
+        meta::set(&mut obj, "name", json!(name));
+    }
+    match sub {
+        "status" => ctx.res.strategy.prepare_for_status_update(&mut obj, &old),
+        "finalize" => {
+            // Only spec.finalizers change through finalize.
+            let finalizers = obj.pointer("/spec/finalizers").cloned();
+            let mut merged = old.clone();
+            merged["spec"]["finalizers"] = finalizers.unwrap_or(json!([]));
+            obj = merged;
+        }
+        _ => ctx.res.strategy.prepare_for_update(&mut obj, &old),
+    }
+    // What the client may not change.
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ] {
+        match meta::metadata(&old).and_then(|m| m.get(field)) {
+            Some(v) => meta::set(&mut obj, field, v.clone()),
+            None => meta::remove(&mut obj, field),
+        }
+    }
+    meta::remove(&mut obj, "resourceVersion");
+    let mut causes =
+        validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
+    causes.extend(validation::validate_object_meta_update(&obj, &old));
+    causes.extend((ctx.res.strategy.validate)(&obj));
+    invalid(ctx, &obj, causes)?;
+    // Finalization complete: the object goes.
+    if meta::deletion_timestamp(&obj).is_some()
+        && meta::finalizers(&obj).is_empty()
+        && !namespace_pending(&obj)
+    {
+        if ctx.dry_run() {
+            return Ok(encode(&obj));
+        }
+        return match ctx
+            .server
+            .inner
+            .store
+            .delete(&ctx.key(&name), Some(old_rev))
+            .await
+            .map_err(store_error)?
+        {
+            Outcome::Written { revision, .. } => Ok(with_resource_version(&encode(&obj), revision)),
+            Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
+        };
+    }
+    let stored = encode(&obj);
+    if ctx.dry_run() {
+        return Ok(with_resource_version(&stored, old_rev));
+    }
+    if obj == old {
+        // Nothing changed: no write, the same resource version (as upstream).
+        return Ok(with_resource_version(&stored, old_rev));
+    }
+    let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
+    match ctx
+        .server
+        .inner
+        .store
+        .update(&ctx.key(&name), stored.clone(), old_rev, ttl)
+        .await
+        .map_err(store_error)?
+    {
+        Outcome::Written { revision, .. } => Ok(with_resource_version(&stored, revision)),
+        Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
+        Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
+    }
+}
+
+/// A namespace keeps existing while its spec finalizers are pending.
+fn namespace_pending(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+}
+
+/// PATCH: JSON patch, merge patch or strategic merge patch of the current object.
+async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<Body>> {
+    let content_type = ctx
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let name = ctx.info.name.clone();
+    // Retry on conflicts with concurrent writers, as upstream's patcher does.
+    for _ in 0..5 {
+        let (old, old_rev) = read(ctx, &name).await?;
+        let mut patched = skiff_api::patch::apply(&content_type, &old, &body)?;
+        patched = check_type(ctx, patched)?;
+        // A patch that does not set a resource version applies to what it read.
+        if meta::resource_version(&patched).is_empty()
+            || meta::resource_version(&patched) == old_rev.to_string()
+        {
+            meta::set(&mut patched, "resourceVersion", json!(old_rev.to_string()));
+        }
+        match update_object(ctx, patched, old, old_rev, sub).await {
+            Err(e) if e.reason == "Conflict" && !patch_sets_resource_version(&body) => continue,
+            Err(e) => return Err(e),
+            Ok(bytes) => return list::respond_object(ctx, 200, bytes),
+        }
+    }
+    Err(ApiError::modified(
+        ctx.res.def.group,
+        ctx.res.def.plural,
+        &name,
+    ))
+}
+
+fn patch_sets_resource_version(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|s| s.contains("resourceVersion"))
+}
+
+// === Deletes ===
+
+/// The DeleteOptions of a request: from the body, or from query parameters.
+fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
+    let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    if let Some(g) = ctx.params.get("gracePeriodSeconds") {
+        let g: i64 = g
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?;
+        opts["gracePeriodSeconds"] = json!(g);
+    }
+    if let Some(p) = ctx.params.get("propagationPolicy") {
+        opts["propagationPolicy"] = json!(p);
+    }
+    if let Some(o) = ctx.params.get("orphanDependents") {
+        opts["orphanDependents"] = json!(o == "true");
+    }
+    if let Some(p) = opts.get("propagationPolicy").and_then(Value::as_str)
+        && !matches!(p, "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::invalid(
+            "",
+            "DeleteOptions",
+            "",
+            vec![skiff_api::Cause::not_supported(
+                "propagationPolicy",
+                &json!(p),
+                &["Foreground", "Background", "Orphan"],
+            )],
+        ));
+    }
+    Ok(opts)
+}
+
+async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
+    let opts = delete_options(ctx, body)?;
+    let (resp_bytes, gone) = delete_object(ctx, &ctx.info.name, &opts).await?;
+    if gone && ctx.res.def.plural == "namespaces" {
+        return list::respond_object(ctx, 200, resp_bytes);
+    }
+    list::respond_object(ctx, 200, resp_bytes)
+}
+
+/// Deletes one object: graceful (pods), through finalizers, or at once.
+/// Returns the object as it now is (or as it was) and whether it is gone.
+pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(Bytes, bool)> {
+    let def = ctx.res.def;
+    for _ in 0..5 {
+        let (mut obj, rev) = read(ctx, name).await?;
+        if let Some(pre) = opts.get("preconditions") {
+            if let Some(uid) = pre.get("uid").and_then(Value::as_str)
+                && uid != meta::uid(&obj)
+            {
+                return Err(ApiError::conflict(
+                    def.group,
+                    def.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta::uid(&obj)
+                    ),
+                ));
+            }
+            if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str)
+                && rv != rev.to_string()
+            {
+                return Err(ApiError::conflict(
+                    def.group,
+                    def.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {rev}"
+                    ),
+                ));
+            }
+        }
+        let mut finalizers = meta::finalizers(&obj);
+        let policy = opts
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                opts.get("orphanDependents")
+                    .and_then(Value::as_bool)
+                    .map(|o| if o { "Orphan" } else { "Background" })
+            });
+        match policy {
+            Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
+                finalizers.push("orphan".into())
+            }
+            Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
+                finalizers.push("foregroundDeletion".into())
+            }
+            _ => {}
+        }
+        let grace = graceful_seconds(def.plural, &obj, opts);
+        let namespace_terminating = def.plural == "namespaces";
+        if finalizers.is_empty() && grace == 0 && !namespace_terminating {
+            if ctx.dry_run() {
+                return Ok((with_resource_version(&encode(&obj), rev), true));
+            }
+            match ctx
+                .server
+                .inner
+                .store
+                .delete(&ctx.key(name), Some(rev))
+                .await
+                .map_err(store_error)?
+            {
+                Outcome::Written { .. } => {
+                    return Ok((with_resource_version(&encode(&obj), rev), true));
+                }
+                Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
+                Outcome::Failed { .. } => continue,
+            }
+        }
+        // The object stays, marked for deletion, until its finalizers (or its node) let go.
+        if meta::deletion_timestamp(&obj).is_none() {
+            let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
+            meta::set(
+                &mut obj,
+                "deletionTimestamp",
+                json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            );
+            meta::set(&mut obj, "deletionGracePeriodSeconds", json!(grace));
+        } else if grace
+            < meta::metadata(&obj)
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        {
+            meta::set(&mut obj, "deletionGracePeriodSeconds", json!(grace));
+        }
+        meta::set_finalizers(&mut obj, &finalizers);
+        if namespace_terminating {
+            obj["status"]["phase"] = json!("Terminating");
+        }
+        meta::remove(&mut obj, "resourceVersion");
+        let stored = encode(&obj);
+        if ctx.dry_run() {
+            return Ok((with_resource_version(&stored, rev), false));
+        }
+        match ctx
+            .server
+            .inner
+            .store
+            .update(&ctx.key(name), stored.clone(), rev, None)
+            .await
+            .map_err(store_error)?
+        {
+            Outcome::Written { revision, .. } => {
+                if namespace_terminating {
+                    crate::admission::namespace_deleted(ctx.server, name);
+                }
+                return Ok((with_resource_version(&stored, revision), false));
+            }
+            Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
+            Outcome::Failed { .. } => continue,
+        }
+    }
+    Err(ApiError::modified(def.group, def.plural, name))
+}
+
+/// The grace period a delete gets: pods that are bound to a node and not yet
+/// finished wait for their node; everything else goes at once.
+fn graceful_seconds(plural: &str, obj: &Value, opts: &Value) -> i64 {
+    if plural != "pods" {
+        return 0;
+    }
+    let scheduled = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = obj
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !scheduled || matches!(phase, "Succeeded" | "Failed") {
+        return 0;
+    }
+    opts.get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| {
+            obj.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
+        .unwrap_or(30)
+        .max(0)
+}
+
+async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
+    let opts = delete_options(ctx, body)?;
+    let selected = list::select(ctx).await?;
+    let mut items = Vec::new();
+    for obj in selected {
+        match delete_object(ctx, meta::name(&obj), &opts).await {
+            Ok((bytes, _)) => items.push(bytes),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let rv = ctx
+        .server
+        .inner
+        .store
+        .current_revision()
+        .await
+        .map_err(store_error)?;
+    list::respond_list(ctx, items, rv, None, None)
+}

@@ -1,0 +1,115 @@
+//! Skiff's API server: the Kubernetes REST API over a [`skiff_store::Store`].
+//!
+//! The request path is upstream's: TLS → authentication (x509 client
+//! certificates, bearer tokens) → request info (group, version, resource, verb)
+//! → authorization → decode → strategy (prepare, defaults, validation) → store
+//! compare-and-swap. Resources come from `skiff_api::catalogue`; nothing here is
+//! specific to a kind beyond what the catalogue and strategies say.
+//!
+//! [`ApiServer::handle`] is the whole server as one async function of a request,
+//! so the same code serves HTTPS connections and in-process clients.
+#![forbid(unsafe_code)]
+
+mod admission;
+pub mod authn;
+mod discovery;
+mod handlers;
+mod health;
+mod list;
+mod metrics;
+pub mod pki;
+mod registry;
+mod request;
+mod response;
+mod serve;
+mod subresources;
+mod table;
+mod watch;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use skiff_store::Store;
+
+pub use authn::{Authenticator, UserInfo};
+pub use response::Body;
+pub use serve::{TlsError, serve, tls_config};
+
+/// Largest request body accepted (upstream: 3 MiB).
+pub const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
+
+/// Settings of the API server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Non-mutating requests served at once before 429 (upstream default 400).
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once before 429 (upstream default 200).
+    pub max_mutating_requests_inflight: usize,
+    /// The address clients reach the server at (for discovery's serverAddressByClientCIDRs).
+    pub advertise_address: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_requests_inflight: 400,
+            max_mutating_requests_inflight: 200,
+            advertise_address: "127.0.0.1:6443".into(),
+        }
+    }
+}
+
+/// The API server: cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct ApiServer {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: registry::Registry,
+    pub(crate) options: Options,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) started_unix: u64,
+    pub(crate) inflight: tokio::sync::Semaphore,
+    pub(crate) inflight_mutating: tokio::sync::Semaphore,
+    pub(crate) ready: std::sync::atomic::AtomicBool,
+}
+
+impl ApiServer {
+    pub fn new(store: Arc<dyn Store>, options: Options) -> Self {
+        let inflight = tokio::sync::Semaphore::new(options.max_requests_inflight);
+        let inflight_mutating = tokio::sync::Semaphore::new(options.max_mutating_requests_inflight);
+        ApiServer {
+            inner: Arc::new(Inner {
+                registry: registry::Registry::new(),
+                store,
+                options,
+                metrics: metrics::Metrics::default(),
+                started_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+                inflight,
+                inflight_mutating,
+                ready: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Marks the server ready (`/readyz` answers 200) once bootstrapping is done.
+    pub fn set_ready(&self) {
+        self.inner
+            .ready
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Serves one request from an authenticated (or anonymous) user.
+    pub async fn handle(
+        &self,
+        req: http::Request<Bytes>,
+        user: Option<UserInfo>,
+    ) -> http::Response<Body> {
+        handlers::handle(self, req, user).await
+    }
+}

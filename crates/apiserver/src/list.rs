@@ -1,0 +1,390 @@
+//! LIST: selectors, pagination with continue tokens over one snapshot,
+//! resource version semantics; and the response encodings shared by every
+//! handler (object, list, Table, PartialObjectMetadata).
+
+use base64::Engine;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{Value, json};
+use skiff_api::selector::{FieldSelector, LabelSelector};
+use skiff_api::{ApiError, meta};
+use skiff_store::ListRequest;
+
+use crate::handlers::Ctx;
+use crate::registry::{store_error, with_resource_version};
+use crate::response::{self, Body};
+use crate::table;
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// The selectors of a request.
+pub struct Selectors {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Selectors {
+    pub fn parse(ctx: &Ctx<'_>) -> Result<Self> {
+        let labels = LabelSelector::parse(
+            ctx.params
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
+        let fields = FieldSelector::parse(
+            ctx.params
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
+        for (f, _, _) in &fields.requirements {
+            if !ctx.res.strategy.supports_field(f) {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {f}"
+                )));
+            }
+        }
+        Ok(Selectors { labels, fields })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
+    pub fn matches(&self, ctx: &Ctx<'_>, obj: &Value) -> bool {
+        self.labels.matches(meta::labels(obj))
+            && self
+                .fields
+                .matches(|f| ctx.res.strategy.field_value(obj, f))
+    }
+}
+
+/// The continue token: upstream's base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key suffix>"}`.
+fn encode_continue(rv: i64, start: &str) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
+    base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&token).expect("json"))
+}
+
+fn decode_continue(token: &str) -> Result<(i64, String)> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if v.get("v").and_then(Value::as_str) != Some("meta.k8s.io/v1") {
+        return Err(ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
+    }
+    let rv = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
+    let start = v
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .to_string();
+    if start.contains("..") || start.starts_with('/') {
+        return Err(bad());
+    }
+    Ok((rv, start))
+}
+
+fn parse_rv(s: &str) -> Result<i64> {
+    s.parse::<i64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))
+        .and_then(|v| {
+            if v < 0 {
+                Err(ApiError::bad_request(format!(
+                    "invalid resource version: {s:?}"
+                )))
+            } else {
+                Ok(v)
+            }
+        })
+}
+
+/// Serves a LIST.
+pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
+    let sel = Selectors::parse(ctx)?;
+    let limit: usize = match ctx.params.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?
+            .max(0) as usize,
+        None => 0,
+    };
+    let rv_param = ctx
+        .params
+        .get("resourceVersion")
+        .cloned()
+        .unwrap_or_default();
+    let rv_match = ctx
+        .params
+        .get("resourceVersionMatch")
+        .cloned()
+        .unwrap_or_default();
+    let store = &ctx.server.inner.store;
+    let prefix = ctx.res.namespace_prefix(ctx.namespace());
+    // Where the list starts and at which revision it reads.
+    let (mut revision, mut start) = (0i64, None::<String>);
+    if let Some(token) = ctx.params.get("continue").filter(|c| !c.is_empty()) {
+        if !rv_param.is_empty() {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        let (rv, suffix) = decode_continue(token)?;
+        revision = rv;
+        start = Some(format!("{prefix}{suffix}"));
+    } else {
+        match rv_match.as_str() {
+            "" => {
+                if !rv_param.is_empty() && rv_param != "0" {
+                    let rv = parse_rv(&rv_param)?;
+                    // Legacy semantics: with a limit, an explicit version is exact.
+                    if limit > 0 {
+                        revision = rv;
+                    } else {
+                        wait_for(ctx, rv).await?;
+                    }
+                }
+            }
+            "NotOlderThan" => {
+                if rv_param.is_empty() {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![skiff_api::Cause::forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                        )],
+                    ));
+                }
+                let rv = parse_rv(&rv_param)?;
+                wait_for(ctx, rv).await?;
+            }
+            "Exact" => {
+                if rv_param.is_empty() || rv_param == "0" {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![skiff_api::Cause::forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                        )],
+                    ));
+                }
+                revision = parse_rv(&rv_param)?;
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid resourceVersionMatch {other:?}"
+                )));
+            }
+        }
+    }
+    // Read pages from the store until `limit` objects match (or the range ends).
+    let mut items: Vec<Bytes> = Vec::new();
+    let mut next_start = start;
+    let mut more;
+    let mut remaining: Option<i64> = None;
+    let mut last_key = String::new();
+    loop {
+        let want = if limit == 0 { 0 } else { limit - items.len() };
+        let page = store
+            .list(ListRequest { prefix: prefix.clone(), start: next_start.clone(), revision, limit: want })
+            .await
+            .map_err(|e| match e {
+                skiff_store::StoreError::Compacted { .. } if ctx.params.contains_key("continue") => ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."),
+                other => store_error(other),
+            })?;
+        revision = page.revision;
+        more = page.more;
+        for kv in &page.kvs {
+            if !sel.is_empty() {
+                let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+                if !sel.matches(ctx, &obj) {
+                    continue;
+                }
+            }
+            items.push(with_resource_version(&kv.value, kv.mod_revision));
+        }
+        if let Some(last) = page.kvs.last() {
+            last_key = last.key.clone();
+        }
+        if sel.is_empty() {
+            remaining = more.then(|| page.count - page.kvs.len() as i64);
+        }
+        if !more || limit == 0 || items.len() >= limit {
+            break;
+        }
+        next_start = Some(format!("{last_key}\0"));
+    }
+    let token =
+        more.then(|| encode_continue(revision, &format!("{}\0", &last_key[prefix.len()..])));
+    respond_list(ctx, items, revision, token, remaining.filter(|r| *r > 0))
+}
+
+/// Waits (briefly) for the store to reach a resource version, as NotOlderThan reads do.
+async fn wait_for(ctx: &Ctx<'_>, rv: i64) -> Result<()> {
+    let store = &ctx.server.inner.store;
+    for _ in 0..30 {
+        let current = store.current_revision().await.map_err(store_error)?;
+        if current >= rv {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let current = store.current_revision().await.map_err(store_error)?;
+    Err(ApiError::timeout(format!(
+        "Too large resource version: {rv}, current resource version: {current}"
+    )))
+}
+
+/// Every object of the request's namespace that its selectors match (deletecollection).
+pub async fn select(ctx: &Ctx<'_>) -> Result<Vec<Value>> {
+    let sel = Selectors::parse(ctx)?;
+    let page = ctx
+        .server
+        .inner
+        .store
+        .list(ListRequest {
+            prefix: ctx.res.namespace_prefix(ctx.namespace()),
+            ..Default::default()
+        })
+        .await
+        .map_err(store_error)?;
+    let mut out = Vec::new();
+    for kv in page.kvs {
+        let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+        if sel.matches(ctx, &obj) {
+            out.push(obj);
+        }
+    }
+    Ok(out)
+}
+
+/// What the client asked the response to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum As {
+    Object,
+    Table,
+    PartialObjectMetadata,
+}
+
+pub fn wanted(headers: &http::HeaderMap) -> As {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for part in accept.split(',') {
+        let p = part.replace(' ', "");
+        if p.contains("as=Table") && p.contains("g=meta.k8s.io") {
+            return As::Table;
+        }
+        if p.contains("as=PartialObjectMetadata") && p.contains("g=meta.k8s.io") {
+            return As::PartialObjectMetadata;
+        }
+        if p.starts_with("application/json") || p.starts_with("*/*") || p.is_empty() {
+            return As::Object;
+        }
+    }
+    As::Object
+}
+
+fn partial_metadata(obj: &Value, list_item: bool) -> Value {
+    let _ = list_item;
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+/// Responds with one object, in the form the client asked for.
+pub fn respond_object(ctx: &Ctx<'_>, status: u16, bytes: Bytes) -> Result<http::Response<Body>> {
+    match wanted(ctx.headers) {
+        As::Object => Ok(response::bytes_response(status, "application/json", bytes)),
+        As::PartialObjectMetadata => {
+            let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+            Ok(response::json(status, &partial_metadata(&obj, false)))
+        }
+        As::Table => {
+            let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+            let rv = meta::resource_version(&obj).to_string();
+            Ok(response::json(
+                status,
+                &table::table(&ctx.res, vec![obj], &rv, None, ctx.params),
+            ))
+        }
+    }
+}
+
+/// Responds with a list of served objects.
+pub fn respond_list(
+    ctx: &Ctx<'_>,
+    items: Vec<Bytes>,
+    revision: i64,
+    continue_token: Option<String>,
+    remaining: Option<i64>,
+) -> Result<http::Response<Body>> {
+    let mut list_meta = json!({"resourceVersion": revision.to_string()});
+    if let Some(t) = &continue_token {
+        list_meta["continue"] = json!(t);
+    }
+    if let Some(r) = remaining {
+        list_meta["remainingItemCount"] = json!(r);
+    }
+    match wanted(ctx.headers) {
+        As::Object => {
+            let def = ctx.res.def;
+            let mut out =
+                BytesMut::with_capacity(items.iter().map(Bytes::len).sum::<usize>() + 256);
+            out.extend_from_slice(b"{\"kind\":");
+            out.extend_from_slice(&serde_json::to_vec(&format!("{}List", def.kind)).expect("json"));
+            out.extend_from_slice(b",\"apiVersion\":");
+            out.extend_from_slice(&serde_json::to_vec(&def.api_version()).expect("json"));
+            out.extend_from_slice(b",\"metadata\":");
+            out.extend_from_slice(&serde_json::to_vec(&list_meta).expect("json"));
+            out.extend_from_slice(b",\"items\":[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b',');
+                }
+                out.extend_from_slice(item);
+            }
+            out.extend_from_slice(b"]}");
+            Ok(response::bytes_response(
+                200,
+                "application/json",
+                out.freeze(),
+            ))
+        }
+        As::PartialObjectMetadata => {
+            let objs: Vec<Value> = items
+                .iter()
+                .map(|b| serde_json::from_slice::<Value>(b).map(|o| partial_metadata(&o, true)))
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::internal)?;
+            Ok(response::json(
+                200,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": objs}),
+            ))
+        }
+        As::Table => {
+            let objs: Vec<Value> = items
+                .iter()
+                .map(|b| serde_json::from_slice::<Value>(b))
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::internal)?;
+            let mut t = table::table(
+                &ctx.res,
+                objs,
+                &revision.to_string(),
+                continue_token,
+                ctx.params,
+            );
+            if let Some(r) = remaining {
+                t["metadata"]["remainingItemCount"] = json!(r);
+            }
+            Ok(response::json(200, &t))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Request info: what a URL and method address, as upstream's
+//! `RequestInfoFactory`: API prefix, group, version, namespace, resource, name,
+//! subresource and verb; plus the query parameters the handlers read.
+
+use std::collections::HashMap;
+
+/// A parsed resource request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    pub group: String,
+    pub version: String,
+    pub namespace: String,
+    pub resource: String,
+    pub name: String,
+    pub subresource: String,
+    /// get, list, watch, create, update, patch, delete, deletecollection.
+    pub verb: String,
+}
+
+/// What a path is: a resource request, or one of the API's other documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Resource(RequestInfo),
+    /// `/api` or `/apis`.
+    Root(&'static str),
+    /// `/apis/<group>`.
+    Group(String),
+    /// `/api/v1` or `/apis/<group>/<version>`.
+    GroupVersion(String, String),
+    Other,
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses a query string into its parameters (the last value of a key wins).
+pub fn query(q: Option<&str>) -> HashMap<String, String> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Routes a request by method and path.
+pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>) -> Route {
+    let parts: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
+    let (group, version, rest) = match parts.first().map(String::as_str) {
+        Some("api") => match parts.len() {
+            1 => return Route::Root("api"),
+            2 => return Route::GroupVersion(String::new(), parts[1].clone()),
+            _ => (String::new(), parts[1].clone(), &parts[2..]),
+        },
+        Some("apis") => match parts.len() {
+            1 => return Route::Root("apis"),
+            2 => return Route::Group(parts[1].clone()),
+            3 => return Route::GroupVersion(parts[1].clone(), parts[2].clone()),
+            _ => (parts[1].clone(), parts[2].clone(), &parts[3..]),
+        },
+        _ => return Route::Other,
+    };
+    let mut info = RequestInfo {
+        group,
+        version,
+        ..Default::default()
+    };
+    let mut rest = rest;
+    // namespaces/<ns>/<resource>... but `namespaces/<name>` is the namespace itself.
+    // (`namespaces/<name>/status|finalize` are the namespace's own subresources.)
+    if rest[0] == "namespaces" && rest.len() > 1 {
+        info.namespace = rest[1].clone();
+        if rest.len() > 2 && !matches!(rest[2].as_str(), "status" | "finalize") {
+            rest = &rest[2..];
+        }
+    }
+    info.resource = rest[0].clone();
+    if let Some(n) = rest.get(1) {
+        info.name = n.clone();
+    }
+    if let Some(s) = rest.get(2) {
+        info.subresource = s.clone();
+    }
+    if rest.len() > 3 {
+        // Deeper paths exist only for proxies (`pods/x/proxy/some/path`).
+        info.subresource = rest[2].clone();
+    }
+    let watch = matches!(params.get("watch").map(String::as_str), Some("true" | "1"));
+    info.verb = match *method {
+        http::Method::GET | http::Method::HEAD => {
+            if watch {
+                "watch"
+            } else if info.name.is_empty() {
+                "list"
+            } else {
+                "get"
+            }
+        }
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => {
+            if info.name.is_empty() {
+                "deletecollection"
+            } else {
+                "delete"
+            }
+        }
+        _ => "unknown",
+    }
+    .to_string();
+    Route::Resource(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(method: http::Method, path: &str) -> RequestInfo {
+        match route(&method, path, &query(path.split_once('?').map(|x| x.1))) {
+            Route::Resource(i) => i,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes() {
+        let i = r(http::Method::GET, "/api/v1/namespaces/default/pods");
+        assert_eq!(
+            (i.namespace.as_str(), i.resource.as_str(), i.verb.as_str()),
+            ("default", "pods", "list")
+        );
+        let i = r(http::Method::GET, "/api/v1/namespaces/kube-system");
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_str(), i.verb.as_str()),
+            ("namespaces", "kube-system", "get")
+        );
+        let i = r(
+            http::Method::PUT,
+            "/apis/apps/v1/namespaces/ns/deployments/web/scale",
+        );
+        assert_eq!(
+            (
+                i.group.as_str(),
+                i.name.as_str(),
+                i.subresource.as_str(),
+                i.verb.as_str()
+            ),
+            ("apps", "web", "scale", "update")
+        );
+        let i = r(http::Method::DELETE, "/api/v1/nodes");
+        assert_eq!(i.verb, "deletecollection");
+        let i = r(http::Method::PUT, "/api/v1/namespaces/x/finalize");
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_str(), i.subresource.as_str()),
+            ("namespaces", "x", "finalize")
+        );
+        assert_eq!(
+            route(&http::Method::GET, "/apis", &HashMap::new()),
+            Route::Root("apis")
+        );
+        assert_eq!(
+            route(&http::Method::GET, "/apis/apps/v1", &HashMap::new()),
+            Route::GroupVersion("apps".into(), "v1".into())
+        );
+        let q = query(Some("labelSelector=app%3Dweb&watch=1&limit=5"));
+        assert_eq!(q["labelSelector"], "app=web");
+    }
+}

@@ -1,0 +1,60 @@
+//! Building responses: JSON bodies, `metav1.Status` errors, streamed bodies.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use serde_json::Value;
+use skiff_api::ApiError;
+
+/// The response body type: a full buffer or a stream (watch).
+pub type Body = BoxBody<Bytes, Infallible>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+/// A streamed body fed by a channel; the stream ends when the sender is dropped.
+pub fn streamed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
+pub fn bytes_response(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> http::Response<Body> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header("Cache-Control", "no-cache, private")
+        .body(full(body))
+        .expect("valid response")
+}
+
+pub fn json(status: u16, value: &Value) -> http::Response<Body> {
+    bytes_response(
+        status,
+        "application/json",
+        serde_json::to_vec(value).expect("serializable"),
+    )
+}
+
+pub fn error(err: &ApiError) -> http::Response<Body> {
+    let mut resp = json(err.code, &err.status());
+    if err.code == 429 {
+        resp.headers_mut()
+            .insert("Retry-After", http::HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+pub fn text(status: u16, body: impl Into<Bytes>) -> http::Response<Body> {
+    bytes_response(status, "text/plain; charset=utf-8", body)
+}

@@ -1,0 +1,242 @@
+//! Subresources with their own bodies: `scale` (autoscaling/v1 Scale over a
+//! workload's replicas), `pods/binding` (assign a pod to a node) and
+//! `pods/eviction` (a policy/v1 Eviction deletes the pod).
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use skiff_api::{ApiError, meta};
+
+use crate::handlers::{Ctx, delete_object, parse_body, read, update_object};
+use crate::list;
+use crate::response::{self, Body};
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// The label selector string of a workload, for `Scale.status.selector`.
+fn selector_string(obj: &Value) -> String {
+    let sel = obj.pointer("/spec/selector");
+    let labels = sel
+        .and_then(|s| s.get("matchLabels"))
+        .and_then(Value::as_object)
+        .or_else(|| {
+            sel.and_then(Value::as_object)
+                .filter(|m| !m.contains_key("matchExpressions") && !m.contains_key("matchLabels"))
+        });
+    let mut parts: Vec<String> = labels
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in sel
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => parts.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
+fn scale_of(obj: &Value) -> Value {
+    let m = meta::metadata(obj).cloned().unwrap_or_default();
+    let mut metadata = json!({});
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
+        if let Some(v) = m.get(k) {
+            metadata[k] = v.clone();
+        }
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": metadata,
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector_string(obj),
+        },
+    })
+}
+
+pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Response<Body>> {
+    let name = ctx.info.name.clone();
+    for _ in 0..5 {
+        let (obj, rev) = read(ctx, &name).await?;
+        let current = scale_of(&obj);
+        let wanted = match verb {
+            "get" => return Ok(response::json(200, &current)),
+            "update" => parse_body(ctx, &body)?,
+            "patch" => {
+                let content_type = ctx
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                skiff_api::patch::apply(&content_type, &current, &body)?
+            }
+            _ => return Err(ApiError::method_not_allowed()),
+        };
+        let replicas = wanted
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if replicas < 0 {
+            return Err(ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                &name,
+                vec![skiff_api::Cause::invalid(
+                    "spec.replicas",
+                    &json!(replicas),
+                    "must be greater than or equal to 0",
+                )],
+            ));
+        }
+        let sent_rv = meta::resource_version(&wanted);
+        if verb == "update" && !sent_rv.is_empty() && sent_rv != rev.to_string() {
+            return Err(ApiError::modified(
+                ctx.res.def.group,
+                ctx.res.def.plural,
+                &name,
+            ));
+        }
+        let mut updated = obj.clone();
+        updated["spec"]["replicas"] = json!(replicas);
+        meta::set(&mut updated, "resourceVersion", json!(rev.to_string()));
+        match update_object(ctx, updated, obj, rev, "").await {
+            Ok(bytes) => {
+                let stored: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+                return Ok(response::json(200, &scale_of(&stored)));
+            }
+            Err(e) if e.reason == "Conflict" && verb == "patch" => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::modified(
+        ctx.res.def.group,
+        ctx.res.def.plural,
+        &name,
+    ))
+}
+
+/// Assigns a pod to a node (`pods/binding`, and the `bindings` resource).
+pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
+    let binding: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid Binding: {e}")))?;
+    let name = if ctx.info.name.is_empty() {
+        meta::name(&binding).to_string()
+    } else {
+        ctx.info.name.clone()
+    };
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if node.is_empty() {
+        return Err(ApiError::invalid(
+            "",
+            "Binding",
+            &name,
+            vec![skiff_api::Cause::required("target.name")],
+        ));
+    }
+    let (pod, rev) = read(ctx, &name).await?;
+    if meta::deletion_timestamp(&pod).is_some() {
+        return Err(ApiError::conflict(
+            "",
+            "pods",
+            &name,
+            "pod is being deleted, cannot be assigned to a host",
+        ));
+    }
+    let current = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !current.is_empty() {
+        return Err(ApiError::conflict(
+            "",
+            "pods",
+            &name,
+            &format!("pod {name} is already assigned to node {current:?}"),
+        ));
+    }
+    let mut bound = pod.clone();
+    bound["spec"]["nodeName"] = json!(node);
+    let conds = bound["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut conds: Vec<Value> = conds
+        .into_iter()
+        .filter(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"))
+        .collect();
+    conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
+    bound["status"]["conditions"] = json!(conds);
+    meta::set(&mut bound, "resourceVersion", json!(rev.to_string()));
+    // A binding writes spec and status at once, bypassing the main resource's rules.
+    let stored = crate::registry::encode(&{
+        let mut b = bound.clone();
+        meta::remove(&mut b, "resourceVersion");
+        b
+    });
+    match ctx
+        .server
+        .inner
+        .store
+        .update(&ctx.res.key(ctx.namespace(), &name), stored, rev, None)
+        .await
+        .map_err(crate::registry::store_error)?
+    {
+        skiff_store::Outcome::Written { .. } => Ok(response::json(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        )),
+        _ => Err(ApiError::modified("", "pods", &name)),
+    }
+}
+
+/// Evicts a pod: deletes it with the eviction's delete options.
+pub async fn eviction(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
+    let eviction: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?
+    };
+    let opts = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
+    delete_object(ctx, &ctx.info.name, &opts).await?;
+    let _ = list::As::Object;
+    Ok(response::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
+}

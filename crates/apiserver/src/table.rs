@@ -1,0 +1,983 @@
+//! `meta.k8s.io/v1` Table output with upstream's columns for the common kinds
+//! (pkg/printers/internalversion/printers.go) and the default Name / Created At
+//! table for the rest.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use skiff_api::meta;
+
+use crate::registry::Resource;
+
+type Cell = fn(&Value) -> Value;
+
+struct Column {
+    name: &'static str,
+    kind: &'static str,
+    priority: i64,
+    cell: Cell,
+}
+
+const fn col(name: &'static str, kind: &'static str, priority: i64, cell: Cell) -> Column {
+    Column {
+        name,
+        kind,
+        priority,
+        cell,
+    }
+}
+
+fn s(v: &Value, ptr: &str) -> String {
+    v.pointer(ptr)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn i(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn or_none(s: String) -> Value {
+    json!(if s.is_empty() {
+        "<none>".to_string()
+    } else {
+        s
+    })
+}
+
+/// Upstream's `duration.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = secs / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+fn since(ts: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(ts) {
+        Ok(t) => human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()),
+        Err(_) => "<unknown>".into(),
+    }
+}
+
+fn age(v: &Value) -> Value {
+    json!(since(&s(v, "/metadata/creationTimestamp")))
+}
+
+fn name(v: &Value) -> Value {
+    json!(meta::name(v))
+}
+
+fn created_at(v: &Value) -> Value {
+    json!(s(v, "/metadata/creationTimestamp"))
+}
+
+fn arr<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
+    v.pointer(ptr)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn selector_string(sel: Option<&Value>) -> String {
+    let Some(sel) = sel else { return String::new() };
+    let mut parts: Vec<String> = Vec::new();
+    let labels = sel
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .or_else(|| {
+            if sel.get("matchExpressions").is_none() {
+                sel.as_object()
+            } else {
+                None
+            }
+        });
+    if let Some(m) = labels {
+        for (k, v) in m {
+            if let Some(v) = v.as_str() {
+                parts.push(format!("{k}={v}"));
+            }
+        }
+    }
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => parts.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
+fn containers_of(template_spec: &Value) -> (String, String) {
+    let cs = arr(template_spec, "/containers");
+    let names: Vec<&str> = cs
+        .iter()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let images: Vec<&str> = cs
+        .iter()
+        .filter_map(|c| c.get("image").and_then(Value::as_str))
+        .collect();
+    (names.join(","), images.join(","))
+}
+
+// === Pods ===
+
+fn pod_ready(v: &Value) -> Value {
+    let total = arr(v, "/spec/containers").len();
+    let ready = arr(v, "/status/containerStatuses")
+        .iter()
+        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+        .count();
+    json!(format!("{ready}/{total}"))
+}
+
+fn pod_status(v: &Value) -> Value {
+    let mut reason = s(v, "/status/phase");
+    let status_reason = s(v, "/status/reason");
+    if !status_reason.is_empty() {
+        reason = status_reason;
+    }
+    let mut initializing = false;
+    let init_total = arr(v, "/spec/initContainers").len();
+    for (i, c) in arr(v, "/status/initContainerStatuses").iter().enumerate() {
+        let term = c.pointer("/state/terminated");
+        let waiting = c.pointer("/state/waiting");
+        if let Some(t) = term {
+            if t.get("exitCode").and_then(Value::as_i64) == Some(0) {
+                continue;
+            }
+            let r = t.get("reason").and_then(Value::as_str).unwrap_or("");
+            reason = if r.is_empty() {
+                match t.get("signal").and_then(Value::as_i64) {
+                    Some(sig) if sig != 0 => format!("Init:Signal:{sig}"),
+                    _ => format!(
+                        "Init:ExitCode:{}",
+                        t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)
+                    ),
+                }
+            } else {
+                format!("Init:{r}")
+            };
+            initializing = true;
+        } else if let Some(w) = waiting.filter(|w| {
+            w.get("reason")
+                .and_then(Value::as_str)
+                .is_some_and(|r| !r.is_empty() && r != "PodInitializing")
+        }) {
+            reason = format!(
+                "Init:{}",
+                w.get("reason").and_then(Value::as_str).unwrap_or("")
+            );
+            initializing = true;
+        } else {
+            reason = format!("Init:{i}/{init_total}");
+            initializing = true;
+        }
+        break;
+    }
+    if !initializing {
+        let mut has_running = false;
+        for c in arr(v, "/status/containerStatuses").iter().rev() {
+            if let Some(r) = c
+                .pointer("/state/waiting/reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                reason = r.to_string();
+            } else if let Some(t) = c.pointer("/state/terminated") {
+                let r = t.get("reason").and_then(Value::as_str).unwrap_or("");
+                reason = if !r.is_empty() {
+                    r.to_string()
+                } else {
+                    match t.get("signal").and_then(Value::as_i64) {
+                        Some(sig) if sig != 0 => format!("Signal:{sig}"),
+                        _ => format!(
+                            "ExitCode:{}",
+                            t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)
+                        ),
+                    }
+                };
+            } else if c.get("ready").and_then(Value::as_bool) == Some(true)
+                && c.pointer("/state/running").is_some()
+            {
+                has_running = true;
+            }
+        }
+        if reason == "Completed" && has_running {
+            reason = if arr(v, "/status/conditions").iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Ready")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            }) {
+                "Running".into()
+            } else {
+                "NotReady".into()
+            };
+        }
+    }
+    if meta::deletion_timestamp(v).is_some() {
+        reason = if status_is(v, "NodeLost") {
+            "Unknown".into()
+        } else {
+            "Terminating".into()
+        };
+    }
+    json!(reason)
+}
+
+fn status_is(v: &Value, reason: &str) -> bool {
+    s(v, "/status/reason") == reason
+}
+
+fn pod_restarts(v: &Value) -> Value {
+    let mut restarts = 0;
+    let mut last: Option<String> = None;
+    for c in arr(v, "/status/containerStatuses") {
+        restarts += c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        if let Some(t) = c
+            .pointer("/lastState/terminated/finishedAt")
+            .and_then(Value::as_str)
+            && last.as_deref().is_none_or(|l| l < t)
+        {
+            last = Some(t.to_string());
+        }
+    }
+    match (restarts, last) {
+        (r, Some(t)) if r > 0 => json!(format!("{r} ({} ago)", since(&t))),
+        (r, _) => json!(r.to_string()),
+    }
+}
+
+fn pod_ip(v: &Value) -> Value {
+    or_none(s(v, "/status/podIP"))
+}
+
+fn pod_node(v: &Value) -> Value {
+    or_none(s(v, "/spec/nodeName"))
+}
+
+fn pod_nominated(v: &Value) -> Value {
+    or_none(s(v, "/status/nominatedNodeName"))
+}
+
+fn pod_gates(v: &Value) -> Value {
+    let gates = arr(v, "/spec/readinessGates");
+    if gates.is_empty() {
+        return json!("<none>");
+    }
+    let ok = gates
+        .iter()
+        .filter(|g| {
+            let t = g.get("conditionType").and_then(Value::as_str).unwrap_or("");
+            arr(v, "/status/conditions").iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(t)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+        .count();
+    json!(format!("{ok}/{}", gates.len()))
+}
+
+const POD: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Ready", "string", 0, pod_ready),
+    col("Status", "string", 0, pod_status),
+    col("Restarts", "string", 0, pod_restarts),
+    col("Age", "string", 0, age),
+    col("IP", "string", 1, pod_ip),
+    col("Node", "string", 1, pod_node),
+    col("Nominated Node", "string", 1, pod_nominated),
+    col("Readiness Gates", "string", 1, pod_gates),
+];
+
+// === Workloads ===
+
+const DEPLOYMENT: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Ready", "string", 0, |v| {
+        json!(format!(
+            "{}/{}",
+            i(v, "/status/readyReplicas"),
+            i(v, "/spec/replicas")
+        ))
+    }),
+    col("Up-to-date", "integer", 0, |v| {
+        json!(i(v, "/status/updatedReplicas"))
+    }),
+    col("Available", "integer", 0, |v| {
+        json!(i(v, "/status/availableReplicas"))
+    }),
+    col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
+    }),
+    col("Selector", "string", 1, |v| {
+        json!(selector_string(v.pointer("/spec/selector")))
+    }),
+];
+
+const REPLICASET: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Desired", "integer", 0, |v| json!(i(v, "/spec/replicas"))),
+    col("Current", "integer", 0, |v| json!(i(v, "/status/replicas"))),
+    col("Ready", "integer", 0, |v| {
+        json!(i(v, "/status/readyReplicas"))
+    }),
+    col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
+    }),
+    col("Selector", "string", 1, |v| {
+        json!(selector_string(v.pointer("/spec/selector")))
+    }),
+];
+
+const STATEFULSET: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Ready", "string", 0, |v| {
+        json!(format!(
+            "{}/{}",
+            i(v, "/status/readyReplicas"),
+            i(v, "/spec/replicas")
+        ))
+    }),
+    col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
+    }),
+];
+
+const DAEMONSET: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Desired", "integer", 0, |v| {
+        json!(i(v, "/status/desiredNumberScheduled"))
+    }),
+    col("Current", "integer", 0, |v| {
+        json!(i(v, "/status/currentNumberScheduled"))
+    }),
+    col("Ready", "integer", 0, |v| {
+        json!(i(v, "/status/numberReady"))
+    }),
+    col("Up-to-date", "integer", 0, |v| {
+        json!(i(v, "/status/updatedNumberScheduled"))
+    }),
+    col("Available", "integer", 0, |v| {
+        json!(i(v, "/status/numberAvailable"))
+    }),
+    col("Node Selector", "string", 0, |v| {
+        let m = v
+            .pointer("/spec/template/spec/nodeSelector")
+            .and_then(Value::as_object);
+        or_none(
+            m.map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+        )
+    }),
+    col("Age", "string", 0, age),
+];
+
+fn job_status(v: &Value) -> Value {
+    let conds = arr(v, "/status/conditions");
+    let has = |t: &str| {
+        conds.iter().any(|c| {
+            c.get("type").and_then(Value::as_str) == Some(t)
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        })
+    };
+    json!(if has("Complete") {
+        "Complete"
+    } else if has("Failed") {
+        "Failed"
+    } else if meta::deletion_timestamp(v).is_some() {
+        "Terminating"
+    } else if has("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else if has("FailureTarget") {
+        "FailureTarget"
+    } else if v.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+        "Suspended"
+    } else {
+        "Running"
+    })
+}
+
+const JOB: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Status", "string", 0, job_status),
+    col("Completions", "string", 0, |v| {
+        let succeeded = i(v, "/status/succeeded");
+        match v.pointer("/spec/completions").and_then(Value::as_i64) {
+            Some(c) => json!(format!("{succeeded}/{c}")),
+            None => json!(format!(
+                "{succeeded}/1 of {}",
+                v.pointer("/spec/parallelism")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+            )),
+        }
+    }),
+    col("Duration", "string", 0, |v| {
+        let start = s(v, "/status/startTime");
+        if start.is_empty() {
+            return json!("");
+        }
+        let end = s(v, "/status/completionTime");
+        let (Ok(a), b) = (
+            chrono::DateTime::parse_from_rfc3339(&start),
+            chrono::DateTime::parse_from_rfc3339(&end),
+        ) else {
+            return json!("");
+        };
+        let secs = match b {
+            Ok(b) => (b - a).num_seconds(),
+            Err(_) => (chrono::Utc::now() - a.with_timezone(&chrono::Utc)).num_seconds(),
+        };
+        json!(human_duration(secs))
+    }),
+    col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
+    }),
+    col("Selector", "string", 1, |v| {
+        json!(selector_string(v.pointer("/spec/selector")))
+    }),
+];
+
+const CRONJOB: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Schedule", "string", 0, |v| json!(s(v, "/spec/schedule"))),
+    col("Timezone", "string", 0, |v| or_none(s(v, "/spec/timeZone"))),
+    col("Suspend", "boolean", 0, |v| {
+        json!(
+            v.pointer("/spec/suspend")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        )
+    }),
+    col("Active", "integer", 0, |v| {
+        json!(arr(v, "/status/active").len())
+    }),
+    col("Last Schedule", "string", 0, |v| {
+        let t = s(v, "/status/lastScheduleTime");
+        json!(if t.is_empty() {
+            "<none>".into()
+        } else {
+            since(&t)
+        })
+    }),
+    col("Age", "string", 0, age),
+];
+
+// === Services and networking ===
+
+fn service_external_ip(v: &Value) -> Value {
+    let ty = s(v, "/spec/type");
+    let external: Vec<String> = arr(v, "/spec/externalIPs")
+        .iter()
+        .filter_map(|x| x.as_str().map(String::from))
+        .collect();
+    let ingress: Vec<String> = arr(v, "/status/loadBalancer/ingress")
+        .iter()
+        .filter_map(|i| {
+            i.get("ip")
+                .or_else(|| i.get("hostname"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .collect();
+    json!(match ty.as_str() {
+        "ClusterIP" | "" | "NodePort" => {
+            if external.is_empty() {
+                "<none>".to_string()
+            } else {
+                external.join(",")
+            }
+        }
+        "LoadBalancer" => {
+            let mut all = ingress;
+            all.extend(external);
+            if all.is_empty() {
+                "<pending>".to_string()
+            } else {
+                all.join(",")
+            }
+        }
+        "ExternalName" => s(v, "/spec/externalName"),
+        _ => "<unknown>".to_string(),
+    })
+}
+
+fn service_ports(v: &Value) -> Value {
+    let ports: Vec<String> = arr(v, "/spec/ports")
+        .iter()
+        .map(|p| {
+            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+            let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+            match p.get("nodePort").and_then(Value::as_i64) {
+                Some(np) if np != 0 => format!("{port}:{np}/{proto}"),
+                _ => format!("{port}/{proto}"),
+            }
+        })
+        .collect();
+    or_none(ports.join(","))
+}
+
+const SERVICE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Type", "string", 0, |v| json!(s(v, "/spec/type"))),
+    col("Cluster-IP", "string", 0, |v| {
+        or_none(s(v, "/spec/clusterIP"))
+    }),
+    col("External-IP", "string", 0, service_external_ip),
+    col("Port(s)", "string", 0, service_ports),
+    col("Age", "string", 0, age),
+    col("Selector", "string", 1, |v| {
+        or_none(selector_string(v.pointer("/spec/selector")))
+    }),
+];
+
+const ENDPOINTS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Endpoints", "string", 0, |v| {
+        let mut eps = Vec::new();
+        for subset in arr(v, "/subsets") {
+            let ports = arr(subset, "/ports");
+            for a in arr(subset, "/addresses") {
+                let ip = a.get("ip").and_then(Value::as_str).unwrap_or("");
+                if ports.is_empty() {
+                    eps.push(ip.to_string());
+                }
+                for p in ports {
+                    eps.push(format!(
+                        "{ip}:{}",
+                        p.get("port").and_then(Value::as_i64).unwrap_or(0)
+                    ));
+                }
+            }
+        }
+        let more = eps.len().saturating_sub(3);
+        eps.truncate(3);
+        let mut out = eps.join(",");
+        if more > 0 {
+            out.push_str(&format!(" + {more} more..."));
+        }
+        or_none(out)
+    }),
+    col("Age", "string", 0, age),
+];
+
+const INGRESS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Class", "string", 0, |v| {
+        or_none(s(v, "/spec/ingressClassName"))
+    }),
+    col("Hosts", "string", 0, |v| {
+        let hosts: Vec<String> = arr(v, "/spec/rules")
+            .iter()
+            .filter_map(|r| r.get("host").and_then(Value::as_str).map(String::from))
+            .collect();
+        json!(if hosts.is_empty() {
+            "*".to_string()
+        } else {
+            hosts.join(",")
+        })
+    }),
+    col("Address", "string", 0, |v| {
+        let a: Vec<String> = arr(v, "/status/loadBalancer/ingress")
+            .iter()
+            .filter_map(|i| {
+                i.get("ip")
+                    .or_else(|| i.get("hostname"))
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
+            .collect();
+        json!(a.join(","))
+    }),
+    col("Ports", "string", 0, |v| {
+        json!(if arr(v, "/spec/tls").is_empty() {
+            "80"
+        } else {
+            "80, 443"
+        })
+    }),
+    col("Age", "string", 0, age),
+];
+
+// === Cluster ===
+
+fn node_status(v: &Value) -> Value {
+    let mut out: Vec<String> = Vec::new();
+    let ready = arr(v, "/status/conditions")
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+    out.push(
+        match ready.and_then(|c| c.get("status").and_then(Value::as_str)) {
+            Some("True") => "Ready".into(),
+            _ => "NotReady".into(),
+        },
+    );
+    if ready.is_none() {
+        out[0] = "Unknown".into();
+    }
+    if v.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+        out.push("SchedulingDisabled".into());
+    }
+    json!(out.join(","))
+}
+
+fn node_roles(v: &Value) -> Value {
+    let mut roles: Vec<String> = meta::labels(v)
+        .map(|l| {
+            l.iter()
+                .filter_map(|(k, val)| {
+                    if let Some(r) = k.strip_prefix("node-role.kubernetes.io/") {
+                        Some(r.to_string())
+                    } else if k == "kubernetes.io/role" {
+                        val.as_str().map(String::from)
+                    } else {
+                        None
+                    }
+                })
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    or_none(roles.join(","))
+}
+
+fn node_address(v: &Value, kind: &str) -> Value {
+    or_none(
+        arr(v, "/status/addresses")
+            .iter()
+            .find(|a| a.get("type").and_then(Value::as_str) == Some(kind))
+            .and_then(|a| a.get("address").and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string(),
+    )
+}
+
+const NODE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Status", "string", 0, node_status),
+    col("Roles", "string", 0, node_roles),
+    col("Age", "string", 0, age),
+    col("Version", "string", 0, |v| {
+        json!(s(v, "/status/nodeInfo/kubeletVersion"))
+    }),
+    col("Internal-IP", "string", 1, |v| {
+        node_address(v, "InternalIP")
+    }),
+    col("External-IP", "string", 1, |v| {
+        node_address(v, "ExternalIP")
+    }),
+    col("OS-Image", "string", 1, |v| {
+        or_none(s(v, "/status/nodeInfo/osImage"))
+    }),
+    col("Kernel-Version", "string", 1, |v| {
+        or_none(s(v, "/status/nodeInfo/kernelVersion"))
+    }),
+    col("Container-Runtime", "string", 1, |v| {
+        or_none(s(v, "/status/nodeInfo/containerRuntimeVersion"))
+    }),
+];
+
+const NAMESPACE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Status", "string", 0, |v| json!(s(v, "/status/phase"))),
+    col("Age", "string", 0, age),
+];
+
+fn data_count(v: &Value) -> Value {
+    let n = v
+        .get("data")
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len())
+        + v.get("binaryData")
+            .and_then(Value::as_object)
+            .map_or(0, |m| m.len());
+    json!(n)
+}
+
+const CONFIGMAP: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Data", "integer", 0, data_count),
+    col("Age", "string", 0, age),
+];
+
+const SECRET: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Type", "string", 0, |v| json!(s(v, "/type"))),
+    col("Data", "integer", 0, |v| {
+        json!(
+            v.get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())
+        )
+    }),
+    col("Age", "string", 0, age),
+];
+
+const SERVICEACCOUNT: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Secrets", "integer", 0, |v| json!(arr(v, "/secrets").len())),
+    col("Age", "string", 0, age),
+];
+
+fn event_object(v: &Value) -> Value {
+    let kind = s(v, "/involvedObject/kind").to_lowercase();
+    let name = s(v, "/involvedObject/name");
+    json!(format!("{kind}/{name}"))
+}
+
+fn event_last_seen(v: &Value) -> Value {
+    let t = [
+        s(v, "/lastTimestamp"),
+        s(v, "/eventTime"),
+        s(v, "/metadata/creationTimestamp"),
+    ]
+    .into_iter()
+    .find(|t| !t.is_empty())
+    .unwrap_or_default();
+    json!(since(&t))
+}
+
+const EVENT: &[Column] = &[
+    col("Last Seen", "string", 0, event_last_seen),
+    col("Type", "string", 0, |v| json!(s(v, "/type"))),
+    col("Reason", "string", 0, |v| json!(s(v, "/reason"))),
+    col("Object", "string", 0, event_object),
+    col("Message", "string", 0, |v| json!(s(v, "/message").trim())),
+];
+
+const PVC: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Status", "string", 0, |v| json!(s(v, "/status/phase"))),
+    col("Volume", "string", 0, |v| json!(s(v, "/spec/volumeName"))),
+    col("Capacity", "string", 0, |v| {
+        json!(s(v, "/status/capacity/storage"))
+    }),
+    col("Access Modes", "string", 0, |v| {
+        json!(access_modes(arr(v, "/status/accessModes")))
+    }),
+    col("StorageClass", "string", 0, |v| {
+        json!(s(v, "/spec/storageClassName"))
+    }),
+    col("VolumeAttributesClass", "string", 0, |v| {
+        or_none(s(v, "/spec/volumeAttributesClassName"))
+    }),
+    col("Age", "string", 0, age),
+];
+
+fn access_modes(modes: &[Value]) -> String {
+    modes
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|m| match m {
+            "ReadWriteOnce" => "RWO",
+            "ReadOnlyMany" => "ROX",
+            "ReadWriteMany" => "RWX",
+            "ReadWriteOncePod" => "RWOP",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const DEFAULT: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Created At", "date", 0, created_at),
+];
+
+fn columns(res: &Resource) -> &'static [Column] {
+    match (res.def.group, res.def.plural) {
+        ("", "pods") => POD,
+        ("apps", "deployments") => DEPLOYMENT,
+        ("apps", "replicasets") | ("", "replicationcontrollers") => REPLICASET,
+        ("apps", "statefulsets") => STATEFULSET,
+        ("apps", "daemonsets") => DAEMONSET,
+        ("batch", "jobs") => JOB,
+        ("batch", "cronjobs") => CRONJOB,
+        ("", "services") => SERVICE,
+        ("", "endpoints") => ENDPOINTS,
+        ("networking.k8s.io", "ingresses") => INGRESS,
+        ("", "nodes") => NODE,
+        ("", "namespaces") => NAMESPACE,
+        ("", "configmaps") => CONFIGMAP,
+        ("", "secrets") => SECRET,
+        ("", "serviceaccounts") => SERVICEACCOUNT,
+        ("", "events") => EVENT,
+        ("", "persistentvolumeclaims") => PVC,
+        _ => DEFAULT,
+    }
+}
+
+/// A Table of `objects`; rows carry the object as `includeObject` asks
+/// (default: its PartialObjectMetadata).
+pub fn table(
+    res: &Resource,
+    objects: Vec<Value>,
+    rv: &str,
+    continue_token: Option<String>,
+    params: &HashMap<String, String>,
+) -> Value {
+    let cols = columns(res);
+    let include = params
+        .get("includeObject")
+        .map(String::as_str)
+        .unwrap_or("Metadata");
+    let column_definitions: Vec<Value> = cols
+        .iter()
+        .map(|c| {
+            let mut d = json!({"name": c.name, "type": c.kind, "format": "", "description": "", "priority": c.priority});
+            if c.name == "Name" {
+                d["format"] = json!("name");
+                d["description"] = json!("Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names");
+            }
+            if c.name == "Age" {
+                d["description"] = json!("CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata");
+            }
+            if c.kind == "date" {
+                d["description"] = json!("CreationTimestamp is a timestamp representing the server time when this object was created.");
+            }
+            d
+        })
+        .collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let cells: Vec<Value> = cols.iter().map(|c| (c.cell)(o)).collect();
+            let mut row = json!({"cells": cells});
+            match include {
+                "None" => {}
+                "Object" => row["object"] = o.clone(),
+                _ => {
+                    row["object"] = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.get("metadata").cloned().unwrap_or(json!({}))})
+                }
+            }
+            row
+        })
+        .collect();
+    let mut metadata = json!({"resourceVersion": rv});
+    if let Some(c) = continue_token {
+        metadata["continue"] = json!(c);
+    }
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": column_definitions, "rows": rows})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        for (secs, want) in [
+            (5, "5s"),
+            (119, "119s"),
+            (125, "2m5s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (30 * 3600, "30h"),
+            (3 * 86400 + 3600, "3d1h"),
+            (400 * 86400, "400d"),
+        ] {
+            assert_eq!(human_duration(secs), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn pod_status_cells() {
+        let running = json!({"spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Running", "containerStatuses": [{"ready": true, "restartCount": 0, "state": {"running": {}}}]}});
+        assert_eq!(pod_status(&running), "Running");
+        assert_eq!(pod_ready(&running), "1/1");
+        let waiting = json!({"spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending", "containerStatuses": [{"ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(pod_status(&waiting), "CrashLoopBackOff");
+        assert_eq!(pod_restarts(&waiting), "3");
+        let deleting = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Running"}});
+        assert_eq!(pod_status(&deleting), "Terminating");
+    }
+}

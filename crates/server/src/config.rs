@@ -1,0 +1,154 @@
+//! `skiff server` configuration with upstream-style precedence: a flag beats its
+//! `SKIFF_*` environment variable, which beats the config file (`--config`,
+//! YAML with the flags' names), which beats the default.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Which store backs the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Sqlite,
+    Etcd,
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sqlite" => Ok(StoreKind::Sqlite),
+            "etcd" => Ok(StoreKind::Etcd),
+            other => Err(format!("unknown store {other:?} (expected sqlite or etcd)")),
+        }
+    }
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind_address: IpAddr,
+    pub secure_port: u16,
+    pub store: StoreKind,
+    pub etcd_servers: Vec<String>,
+    pub token_auth_file: Option<PathBuf>,
+    pub max_requests_inflight: usize,
+    pub max_mutating_requests_inflight: usize,
+}
+
+/// One layer of settings (flags with environment, or the file): unset fields
+/// fall through to the next layer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Layer {
+    pub data_dir: Option<PathBuf>,
+    pub bind_address: Option<IpAddr>,
+    pub secure_port: Option<u16>,
+    pub store: Option<StoreKind>,
+    pub etcd_servers: Option<Vec<String>>,
+    pub token_auth_file: Option<PathBuf>,
+    pub max_requests_inflight: Option<usize>,
+    pub max_mutating_requests_inflight: Option<usize>,
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {why}")]
+    File { path: String, why: String },
+    #[error("--data-dir is required (flag, SKIFF_DATA_DIR, or data-dir in the config file)")]
+    NoDataDir,
+    #[error("--store etcd needs --etcd-servers")]
+    NoEtcdServers,
+}
+
+impl Layer {
+    /// Reads a YAML config file.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })
+    }
+
+    /// `self` over `lower`.
+    pub fn over(self, lower: Layer) -> Layer {
+        Layer {
+            data_dir: self.data_dir.or(lower.data_dir),
+            bind_address: self.bind_address.or(lower.bind_address),
+            secure_port: self.secure_port.or(lower.secure_port),
+            store: self.store.or(lower.store),
+            etcd_servers: self.etcd_servers.or(lower.etcd_servers),
+            token_auth_file: self.token_auth_file.or(lower.token_auth_file),
+            max_requests_inflight: self.max_requests_inflight.or(lower.max_requests_inflight),
+            max_mutating_requests_inflight: self
+                .max_mutating_requests_inflight
+                .or(lower.max_mutating_requests_inflight),
+        }
+    }
+
+    /// Applies the defaults and checks the result.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let store = self.store.unwrap_or(StoreKind::Sqlite);
+        let etcd_servers = self.etcd_servers.unwrap_or_default();
+        if store == StoreKind::Etcd && etcd_servers.is_empty() {
+            return Err(ConfigError::NoEtcdServers);
+        }
+        Ok(Config {
+            data_dir: self.data_dir.ok_or(ConfigError::NoDataDir)?,
+            bind_address: self.bind_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            secure_port: self.secure_port.unwrap_or(6443),
+            store,
+            etcd_servers,
+            token_auth_file: self.token_auth_file,
+            max_requests_inflight: self.max_requests_inflight.unwrap_or(400),
+            max_mutating_requests_inflight: self.max_mutating_requests_inflight.unwrap_or(200),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("skiff.yaml");
+        std::fs::write(
+            &file,
+            "data-dir: /from/file\nsecure-port: 7000\nbind-address: 0.0.0.0\n",
+        )
+        .unwrap();
+        // The flags layer (clap merges env into it) sets only the port.
+        let flags = Layer {
+            secure_port: Some(8000),
+            ..Default::default()
+        };
+        let config = flags
+            .over(Layer::from_file(&file).unwrap())
+            .resolve()
+            .unwrap();
+        assert_eq!(config.secure_port, 8000, "flag beats file");
+        assert_eq!(
+            config.data_dir,
+            PathBuf::from("/from/file"),
+            "file beats default"
+        );
+        assert_eq!(config.bind_address.to_string(), "0.0.0.0");
+        assert_eq!(config.store, StoreKind::Sqlite, "default");
+        std::fs::write(&file, "data-dirr: /typo\n").unwrap();
+        assert!(Layer::from_file(&file).is_err(), "unknown keys are refused");
+        assert!(matches!(
+            Layer::default().resolve(),
+            Err(ConfigError::NoDataDir)
+        ));
+    }
+}

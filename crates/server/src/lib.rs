@@ -1,0 +1,108 @@
+//! Lifecycle glue of `skiff server`: the configuration (flags > `SKIFF_*`
+//! environment > config file > defaults), the data directory (store, certificates,
+//! admin kubeconfig), the objects a cluster starts with, and running the API
+//! server on its store until shutdown.
+#![forbid(unsafe_code)]
+
+pub mod bootstrap;
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use skiff_apiserver::pki::Pki;
+use skiff_apiserver::{ApiServer, Authenticator, Options};
+use skiff_store::Store;
+use skiff_store::etcd::{EtcdOptions, EtcdStore};
+use skiff_store::sqlite::{SqliteOptions, SqliteStore};
+
+pub use config::{Config, StoreKind};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("store: {0}")]
+    Store(#[from] skiff_store::StoreError),
+    #[error("certificates: {0}")]
+    Pki(#[from] skiff_apiserver::pki::PkiError),
+    #[error("TLS: {0}")]
+    Tls(#[from] skiff_apiserver::TlsError),
+    #[error("token file: {0}")]
+    Tokens(#[from] skiff_apiserver::authn::TokenFileError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+}
+
+/// Runs the control plane until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let started = Instant::now();
+    let io = |context: String| move |source| ServerError::Io { context, source };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("create {}", config.data_dir.display())))?;
+    let store: Arc<dyn Store> = match config.store {
+        StoreKind::Sqlite => Arc::new(
+            SqliteStore::open(config.data_dir.join("state.db"), SqliteOptions::default()).await?,
+        ),
+        StoreKind::Etcd => {
+            Arc::new(EtcdStore::connect(EtcdOptions::new(config.etcd_servers.clone())).await?)
+        }
+    };
+    let address = format!("{}:{}", config.bind_address, config.secure_port);
+    let pki = Pki::ensure(
+        &config.data_dir.join("tls"),
+        &[config.bind_address.to_string()],
+    )?;
+    let tls = skiff_apiserver::tls_config(&pki)?;
+    let authn = match &config.token_auth_file {
+        Some(path) => Authenticator::from_token_file(path)?,
+        None => Authenticator::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(io(format!("listen on {address}")))?;
+    let local = listener.local_addr().map_err(io("local address".into()))?;
+    let server = ApiServer::new(
+        store.clone(),
+        Options {
+            max_requests_inflight: config.max_requests_inflight,
+            max_mutating_requests_inflight: config.max_mutating_requests_inflight,
+            advertise_address: local.to_string(),
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(skiff_apiserver::serve(
+        server.clone(),
+        listener,
+        tls,
+        Arc::new(authn),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    bootstrap::ensure(&server, &local)
+        .await
+        .map_err(ServerError::Bootstrap)?;
+    bootstrap::write_kubeconfig(&pki, &config.data_dir.join("admin.kubeconfig"), &local)
+        .map_err(io("write admin.kubeconfig".into()))?;
+    server.set_ready();
+    tracing::info!(address = %local, store = store.backend(), ready_in = ?started.elapsed(), "skiff server ready");
+    let compactor = tokio::spawn(skiff_store::compactor::run(
+        store.clone(),
+        Default::default(),
+    ));
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(());
+    compactor.abort();
+    let _ = serving.await;
+    Ok(())
+}

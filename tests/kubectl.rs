@@ -1,0 +1,476 @@
+//! The real `kubectl` against the real `skiff server` (built by the same `cargo
+//! build`), as a user would run them: one server per test, on a free port, with
+//! its own data directory and admin kubeconfig.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// The `skiff` binary next to this test's directory (target/<profile>/skiff).
+fn skiff_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let bin = dir.join("skiff");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --bins)",
+        bin.display()
+    );
+    bin
+}
+
+struct Cluster {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Cluster {
+    fn start() -> Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let port = skiff_testutil::free_port();
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let child = Command::new(skiff_binary())
+            .args(["server", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--secure-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("start skiff server")?;
+        let cluster = Cluster { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cluster.kubeconfig().exists()
+            || cluster.kubectl(&["get", "--raw", "/readyz"]).is_err()
+        {
+            if Instant::now() > deadline {
+                bail!("server not ready in 30 s; log:\n{}", cluster.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(cluster)
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("data/admin.kubeconfig")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
+        c
+    }
+
+    /// Runs kubectl; Ok(stdout) on success, Err(stderr) on failure.
+    fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let out = self.command(args).output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Runs kubectl and expects success.
+    fn ok(&self, args: &[&str]) -> String {
+        self.kubectl(args).unwrap_or_else(|e| {
+            panic!(
+                "kubectl {}: {e}\nserver log:\n{}",
+                args.join(" "),
+                self.log()
+            )
+        })
+    }
+
+    /// Runs kubectl and expects failure; returns its output.
+    fn fails(&self, args: &[&str]) -> String {
+        match self.kubectl(args) {
+            Ok(out) => panic!("kubectl {} succeeded: {out}", args.join(" ")),
+            Err(e) => e,
+        }
+    }
+
+    fn apply_stdin(&self, args: &[&str], input: &str) -> String {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+}
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: demo
+  labels: {app: web, tier: front}
+data:
+  color: blue
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: demo
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: "nginx:1.27"}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: demo
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"#;
+
+#[test]
+fn discovery_version_and_health() {
+    let c = Cluster::start().unwrap();
+    let version = c.ok(&["version", "-o", "json"]);
+    let v: Value = serde_json::from_str(&version).unwrap();
+    assert_eq!(v["serverVersion"]["major"], "1");
+    assert_eq!(v["serverVersion"]["minor"], "33");
+    let resources = c.ok(&["api-resources"]);
+    for line in ["pods", "deployments", "namespaces", "services"] {
+        assert!(
+            resources.lines().any(|l| l.starts_with(line)),
+            "api-resources lacks {line}:\n{resources}"
+        );
+    }
+    assert!(
+        resources.contains("deploy ") && resources.contains("apps/v1"),
+        "{resources}"
+    );
+    let versions = c.ok(&["api-versions"]);
+    assert!(
+        versions.lines().any(|l| l == "v1") && versions.lines().any(|l| l == "apps/v1"),
+        "{versions}"
+    );
+    assert!(
+        c.ok(&["cluster-info"])
+            .contains(&format!("https://127.0.0.1:{}", c.port))
+    );
+    assert!(
+        c.ok(&["get", "--raw", "/readyz?verbose"])
+            .contains("readyz check passed")
+    );
+    let metrics = c.ok(&["get", "--raw", "/metrics"]);
+    assert!(metrics.contains("apiserver_request_total{"), "{metrics}");
+    // The namespaces and the kubernetes Service every cluster starts with.
+    let ns = c.ok(&["get", "namespaces", "-o", "name"]);
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(&format!("namespace/{n}")), "{ns}");
+    }
+    let svc = c.json(&["get", "service", "kubernetes", "-n", "default"]);
+    assert_eq!(svc["spec"]["clusterIP"], "10.96.0.1");
+}
+
+#[test]
+fn create_get_and_output_formats() {
+    let c = Cluster::start().unwrap();
+    let out = c.apply_stdin(&["create", "--validate=false", "-f", "-"], MANIFEST);
+    assert!(
+        out.contains("namespace/demo created") && out.contains("deployment.apps/web created"),
+        "{out}"
+    );
+    let table = c.ok(&["get", "deployments", "-n", "demo"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert!(table.contains("web") && table.contains("0/2"), "{table}");
+    let wide = c.ok(&["get", "deploy", "-n", "demo", "-o", "wide"]);
+    assert!(
+        wide.contains("nginx:1.27") && wide.contains("app=web"),
+        "{wide}"
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "blue"
+    );
+    let cc = c.ok(&[
+        "get",
+        "cm",
+        "-n",
+        "demo",
+        "-o",
+        "custom-columns=NAME:.metadata.name,COLOR:.data.color",
+    ]);
+    assert!(cc.contains("settings") && cc.contains("blue"), "{cc}");
+    let yaml = c.ok(&["get", "service", "web", "-n", "demo", "-o", "yaml"]);
+    assert!(
+        yaml.contains("clusterIP: 10.")
+            && yaml.contains("targetPort: 80")
+            && yaml.contains("protocol: TCP"),
+        "{yaml}"
+    );
+    assert_eq!(
+        c.ok(&["get", "cm", "-n", "demo", "-l", "tier=front", "-o", "name"])
+            .trim(),
+        "configmap/settings"
+    );
+    assert_eq!(
+        c.ok(&["get", "cm", "-n", "demo", "-l", "tier!=front", "-o", "name"])
+            .trim(),
+        ""
+    );
+    let all = c.ok(&["get", "deploy", "-A"]);
+    assert!(
+        all.starts_with("NAMESPACE") && all.contains("demo"),
+        "{all}"
+    );
+    let labels = c.ok(&["get", "cm", "settings", "-n", "demo", "--show-labels"]);
+    assert!(labels.contains("app=web,tier=front"), "{labels}");
+    let field = c.ok(&[
+        "get",
+        "svc",
+        "-A",
+        "--field-selector",
+        "metadata.name=kubernetes",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(field.trim(), "service/kubernetes");
+    // Errors come back as upstream's.
+    let err = c.fails(&["get", "cm", "nope", "-n", "demo"]);
+    assert!(err.contains("configmaps \"nope\" not found"), "{err}");
+    let err = c.apply_stdin_fails(&["create", "--validate=false", "-f", "-"], MANIFEST);
+    assert!(
+        err.contains("AlreadyExists") || err.contains("already exists"),
+        "{err}"
+    );
+    let err = c.fails(&["get", "pods", "--field-selector", "spec.bogus=x"]);
+    assert!(err.contains("field label not supported"), "{err}");
+}
+
+#[test]
+fn updates_patches_and_deletes() {
+    let c = Cluster::start().unwrap();
+    c.apply_stdin(&["create", "--validate=false", "-f", "-"], MANIFEST);
+    c.ok(&["label", "cm", "settings", "-n", "demo", "env=prod"]);
+    c.ok(&["annotate", "cm", "settings", "-n", "demo", "owner=team-a"]);
+    c.ok(&[
+        "patch",
+        "cm",
+        "settings",
+        "-n",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
+    c.ok(&[
+        "patch",
+        "cm",
+        "settings",
+        "-n",
+        "demo",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/data/size","value":"L"}]"#,
+    ]);
+    let cm = c.json(&["get", "cm", "settings", "-n", "demo"]);
+    assert_eq!(cm["metadata"]["labels"]["env"], "prod");
+    assert_eq!(cm["metadata"]["annotations"]["owner"], "team-a");
+    assert_eq!(cm["data"]["color"], "green");
+    assert_eq!(cm["data"]["size"], "L");
+    // replace with a stale resourceVersion conflicts; with the current one it works.
+    let mut stale = cm.clone();
+    stale["metadata"]["resourceVersion"] = Value::String("1".into());
+    stale["data"]["color"] = Value::String("red".into());
+    let err = c.apply_stdin_fails(
+        &["replace", "--validate=false", "-f", "-"],
+        &stale.to_string(),
+    );
+    assert!(err.contains("the object has been modified"), "{err}");
+    let mut fresh = cm.clone();
+    fresh["data"]["color"] = Value::String("red".into());
+    c.apply_stdin(
+        &["replace", "--validate=false", "-f", "-"],
+        &fresh.to_string(),
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "red"
+    );
+    // scale bumps replicas and the generation (a spec change).
+    let before = c.json(&["get", "deploy", "web", "-n", "demo"]);
+    c.ok(&["scale", "deploy", "web", "-n", "demo", "--replicas=5"]);
+    let after = c.json(&["get", "deploy", "web", "-n", "demo"]);
+    assert_eq!(after["spec"]["replicas"], 5);
+    assert_eq!(
+        after["metadata"]["generation"].as_i64().unwrap(),
+        before["metadata"]["generation"].as_i64().unwrap() + 1
+    );
+    // delete by label, --all, with cascade and grace period flags.
+    c.ok(&["delete", "cm", "-n", "demo", "-l", "env=prod"]);
+    assert_eq!(c.ok(&["get", "cm", "-n", "demo", "-o", "name"]).trim(), "");
+    c.ok(&[
+        "delete",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "--cascade=orphan",
+        "--wait=false",
+    ]);
+    let orphaned = c.json(&["get", "deploy", "web", "-n", "demo"]);
+    assert!(
+        orphaned["metadata"]["finalizers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "orphan"),
+        "{orphaned}"
+    );
+    assert!(orphaned["metadata"]["deletionTimestamp"].is_string());
+    c.ok(&["delete", "svc", "--all", "-n", "demo", "--grace-period=0"]);
+    assert_eq!(c.ok(&["get", "svc", "-n", "demo", "-o", "name"]).trim(), "");
+    // Deleting the namespace removes what is in it, then the namespace.
+    c.ok(&["delete", "namespace", "demo", "--wait=false"]);
+    c.ok(&["wait", "--for=delete", "namespace/demo", "--timeout=30s"]);
+}
+
+#[test]
+fn watch_sees_updates() {
+    let c = Cluster::start().unwrap();
+    c.apply_stdin(&["create", "--validate=false", "-f", "-"], MANIFEST);
+    let mut watch = c
+        .command(&[
+            "get",
+            "cm",
+            "-n",
+            "demo",
+            "-w",
+            "-o",
+            "name",
+            "--request-timeout=20s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    c.ok(&["label", "cm", "settings", "-n", "demo", "seen=yes"]);
+    c.apply_stdin(
+        &["create", "--validate=false", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second, namespace: demo}\n",
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let _ = watch.kill();
+    let out = watch.wait_with_output().unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(
+        lines.iter().filter(|l| *l == "configmap/settings").count() >= 2,
+        "the initial list and the update: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "configmap/second"),
+        "the new object: {lines:?}"
+    );
+}
+
+impl Cluster {
+    fn apply_stdin_fails(&self, args: &[&str], input: &str) -> String {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            !out.status.success(),
+            "kubectl {} succeeded",
+            args.join(" ")
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}

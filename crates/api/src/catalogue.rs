@@ -4,7 +4,6 @@
 //! Adding a built-in kind is an entry in `catalogue/builtin.rs` (what upstream's
 //! discovery reports for Kubernetes 1.33) plus, when it has one, its strategy.
 
-#[path = "catalogue/mini.rs"]
 mod builtin;
 
 /// A subresource as discovery reports it (`pods/status`, `deployments/scale`).

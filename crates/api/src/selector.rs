@@ -198,7 +198,7 @@ mod tests {
             "metadata.name" => Some("x".into()),
             _ => Some("n2".into()),
         }));
-        assert!(!s.matches(|_| Some("x".into())));
+        assert!(!s.matches(|_| Some("n1".into())));
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

@@ -104,8 +104,7 @@ pub struct Ctx<'a> {
     pub res: Arc<Resource>,
     pub params: &'a HashMap<String, String>,
     pub headers: &'a http::HeaderMap,
-    /// Who is asking (for admission and, with RBAC, authorization).
-    #[allow(dead_code)]
+    /// Who is asking (for reviews, admission and, with RBAC, authorization).
     pub user: &'a UserInfo,
 }
 
@@ -183,6 +182,15 @@ async fn resource(
         if !s.verbs.contains(&verb) {
             return Err(ApiError::method_not_allowed());
         }
+    }
+    if crate::reviews::is_review(def.group, def.plural)
+        && sub.is_empty()
+        && ctx.info.verb == "create"
+    {
+        return crate::reviews::create(&ctx, body).await;
+    }
+    if def.group.is_empty() && def.plural == "bindings" && ctx.info.verb == "create" {
+        return crate::subresources::binding(&ctx, body).await;
     }
     match (sub.as_str(), ctx.info.verb.as_str()) {
         ("", "get") => get(&ctx).await,

@@ -21,6 +21,7 @@ pub mod pki;
 mod registry;
 mod request;
 mod response;
+mod reviews;
 mod serve;
 mod subresources;
 mod table;

@@ -168,7 +168,26 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
             vec![skiff_api::Cause::required("target.name")],
         ));
     }
-    let (pod, rev) = read(ctx, &name).await?;
+    // The `bindings` resource addresses pods too.
+    let pods = ctx
+        .server
+        .inner
+        .registry
+        .resource("", "v1", "pods")
+        .ok_or_else(ApiError::not_found_path)?;
+    let key = pods.key(ctx.namespace(), &name);
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&key, 0)
+        .await
+        .map_err(crate::registry::store_error)?;
+    let kv = kv.ok_or_else(|| ApiError::not_found("", "pods", &name))?;
+    let (pod, rev) = (
+        crate::registry::decode(&kv.value, kv.mod_revision)?,
+        kv.mod_revision,
+    );
     if meta::deletion_timestamp(&pod).is_some() {
         return Err(ApiError::conflict(
             "",
@@ -212,7 +231,7 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
         .server
         .inner
         .store
-        .update(&ctx.res.key(ctx.namespace(), &name), stored, rev, None)
+        .update(&key, stored, rev, None)
         .await
         .map_err(crate::registry::store_error)?
     {

@@ -474,3 +474,150 @@ impl Cluster {
         )
     }
 }
+
+#[test]
+fn imperative_commands_and_describe() {
+    let c = Cluster::start().unwrap();
+    // These send protobuf bodies, as kubectl does for built-in kinds.
+    c.ok(&["create", "namespace", "apps"]);
+    c.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "-n",
+        "apps",
+        "--from-literal=color=blue",
+    ]);
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "apps",
+        "--from-literal=password=s3cret",
+    ]);
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "apps",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ]);
+    c.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "api",
+        "-n",
+        "apps",
+        "--tcp=80:8080",
+    ]);
+    c.ok(&[
+        "create",
+        "job",
+        "once",
+        "-n",
+        "apps",
+        "--image=busybox",
+        "--",
+        "echo",
+        "hi",
+    ]);
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "-n",
+        "apps",
+        "--port=80",
+        "--target-port=8080",
+        "--type=NodePort",
+    ]);
+    c.ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "-n",
+        "apps",
+        "nginx=nginx:1.28",
+    ]);
+    c.ok(&[
+        "run",
+        "shell",
+        "-n",
+        "apps",
+        "--image=busybox",
+        "--restart=Never",
+    ]);
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "blue"
+    );
+    let secret = c.json(&["get", "secret", "creds", "-n", "apps"]);
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["data"]["password"], "czNjcmV0");
+    let deploy = c.json(&["get", "deploy", "web", "-n", "apps"]);
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.28"
+    );
+    assert_eq!(
+        deploy["metadata"]["generation"], 2,
+        "set image is a spec change"
+    );
+    let svc = c.json(&["get", "svc", "web", "-n", "apps"]);
+    let node_port = svc["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
+    assert_eq!(svc["spec"]["selector"]["app"], "web");
+    let job = c.json(&["get", "job", "once", "-n", "apps"]);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["command"][1],
+        "hi"
+    );
+    let pod = c.json(&["get", "pod", "shell", "-n", "apps"]);
+    assert_eq!(pod["status"]["phase"], "Pending");
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    // describe reads what it needs and prints upstream's layout.
+    let d = c.ok(&["describe", "deployment", "web", "-n", "apps"]);
+    assert!(
+        d.contains("Image:") && d.contains("nginx:1.28") && d.contains("Replicas:"),
+        "{d}"
+    );
+    let d = c.ok(&["describe", "service", "web", "-n", "apps"]);
+    assert!(d.contains("Type:") && d.contains("NodePort"), "{d}");
+    let d = c.ok(&["describe", "pod", "shell", "-n", "apps"]);
+    assert!(d.contains("Status:") && d.contains("Pending"), "{d}");
+    c.apply_stdin(
+        &["create", "--validate=false", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-1","labels":{"node-role.kubernetes.io/control-plane":""}},"status":{"conditions":[{"type":"Ready","status":"True"}],"nodeInfo":{"kubeletVersion":"v1.33.0"}}}"#,
+    );
+    let nodes = c.ok(&["get", "nodes"]);
+    assert!(
+        nodes.contains("node-1")
+            && nodes.contains("Ready")
+            && nodes.contains("control-plane")
+            && nodes.contains("v1.33.0"),
+        "{nodes}"
+    );
+    let d = c.ok(&["describe", "node", "node-1"]);
+    assert!(d.contains("Name:") && d.contains("node-1"), "{d}");
+    // auth answers through the review APIs.
+    assert_eq!(c.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
+    let who = c.ok(&["auth", "whoami"]);
+    assert!(
+        who.contains("admin") && who.contains("system:masters"),
+        "{who}"
+    );
+}

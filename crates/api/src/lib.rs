@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod errors;
 pub mod meta;
 pub mod patch;
+pub mod proto;
 pub mod selector;
 pub mod strategy;
 pub mod validation;

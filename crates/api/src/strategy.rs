@@ -141,6 +141,15 @@ impl Strategy {
 
     /// Prepares a new object: clears or initializes what the client may not set.
     pub fn prepare_for_create(&self, obj: &mut Value) {
+        // Upstream's defaulting of a Secret's type.
+        if obj.get("kind").and_then(Value::as_str) == Some("Secret")
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            obj["type"] = json!("Opaque");
+        }
         if self.status_split && !self.keep_status_on_create {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");

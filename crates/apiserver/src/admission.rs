@@ -231,7 +231,7 @@ async fn allocate_service(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
                         }
                     }
                     _ => {
-                        let start = rand::random::<u64>() as i64 % span;
+                        let start = (rand::random::<u64>() % span as u64) as i64;
                         let np = (0..span)
                             .map(|k| lo + (start + k) % span)
                             .find(|np| !node_ports.contains(np));

@@ -235,9 +235,7 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
         })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
-        "application/vnd.kubernetes.protobuf" => {
-            return Err(ApiError::unsupported_media_type(content_type));
-        }
+        "application/vnd.kubernetes.protobuf" => skiff_api::proto::decode(body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !value.is_object() {
@@ -590,6 +588,8 @@ fn patch_sets_resource_version(body: &[u8]) -> bool {
 fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
     let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if body.starts_with(skiff_api::proto::MAGIC) {
+        skiff_api::proto::decode(body)?
     } else {
         serde_json::from_slice::<Value>(body)
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?

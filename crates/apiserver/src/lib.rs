@@ -12,6 +12,7 @@
 
 mod admission;
 pub mod authn;
+mod cacher;
 mod discovery;
 mod handlers;
 mod health;
@@ -69,6 +70,7 @@ pub struct ApiServer {
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) registry: registry::Registry,
+    pub(crate) caches: cacher::Caches,
     pub(crate) options: Options,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) started_unix: u64,
@@ -84,6 +86,7 @@ impl ApiServer {
         ApiServer {
             inner: Arc::new(Inner {
                 registry: registry::Registry::new(),
+                caches: cacher::Caches::default(),
                 store,
                 options,
                 metrics: metrics::Metrics::default(),

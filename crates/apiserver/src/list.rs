@@ -184,6 +184,40 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             }
         }
     }
+    // Lists that need no snapshot of the past come from the watch cache.
+    let no_continue = ctx.params.get("continue").is_none_or(String::is_empty);
+    if no_continue && rv_match != "Exact" && (limit == 0 || rv_param == "0") {
+        let cacher = ctx.server.inner.caches.get(&ctx.res.prefix(), store).await;
+        let fresh = match rv_param.as_str() {
+            "0" => true,
+            "" => {
+                let current = store.current_revision().await.map_err(store_error)?;
+                cacher
+                    .wait_for(current, std::time::Duration::from_millis(100))
+                    .await
+            }
+            rv => {
+                cacher
+                    .wait_for(parse_rv(rv)?, std::time::Duration::from_secs(3))
+                    .await
+            }
+        };
+        if fresh {
+            let (kvs, revision) = cacher.list(&prefix);
+            let mut items = Vec::with_capacity(kvs.len());
+            for kv in kvs {
+                if !sel.is_empty() {
+                    let obj: Value =
+                        serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+                    if !sel.matches(ctx, &obj) {
+                        continue;
+                    }
+                }
+                items.push(with_resource_version(&kv.value, kv.mod_revision));
+            }
+            return respond_list(ctx, items, revision, None, None);
+        }
+    }
     // Read pages from the store until `limit` objects match (or the range ends).
     let mut items: Vec<Bytes> = Vec::new();
     let mut next_start = start;

@@ -12,6 +12,7 @@ use skiff_api::{ApiError, meta};
 use skiff_store::{EventType, KeyRange, ListRequest, StoreError};
 use tokio::sync::mpsc;
 
+use crate::cacher::CachedEvent;
 use crate::handlers::Ctx;
 use crate::list::{As, Selectors, wanted};
 use crate::registry::{Resource, store_error, with_resource_version};
@@ -115,6 +116,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         .params
         .get("allowWatchBookmarks")
         .is_some_and(|v| v == "true" || v == "1");
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
     let timeout = match ctx.params.get("timeoutSeconds").filter(|t| !t.is_empty()) {
         Some(t) => Duration::from_secs(
             t.parse::<u64>()
@@ -122,6 +124,41 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         ),
         None => Duration::from_secs(1800 + rand_secs()),
     };
+    let watcher = Watcher {
+        res: ctx.res.clone(),
+        sel,
+        form: wanted(ctx.headers),
+        params: ctx.params.clone(),
+        tx,
+    };
+    // From the watch cache when it covers the start; otherwise from the store.
+    let after = if send_initial {
+        None
+    } else {
+        Some(rv_param.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("invalid resource version: {rv_param:?}"))
+        })?)
+    };
+    let cacher = ctx.server.inner.caches.get(&ctx.res.prefix(), &store).await;
+    if let Some(start) = cacher.start(after, &prefix) {
+        tokio::spawn(watch_cache(
+            watcher,
+            start,
+            after,
+            prefix,
+            explicit_initial && bookmarks,
+            bookmarks,
+            timeout,
+        ));
+        return Ok(streaming(rx));
+    }
+    let Watcher {
+        res,
+        sel,
+        form,
+        params,
+        tx,
+    } = watcher;
     // The initial state, when asked for, then events after it.
     let (initial, start) = if send_initial {
         let list = store
@@ -139,12 +176,11 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         (None, rv + 1)
     };
     let stream = store.watch(range, start).await;
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
     let watcher = Watcher {
-        res: ctx.res.clone(),
+        res,
         sel,
-        form: wanted(ctx.headers),
-        params: ctx.params.clone(),
+        form,
+        params,
         tx,
     };
     tokio::spawn(async move {
@@ -197,18 +233,89 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
                     };
                     for e in events {
                         last_rv = e.revision();
-                        if !deliver(&watcher, e).await { return; }
+                        if !deliver(&watcher, &CachedEvent::new(e)).await { return; }
                     }
                 }
             }
         }
     });
-    Ok(http::Response::builder()
+    Ok(streaming(rx))
+}
+
+fn streaming(rx: mpsc::Receiver<Bytes>) -> http::Response<Body> {
+    http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("Cache-Control", "no-cache, private")
         .body(response::streamed(rx))
-        .expect("valid response"))
+        .expect("valid response")
+}
+
+/// A watch served from the watch cache.
+async fn watch_cache(
+    w: Watcher,
+    start: crate::cacher::Start,
+    after: Option<i64>,
+    prefix: String,
+    initial_bookmark: bool,
+    bookmarks: bool,
+    timeout: Duration,
+) {
+    for kv in &start.initial {
+        if !w.sel.is_empty() {
+            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+                continue;
+            };
+            if !w.matches(&obj) {
+                continue;
+            }
+        }
+        if !w
+            .send("ADDED", with_resource_version(&kv.value, kv.mod_revision))
+            .await
+        {
+            return;
+        }
+    }
+    let mut last_rv = after.unwrap_or(start.revision);
+    if initial_bookmark && !w.bookmark(start.revision, true).await {
+        return;
+    }
+    for e in &start.replay {
+        if e.event.kv.key.starts_with(&prefix) && !deliver(&w, e).await {
+            return;
+        }
+        last_rv = last_rv.max(e.revision());
+    }
+    let mut live = start.live;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+        BOOKMARK_INTERVAL,
+    );
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = w.tx.closed() => return,
+            _ = ticker.tick(), if bookmarks => {
+                if !w.bookmark(last_rv, false).await { return; }
+            }
+            event = live.recv() => match event {
+                Ok(e) => {
+                    if e.revision() <= last_rv {
+                        continue;
+                    }
+                    last_rv = e.revision();
+                    if e.event.kv.key.starts_with(&prefix) && !deliver(&w, &e).await {
+                        return;
+                    }
+                }
+                // Too slow, or the cache relisted: end the watch; the client
+                // watches again from the last resource version it saw.
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 fn rand_secs() -> u64 {
@@ -232,48 +339,53 @@ fn watch_error(e: StoreError) -> ApiError {
     }
 }
 
-/// Turns one store event into the watch event the client sees, if any.
-async fn deliver(w: &Watcher, e: skiff_store::Event) -> bool {
-    let rev = e.revision();
-    match e.event_type {
+/// Turns one event into the watch event the client sees, if any.
+async fn deliver(w: &Watcher, e: &CachedEvent) -> bool {
+    let Some(prev_obj) = (match e.event.event_type {
+        EventType::Put => Some(e.event.prev_kv.is_some()),
+        EventType::Delete => e.event.prev_kv.as_ref().map(|_| true),
+    }) else {
+        return true;
+    };
+    match e.event.event_type {
         EventType::Put => {
-            let served = with_resource_version(&e.kv.value, rev);
             if w.sel.is_empty() {
-                let kind = if e.prev_kv.is_some() {
-                    "MODIFIED"
-                } else {
-                    "ADDED"
-                };
-                return w.send(kind, served).await;
+                let kind = if prev_obj { "MODIFIED" } else { "ADDED" };
+                return w.send(kind, e.served().clone()).await;
             }
-            let now = serde_json::from_slice::<Value>(&e.kv.value)
+            let now = serde_json::from_slice::<Value>(&e.event.kv.value)
                 .map(|o| w.matches(&o))
                 .unwrap_or(false);
             let before = e
+                .event
                 .prev_kv
                 .as_ref()
                 .and_then(|p| serde_json::from_slice::<Value>(&p.value).ok())
                 .map(|o| w.matches(&o))
                 .unwrap_or(false);
             match (before, now) {
-                (true, true) => w.send("MODIFIED", served).await,
-                (false, true) => w.send("ADDED", served).await,
-                (true, false) => w.send("DELETED", served).await,
+                (true, true) => w.send("MODIFIED", e.served().clone()).await,
+                (false, true) => w.send("ADDED", e.served().clone()).await,
+                (true, false) => w.send("DELETED", e.served().clone()).await,
                 (false, false) => true,
             }
         }
         EventType::Delete => {
-            let Some(prev) = e.prev_kv else { return true };
             if !w.sel.is_empty() {
-                let matched = serde_json::from_slice::<Value>(&prev.value)
+                let prev = e
+                    .event
+                    .prev_kv
+                    .as_ref()
+                    .map(|p| &p.value[..])
+                    .unwrap_or(b"{}");
+                let matched = serde_json::from_slice::<Value>(prev)
                     .map(|o| w.matches(&o))
                     .unwrap_or(false);
                 if !matched {
                     return true;
                 }
             }
-            w.send("DELETED", with_resource_version(&prev.value, rev))
-                .await
+            w.send("DELETED", e.served().clone()).await
         }
     }
 }

@@ -1,0 +1,263 @@
+//! The watch cache, one per resource (storage prefix), as upstream's cacher:
+//! the current objects and a window of recent events in memory, fed by one store
+//! watch. LISTs that need no snapshot of the past and WATCHes are served from
+//! it; consistent reads first wait until the cache has caught up with the
+//! store's current revision. Each event's served bytes are made once and shared
+//! by every watcher.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use skiff_store::{Event, EventType, KeyRange, KeyValue, ListRequest, Store};
+use tokio::sync::{broadcast, watch};
+
+use crate::registry::with_resource_version;
+
+/// Events kept for watchers that start from a recent resource version.
+const WINDOW: usize = 10_000;
+/// Events buffered per watcher before it is cut off (it then re-watches).
+const BROADCAST: usize = 4096;
+
+/// An event as the cache keeps it.
+pub struct CachedEvent {
+    pub event: Event,
+    served: OnceLock<Bytes>,
+}
+
+impl CachedEvent {
+    pub fn new(event: Event) -> Self {
+        CachedEvent {
+            event,
+            served: OnceLock::new(),
+        }
+    }
+
+    pub fn revision(&self) -> i64 {
+        self.event.revision()
+    }
+
+    /// The object as served (with its resource version): the new object of a
+    /// put, the last state of a deleted one. Made once for every watcher.
+    pub fn served(&self) -> &Bytes {
+        self.served.get_or_init(|| match self.event.event_type {
+            EventType::Put => {
+                with_resource_version(&self.event.kv.value, self.event.kv.mod_revision)
+            }
+            EventType::Delete => {
+                let prev = self
+                    .event
+                    .prev_kv
+                    .as_ref()
+                    .map(|p| &p.value[..])
+                    .unwrap_or(b"{}");
+                with_resource_version(prev, self.event.kv.mod_revision)
+            }
+        })
+    }
+}
+
+struct State {
+    objects: BTreeMap<String, KeyValue>,
+    /// The revision the cache reflects.
+    revision: i64,
+    window: VecDeque<Arc<CachedEvent>>,
+    events: broadcast::Sender<Arc<CachedEvent>>,
+}
+
+/// The cache of one resource.
+pub struct Cacher {
+    prefix: String,
+    state: RwLock<State>,
+    revision: watch::Sender<i64>,
+}
+
+/// A consistent view for a new watcher: the objects (when asked), the events
+/// after the requested revision, and the subscription for what follows.
+pub struct Start {
+    pub initial: Vec<KeyValue>,
+    pub replay: Vec<Arc<CachedEvent>>,
+    pub revision: i64,
+    pub live: broadcast::Receiver<Arc<CachedEvent>>,
+}
+
+impl Cacher {
+    fn new(prefix: String) -> Arc<Self> {
+        let (events, _) = broadcast::channel(BROADCAST);
+        let (revision, _) = watch::channel(0);
+        Arc::new(Cacher {
+            prefix,
+            state: RwLock::new(State {
+                objects: BTreeMap::new(),
+                revision: 0,
+                window: VecDeque::new(),
+                events,
+            }),
+            revision,
+        })
+    }
+
+    /// Fills the cache and follows the store until the store goes away.
+    async fn run(self: Arc<Self>, store: Arc<dyn Store>) {
+        loop {
+            if let Err(e) = self.sync(&store).await {
+                tracing::warn!(prefix = %self.prefix, error = %e, "watch cache lost the store's watch; relisting");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if Arc::strong_count(&self) <= 1 {
+                return;
+            }
+        }
+    }
+
+    async fn sync(&self, store: &Arc<dyn Store>) -> Result<(), skiff_store::StoreError> {
+        let list = store
+            .list(ListRequest {
+                prefix: self.prefix.clone(),
+                ..Default::default()
+            })
+            .await?;
+        {
+            let mut s = self.state.write().expect("poisoned");
+            s.objects = list
+                .kvs
+                .into_iter()
+                .map(|kv| (kv.key.clone(), kv))
+                .collect();
+            s.revision = list.revision;
+            // Watchers replaying from before a relist would miss what changed: start a new window.
+            s.window.clear();
+            let (events, _) = broadcast::channel(BROADCAST);
+            s.events = events;
+        }
+        self.revision.send_replace(list.revision);
+        let mut watch = store
+            .watch(KeyRange::Prefix(self.prefix.clone()), list.revision + 1)
+            .await?;
+        loop {
+            let Some(batch) = watch.next_batch().await else {
+                return Ok(());
+            };
+            let batch = batch?;
+            let mut s = self.state.write().expect("poisoned");
+            for event in batch {
+                let rev = event.revision();
+                match event.event_type {
+                    EventType::Put => {
+                        s.objects.insert(event.kv.key.clone(), event.kv.clone());
+                    }
+                    EventType::Delete => {
+                        s.objects.remove(&event.kv.key);
+                    }
+                }
+                let cached = Arc::new(CachedEvent::new(event));
+                s.window.push_back(cached.clone());
+                if s.window.len() > WINDOW {
+                    s.window.pop_front();
+                }
+                s.revision = s.revision.max(rev);
+                let _ = s.events.send(cached);
+            }
+            let rev = s.revision;
+            drop(s);
+            self.revision.send_replace(rev);
+        }
+    }
+
+    /// Waits until the cache reflects at least `revision`.
+    pub async fn wait_for(&self, revision: i64, timeout: Duration) -> bool {
+        let mut rx = self.revision.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|r| *r >= revision))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The objects under `prefix` (a namespace, or the whole resource) and the revision.
+    pub fn list(&self, prefix: &str) -> (Vec<KeyValue>, i64) {
+        let s = self.state.read().expect("poisoned");
+        let items = s
+            .objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, s.revision)
+    }
+
+    /// Starts a watch at `after` (events with a greater revision), or with the
+    /// current objects when `after` is None. None when the window no longer
+    /// covers `after` (the caller falls back to the store).
+    pub fn start(&self, after: Option<i64>, prefix: &str) -> Option<Start> {
+        let s = self.state.read().expect("poisoned");
+        let live = s.events.subscribe();
+        match after {
+            None => {
+                let initial = s
+                    .objects
+                    .range(prefix.to_string()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                Some(Start {
+                    initial,
+                    replay: Vec::new(),
+                    revision: s.revision,
+                    live,
+                })
+            }
+            Some(rv) => {
+                let oldest = s
+                    .window
+                    .front()
+                    .map(|e| e.revision() - 1)
+                    .unwrap_or(s.revision);
+                if rv < oldest || rv > s.revision {
+                    return None;
+                }
+                let replay = s
+                    .window
+                    .iter()
+                    .filter(|e| e.revision() > rv)
+                    .cloned()
+                    .collect();
+                Some(Start {
+                    initial: Vec::new(),
+                    replay,
+                    revision: s.revision,
+                    live,
+                })
+            }
+        }
+    }
+}
+
+/// Every resource's cache, created on first use.
+#[derive(Default)]
+pub struct Caches {
+    by_prefix: Mutex<HashMap<String, Arc<Cacher>>>,
+}
+
+impl Caches {
+    /// The cache of the resource stored under `prefix`, started if new, and
+    /// ready (filled from the store) when returned.
+    pub async fn get(&self, prefix: &str, store: &Arc<dyn Store>) -> Arc<Cacher> {
+        let (cacher, new) = {
+            let mut map = self.by_prefix.lock().expect("poisoned");
+            match map.get(prefix) {
+                Some(c) => (c.clone(), false),
+                None => {
+                    let c = Cacher::new(prefix.to_string());
+                    map.insert(prefix.to_string(), c.clone());
+                    (c, true)
+                }
+            }
+        };
+        if new {
+            tokio::spawn(cacher.clone().run(store.clone()));
+        }
+        let mut rx = cacher.revision.subscribe();
+        let _ = rx.wait_for(|r| *r > 0).await;
+        cacher
+    }
+}

@@ -1,0 +1,386 @@
+//! API server benchmark: starts `skiff server` (release build), then drives it
+//! over HTTPS with N concurrent clients, as kubectl and controllers would.
+//!
+//! Measures: time to ready; idle RSS; pod creates/s and latency with N clients;
+//! GET latency; LIST of every pod (from the watch cache) and paginated LIST
+//! (limit=500, from the store); an event's latency to W watchers; RSS with the
+//! pods stored.
+//!
+//! Run: `cargo build --release -p skiff -p api-bench && target/release/api-bench`
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use clap::Parser;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    /// The skiff binary (a release build).
+    #[arg(long, default_value = "target/release/skiff")]
+    skiff: PathBuf,
+    /// Pods to create.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Concurrent clients for creates and GETs.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Watchers in the fan-out test.
+    #[arg(long, default_value_t = 1000)]
+    watchers: usize,
+    /// Data directory (default: a temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("bounds")
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+/// An HTTPS client with the admin's certificate from the kubeconfig.
+fn client(kubeconfig: &str) -> Result<reqwest::Client> {
+    let field = |name: &str| -> Result<Vec<u8>> {
+        let line = kubeconfig
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .with_context(|| format!("{name} in kubeconfig"))?;
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(line.split(':').nth(1).unwrap_or("").trim())?)
+    };
+    let ca = reqwest::Certificate::from_pem(&field("certificate-authority-data")?)?;
+    let mut identity = field("client-certificate-data")?;
+    identity.extend(field("client-key-data")?);
+    Ok(reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .identity(reqwest::Identity::from_pem(&identity)?)
+        .pool_max_idle_per_host(256)
+        .build()?)
+}
+
+fn pod(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("pod-{i:06}"), "namespace": "bench", "labels": {"app": "bench", "shard": (i % 16).to_string()}},
+        "spec": {
+            "containers": [{
+                "name": "app", "image": "registry.example/app:1.0", "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+                "env": [{"name": "MODE", "value": "bench"}],
+            }],
+            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+        },
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let tmp = tempfile::tempdir()?;
+    let data = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("data"));
+    let port = skiff_testutil::free_port();
+    let started = Instant::now();
+    let child = Command::new(&args.skiff)
+        .args(["server", "--data-dir"])
+        .arg(&data)
+        .args(["--secure-port", &port.to_string()])
+        .env("SKIFF_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("start {}", args.skiff.display()))?;
+    let pid = child.id();
+    let mut server = Server {
+        child,
+        base: format!("https://127.0.0.1:{port}"),
+    };
+    let kubeconfig_path = data.join("admin.kubeconfig");
+    let http = loop {
+        if let Ok(k) = std::fs::read_to_string(&kubeconfig_path) {
+            let c = client(&k)?;
+            if let Ok(r) = c.get(format!("{}/readyz", server.base)).send().await
+                && r.status().is_success()
+            {
+                break c;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("server not ready");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let ready = started.elapsed();
+    println!(
+        "| time to ready (spawn → /readyz 200) | {:.0} ms |",
+        ready.as_secs_f64() * 1000.0
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("| idle RSS | {:.1} MiB |", rss_kib(pid) as f64 / 1024.0);
+
+    let base = server.base.clone();
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}});
+    http.post(format!("{base}/api/v1/namespaces"))
+        .json(&ns)
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // Creates.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|_| {
+            let (http, base, next, total) = (http.clone(), base.clone(), next.clone(), args.pods);
+            tokio::spawn(async move {
+                let mut h = hist();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        return anyhow::Ok(h);
+                    }
+                    let t = Instant::now();
+                    let r = http
+                        .post(format!("{base}/api/v1/namespaces/bench/pods"))
+                        .json(&pod(i))
+                        .send()
+                        .await?;
+                    if r.status() != 201 {
+                        bail!("create pod {i}: {}", r.status());
+                    }
+                    h.record(t.elapsed().as_micros().max(1) as u64)?;
+                }
+            })
+        })
+        .collect();
+    let mut h = hist();
+    for t in tasks {
+        h.add(t.await??)?;
+    }
+    let took = start.elapsed();
+    println!(
+        "| pod creates, {} clients | {:.0} creates/s (p50 {:.2} ms, p99 {:.2} ms) |",
+        args.clients,
+        args.pods as f64 / took.as_secs_f64(),
+        ms(&h, 0.5),
+        ms(&h, 0.99)
+    );
+
+    // GETs.
+    let mut h = hist();
+    let gets = 5000usize;
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|c| {
+            let (http, base, total, clients, pods) =
+                (http.clone(), base.clone(), gets, args.clients, args.pods);
+            tokio::spawn(async move {
+                let mut h = hist();
+                for i in (c..total).step_by(clients) {
+                    let t = Instant::now();
+                    let r = http
+                        .get(format!(
+                            "{base}/api/v1/namespaces/bench/pods/pod-{:06}",
+                            (i * 7919) % pods
+                        ))
+                        .send()
+                        .await?;
+                    if !r.status().is_success() {
+                        bail!("get: {}", r.status());
+                    }
+                    r.bytes().await?;
+                    h.record(t.elapsed().as_micros().max(1) as u64)?;
+                }
+                anyhow::Ok(h)
+            })
+        })
+        .collect();
+    for t in tasks {
+        h.add(t.await??)?;
+    }
+    println!(
+        "| GET pod, {} clients | p50 {:.2} ms, p99 {:.2} ms |",
+        args.clients,
+        ms(&h, 0.5),
+        ms(&h, 0.99)
+    );
+
+    // LIST every pod (watch cache) and paginated (store).
+    for (label, query) in [
+        ("LIST all pods (cache, consistent)", ""),
+        ("LIST all pods, resourceVersion=0", "?resourceVersion=0"),
+    ] {
+        let mut h = hist();
+        let mut n = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            let body = http
+                .get(format!("{base}/api/v1/namespaces/bench/pods{query}"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
+            h.record(t.elapsed().as_micros().max(1) as u64)?;
+            n = body.len();
+        }
+        println!(
+            "| {label}: {} pods, {:.1} MB | p50 {:.1} ms, p99 {:.1} ms |",
+            args.pods,
+            n as f64 / 1e6,
+            ms(&h, 0.5),
+            ms(&h, 0.99)
+        );
+    }
+    let mut h = hist();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut cont = String::new();
+        let mut count = 0;
+        loop {
+            let url = if cont.is_empty() {
+                format!("{base}/api/v1/namespaces/bench/pods?limit=500")
+            } else {
+                format!("{base}/api/v1/namespaces/bench/pods?limit=500&continue={cont}")
+            };
+            let page: Value = serde_json::from_slice(&http.get(url).send().await?.bytes().await?)?;
+            count += page["items"].as_array().map_or(0, Vec::len);
+            match page["metadata"]["continue"].as_str() {
+                Some(c) if !c.is_empty() => cont = c.to_string(),
+                _ => break,
+            }
+        }
+        if count != args.pods {
+            bail!("paginated list returned {count} pods");
+        }
+        h.record(t.elapsed().as_micros().max(1) as u64)?;
+    }
+    println!(
+        "| LIST all pods in pages of 500 (store, one snapshot) | p50 {:.1} ms, p99 {:.1} ms |",
+        ms(&h, 0.5),
+        ms(&h, 0.99)
+    );
+    println!(
+        "| RSS with {} pods | {:.1} MiB |",
+        args.pods,
+        rss_kib(pid) as f64 / 1024.0
+    );
+
+    // Watch fan-out: W watchers on one namespace's configmaps; 50 updates.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tick", "namespace": "bench"}, "data": {"t": "0"}});
+    let created: Value = serde_json::from_slice(
+        &http
+            .post(format!("{base}/api/v1/namespaces/bench/configmaps"))
+            .json(&cm)
+            .send()
+            .await?
+            .bytes()
+            .await?,
+    )?;
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let epoch = Instant::now();
+    let events = 50usize;
+    let clients: Vec<reqwest::Client> = (0..(args.watchers / 100).max(1))
+        .map(|_| client(&std::fs::read_to_string(&kubeconfig_path)?))
+        .collect::<Result<_>>()?;
+    let mut watchers = Vec::new();
+    for w in 0..args.watchers {
+        let http = clients[w % clients.len()].clone();
+        let url = format!(
+            "{base}/api/v1/namespaces/bench/configmaps?watch=1&resourceVersion={rv}&fieldSelector=metadata.name%3Dtick"
+        );
+        let resp = http.get(url).send().await?;
+        watchers.push(tokio::spawn(async move {
+            let mut stream = resp.bytes_stream();
+            let mut h = hist();
+            let mut buf = Vec::new();
+            let mut seen = 0;
+            while seen < events {
+                let chunk = stream.next().await.context("watch ended")??;
+                buf.extend_from_slice(&chunk);
+                while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=nl).collect();
+                    let now = epoch.elapsed().as_micros() as u64;
+                    let ev: Value = serde_json::from_slice(&line)?;
+                    if let Some(t) = ev["object"]["data"]["t"]
+                        .as_str()
+                        .and_then(|t| t.parse::<u64>().ok())
+                    {
+                        if t > 0 {
+                            h.record(now.saturating_sub(t).max(1))?;
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(h)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut current = created;
+    for _ in 0..events {
+        current["data"]["t"] = json!(epoch.elapsed().as_micros().to_string());
+        let r = http
+            .put(format!("{base}/api/v1/namespaces/bench/configmaps/tick"))
+            .json(&current)
+            .send()
+            .await?;
+        current = serde_json::from_slice(&r.bytes().await?)?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut h = hist();
+    for w in watchers {
+        h.add(tokio::time::timeout(Duration::from_secs(60), w).await???)?;
+    }
+    println!(
+        "| event to {} watchers (write → each watcher) | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",
+        args.watchers,
+        ms(&h, 0.5),
+        ms(&h, 0.99),
+        h.max() as f64 / 1000.0
+    );
+    println!(
+        "| RSS at the end | {:.1} MiB |",
+        rss_kib(pid) as f64 / 1024.0
+    );
+    server.base.clear();
+    Ok(())
+}

@@ -343,12 +343,10 @@ async fn main() -> Result<()> {
                     if let Some(t) = ev["object"]["data"]["t"]
                         .as_str()
                         .and_then(|t| t.parse::<u64>().ok())
-                    {
-                        if t > 0 {
+                        && t > 0 {
                             h.record(now.saturating_sub(t).max(1))?;
                             seen += 1;
                         }
-                    }
                 }
             }
             anyhow::Ok(h)

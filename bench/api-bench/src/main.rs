@@ -343,10 +343,11 @@ async fn main() -> Result<()> {
                     if let Some(t) = ev["object"]["data"]["t"]
                         .as_str()
                         .and_then(|t| t.parse::<u64>().ok())
-                        && t > 0 {
-                            h.record(now.saturating_sub(t).max(1))?;
-                            seen += 1;
-                        }
+                        && t > 0
+                    {
+                        h.record(now.saturating_sub(t).max(1))?;
+                        seen += 1;
+                    }
                 }
             }
             anyhow::Ok(h)

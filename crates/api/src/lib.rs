@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod conversion;
 pub mod errors;
 pub mod meta;
 pub mod patch;

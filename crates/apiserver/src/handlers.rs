@@ -272,6 +272,15 @@ fn check_type(ctx: &Ctx<'_>, mut value: Value) -> Result<Value> {
     Ok(value)
 }
 
+/// The stored form of an object written through the request's resource.
+fn store_form(ctx: &Ctx<'_>, obj: &Value) -> Bytes {
+    if skiff_api::conversion::converted(ctx.res.def) {
+        encode(&skiff_api::conversion::to_storage(ctx.res.def, obj.clone()))
+    } else {
+        encode(obj)
+    }
+}
+
 // === Reads ===
 
 pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
@@ -283,7 +292,11 @@ pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
         .await
         .map_err(store_error)?;
     let kv = kv.ok_or_else(|| ctx.not_found(name))?;
-    Ok((decode(&kv.value, kv.mod_revision)?, kv.mod_revision))
+    let obj = decode(&kv.value, kv.mod_revision)?;
+    Ok((
+        skiff_api::conversion::from_storage(ctx.res.def, obj),
+        kv.mod_revision,
+    ))
 }
 
 async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
@@ -395,7 +408,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     check_namespace(ctx).await?;
     crate::admission::on_create(ctx, &mut obj).await?;
     let name = meta::name(&obj).to_string();
-    let stored = encode(&obj);
+    let stored = store_form(ctx, &obj);
     if ctx.dry_run() {
         let (_, existing) = ctx
             .server
@@ -495,7 +508,7 @@ pub async fn update_object(
         && !namespace_pending(&obj)
     {
         if ctx.dry_run() {
-            return Ok(encode(&obj));
+            return Ok(store_form(ctx, &obj));
         }
         return match ctx
             .server
@@ -505,11 +518,13 @@ pub async fn update_object(
             .await
             .map_err(store_error)?
         {
-            Outcome::Written { revision, .. } => Ok(with_resource_version(&encode(&obj), revision)),
+            Outcome::Written { revision, .. } => {
+                Ok(with_resource_version(&store_form(ctx, &obj), revision))
+            }
             Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
         };
     }
-    let stored = encode(&obj);
+    let stored = store_form(ctx, &obj);
     if ctx.dry_run() {
         return Ok(with_resource_version(&stored, old_rev));
     }
@@ -687,7 +702,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
         let namespace_terminating = def.plural == "namespaces";
         if finalizers.is_empty() && grace == 0 && !namespace_terminating {
             if ctx.dry_run() {
-                return Ok((with_resource_version(&encode(&obj), rev), true));
+                return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
             }
             match ctx
                 .server
@@ -698,7 +713,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
                 .map_err(store_error)?
             {
                 Outcome::Written { .. } => {
-                    return Ok((with_resource_version(&encode(&obj), rev), true));
+                    return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
                 }
                 Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
                 Outcome::Failed { .. } => continue,
@@ -726,7 +741,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
             obj["status"]["phase"] = json!("Terminating");
         }
         meta::remove(&mut obj, "resourceVersion");
-        let stored = encode(&obj);
+        let stored = store_form(ctx, &obj);
         if ctx.dry_run() {
             return Ok((with_resource_version(&stored, rev), false));
         }

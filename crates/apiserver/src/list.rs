@@ -299,6 +299,20 @@ pub async fn select(ctx: &Ctx<'_>) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// An object in the form the resource serves (converted when its versions
+/// share a stored form).
+pub fn served_form(def: &skiff_api::ResourceDef, bytes: Bytes) -> Bytes {
+    if !skiff_api::conversion::converted(def) {
+        return bytes;
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(obj) => Bytes::from(
+            serde_json::to_vec(&skiff_api::conversion::from_storage(def, obj)).unwrap_or_default(),
+        ),
+        Err(_) => bytes,
+    }
+}
+
 /// What the client asked the response to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum As {
@@ -334,6 +348,7 @@ fn partial_metadata(obj: &Value, list_item: bool) -> Value {
 
 /// Responds with one object, in the form the client asked for.
 pub fn respond_object(ctx: &Ctx<'_>, status: u16, bytes: Bytes) -> Result<http::Response<Body>> {
+    let bytes = served_form(ctx.res.def, bytes);
     match wanted(ctx.headers) {
         As::Object => Ok(response::bytes_response(status, "application/json", bytes)),
         As::PartialObjectMetadata => {
@@ -359,6 +374,10 @@ pub fn respond_list(
     continue_token: Option<String>,
     remaining: Option<i64>,
 ) -> Result<http::Response<Body>> {
+    let items: Vec<Bytes> = items
+        .into_iter()
+        .map(|b| served_form(ctx.res.def, b))
+        .collect();
     let mut list_meta = json!({"resourceVersion": revision.to_string()});
     if let Some(t) = &continue_token {
         list_meta["continue"] = json!(t);

@@ -44,6 +44,7 @@ impl Watcher {
 
     /// Sends one event; false when the client is gone.
     async fn send(&self, kind: &str, served: Bytes) -> bool {
+        let served = crate::list::served_form(self.res.def, served);
         let object: Bytes = match self.form {
             As::Object => served,
             As::PartialObjectMetadata => match serde_json::from_slice::<Value>(&served) {

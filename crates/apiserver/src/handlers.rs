@@ -68,6 +68,24 @@ pub async fn handle(
             Err(_) => return response::error(&ApiError::too_many_requests(1)),
         }
     };
+    let attributes = crate::authz::Attributes {
+        user: &user,
+        resource: match &routed {
+            Route::Resource(i) => Some(i),
+            _ => None,
+        },
+        path: &path,
+        verb: &verb,
+    };
+    if let crate::authz::Decision::Deny(why) = server.inner.authorizer.authorize(&attributes) {
+        let (group, resource, namespace) = match &routed {
+            Route::Resource(i) => (i.group.as_str(), i.resource.as_str(), i.namespace.as_str()),
+            _ => ("", path.as_str(), ""),
+        };
+        return response::error(&ApiError::forbidden(
+            &user.name, &verb, group, resource, namespace, &why,
+        ));
+    }
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {
             discovery::serve(server, &routed, &parts.headers)

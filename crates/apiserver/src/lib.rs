@@ -12,7 +12,9 @@
 
 mod admission;
 pub mod authn;
+pub mod authz;
 mod cacher;
+mod client;
 mod discovery;
 mod handlers;
 mod health;
@@ -71,6 +73,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) registry: registry::Registry,
     pub(crate) caches: cacher::Caches,
+    pub(crate) authorizer: Box<dyn authz::Authorizer>,
     pub(crate) options: Options,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) started_unix: u64,
@@ -87,6 +90,7 @@ impl ApiServer {
             inner: Arc::new(Inner {
                 registry: registry::Registry::new(),
                 caches: cacher::Caches::default(),
+                authorizer: Box::new(authz::AllowAuthenticated),
                 store,
                 options,
                 metrics: metrics::Metrics::default(),

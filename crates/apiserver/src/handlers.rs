@@ -34,6 +34,12 @@ pub async fn handle(
     let Some(user) = user else {
         return response::error(&ApiError::unauthorized());
     };
+    if body.len() > crate::MAX_REQUEST_BYTES {
+        return response::error(&ApiError::too_large(format!(
+            "limit is {}",
+            crate::MAX_REQUEST_BYTES
+        )));
+    }
     let routed = route(&parts.method, &path, &params);
     let (verb, resource_name, scope) = match &routed {
         Route::Resource(i) => (

@@ -112,6 +112,22 @@ impl ApiServer {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Counts the stored objects of every resource for `apiserver_storage_objects`.
+    pub async fn sample_storage_objects(&self) {
+        let mut counts = std::collections::BTreeMap::new();
+        for (name, prefix) in self.inner.registry.storage_prefixes() {
+            let req = skiff_store::ListRequest {
+                prefix,
+                limit: 1,
+                ..Default::default()
+            };
+            if let Ok(page) = self.inner.store.list(req).await {
+                counts.insert(name, page.count);
+            }
+        }
+        *self.inner.metrics.storage_objects.lock().expect("poisoned") = counts;
+    }
+
     /// Serves one request from an authenticated (or anonymous) user.
     pub async fn handle(
         &self,

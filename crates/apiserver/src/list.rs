@@ -61,13 +61,15 @@ impl Selectors {
 /// The continue token: upstream's base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key suffix>"}`.
 fn encode_continue(rv: i64, start: &str) -> String {
     let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
-    base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&token).expect("json"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&token).expect("json"))
 }
 
 fn decode_continue(token: &str) -> Result<(i64, String)> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
-    let raw = base64::engine::general_purpose::URL_SAFE
-        .decode(token)
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;

@@ -169,6 +169,24 @@ pub fn decode(stored: &[u8], rv: i64) -> Result<Value, ApiError> {
 }
 
 impl Registry {
+    /// Every stored resource ("deployments.apps") with its storage prefix, once each.
+    pub fn storage_prefixes(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .by_path
+            .values()
+            .filter(|r| r.def.has_verb("list"))
+            .map(|r| {
+                (
+                    skiff_api::errors::qualified(r.storage_group, r.def.plural),
+                    r.prefix(),
+                )
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The storage prefixes of every namespaced resource.
     pub fn namespaced_prefixes(&self) -> Vec<String> {
         self.by_path

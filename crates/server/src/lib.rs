@@ -103,6 +103,7 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = stop_tx.send(());
     compactor.abort();
+    sampler.abort();
     let _ = serving.await;
     Ok(())
 }

@@ -99,6 +99,16 @@ pub async fn run(
         store.clone(),
         Default::default(),
     ));
+    let sampler = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                server.sample_storage_objects().await;
+            }
+        })
+    };
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());

@@ -98,6 +98,28 @@ pub async fn handle(
         }
         Route::Other => match path.as_str() {
             "/metrics" => Ok(server.inner.metrics.render(server)),
+            "/openapi/v3" | "/openapi/v3/" => Ok(response::json(200, &crate::openapi::index())),
+            p if p.starts_with("/openapi/v3/") => {
+                match crate::openapi::documents().get(&p["/openapi/v3/".len()..]) {
+                    Some(doc) => {
+                        let mut resp =
+                            response::bytes_response(200, "application/json", doc.json.clone());
+                        let cache = if params.contains_key("hash") {
+                            "public, immutable"
+                        } else {
+                            "no-cache, private"
+                        };
+                        resp.headers_mut()
+                            .insert("Cache-Control", http::HeaderValue::from_static(cache));
+                        resp.headers_mut().insert(
+                            "Etag",
+                            http::HeaderValue::from_str(&format!("\"{}\"", doc.hash)).expect("hex"),
+                        );
+                        Ok(resp)
+                    }
+                    None => Err(ApiError::not_found_path()),
+                }
+            }
             "/" => Ok(response::json(
                 200,
                 &json!({"paths": discovery::paths(server)}),
@@ -130,6 +152,8 @@ pub struct Ctx<'a> {
     pub headers: &'a http::HeaderMap,
     /// Who is asking (for reviews, admission and, with RBAC, authorization).
     pub user: &'a UserInfo,
+    /// `Warning` headers for the response.
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -185,7 +209,20 @@ async fn resource(
         params,
         headers: &parts.headers,
         user,
+        warnings: Default::default(),
     };
+    let mut resp = dispatch(&ctx, body).await?;
+    for w in ctx.warnings.lock().expect("poisoned").iter() {
+        let value = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            resp.headers_mut().append("Warning", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Serves a resource request by verb and subresource.
+async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
     let def = ctx.res.def;
     let sub = ctx.info.subresource.clone();
     if sub.is_empty() {
@@ -305,6 +342,38 @@ fn store_form(ctx: &Ctx<'_>, obj: &Value) -> Bytes {
     }
 }
 
+/// `fieldValidation`: unknown fields are dropped, and reported as an error
+/// (Strict), as warnings (Warn, the default) or not at all (Ignore).
+fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
+    let mode = ctx
+        .params
+        .get("fieldValidation")
+        .map(String::as_str)
+        .unwrap_or("Warn");
+    if !matches!(mode, "Strict" | "Warn" | "Ignore" | "") {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"; got {mode:?}"
+        )));
+    }
+    let def = ctx.res.def;
+    let unknown = crate::openapi::prune_unknown_fields(def.group, def.version, def.kind, obj);
+    if unknown.is_empty() || mode == "Ignore" {
+        return Ok(());
+    }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == "Strict" {
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            list.join(", ")
+        )));
+    }
+    ctx.warnings.lock().expect("poisoned").extend(list);
+    Ok(())
+}
+
 // === Reads ===
 
 pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
@@ -397,6 +466,7 @@ async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
 /// The create path shared by POST and by apply/patch of a missing object.
 pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     let def = ctx.res.def;
+    field_validation(ctx, &mut obj)?;
     let url_ns = ctx.namespace().to_string();
     let body_ns = meta::namespace(&obj).to_string();
     if def.namespaced {

@@ -20,6 +20,7 @@ mod handlers;
 mod health;
 mod list;
 mod metrics;
+mod openapi;
 pub mod pki;
 mod registry;
 mod request;

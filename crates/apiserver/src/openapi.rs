@@ -1,0 +1,575 @@
+//! OpenAPI v3 (`/openapi/v3` and one document per group version, addressed by
+//! hash), generated from the types Skiff serves: schemas from k8s-openapi's
+//! JSON schemas (with upstream's descriptions), the `x-kubernetes-*` extensions
+//! kubectl relies on (group-version-kind, patch merge keys), and paths whose
+//! operations declare the `fieldValidation` and `dryRun` parameters, so kubectl
+//! sends `fieldValidation=Strict` and leaves validation to the server.
+//!
+//! The same schemas drive strict field validation (`unknown_fields`).
+
+mod types;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use k8s_openapi::schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+use skiff_api::{ResourceDef, catalogue};
+
+/// One group version's document.
+pub struct Document {
+    pub json: Bytes,
+    pub hash: String,
+    /// Component schemas by name, for validation.
+    pub schemas: Map<String, Value>,
+    /// The schema name of each kind.
+    pub kinds: HashMap<String, String>,
+}
+
+fn hash(bytes: &[u8]) -> String {
+    // FNV-1a, 64-bit, hex: stable across runs, changes with the document.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016X}")
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// (field, merge key, list-map keys) of upstream's patch metadata for the common lists.
+const MERGE_KEYS: &[(&str, &str, &str)] = &[
+    ("io.k8s.api.core.v1.PodSpec", "containers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "initContainers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "volumes", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "ip"),
+    ("io.k8s.api.core.v1.Container", "env", "name"),
+    ("io.k8s.api.core.v1.Container", "volumeMounts", "mountPath"),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeDevices",
+        "devicePath",
+    ),
+    ("io.k8s.api.core.v1.Container", "ports", "containerPort"),
+    ("io.k8s.api.core.v1.ServiceSpec", "ports", "port"),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "ownerReferences",
+        "uid",
+    ),
+];
+
+fn annotate(schemas: &mut Map<String, Value>) {
+    for (schema, field, key) in MERGE_KEYS {
+        if let Some(prop) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{field}")))
+        {
+            prop["x-kubernetes-patch-merge-key"] = json!(key);
+            prop["x-kubernetes-patch-strategy"] = json!("merge");
+            prop["x-kubernetes-list-type"] = json!("map");
+            prop["x-kubernetes-list-map-keys"] = json!([key]);
+        }
+    }
+    if let Some(prop) = schemas
+        .get_mut("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+        .and_then(|s| s.pointer_mut("/properties/finalizers"))
+    {
+        prop["x-kubernetes-patch-strategy"] = json!("merge");
+        prop["x-kubernetes-list-type"] = json!("set");
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn ref_name(schema: &Value) -> Option<String> {
+    schema
+        .get("$ref")?
+        .as_str()?
+        .rsplit('/')
+        .next()
+        .map(String::from)
+}
+
+fn parameters(names: &[(&str, &str)]) -> Vec<Value> {
+    names
+        .iter()
+        .map(|(name, desc)| json!({"name": name, "in": "query", "description": desc, "schema": {"type": "string", "uniqueItems": true}}))
+        .collect()
+}
+
+fn operation(
+    def: &ResourceDef,
+    action: &str,
+    id: &str,
+    schema: &Value,
+    params: &[(&str, &str)],
+    sub: &str,
+) -> Value {
+    let gvk = json!({"group": def.group, "version": def.version, "kind": def.kind});
+    let content =
+        json!({"application/json": {"schema": schema}, "application/yaml": {"schema": schema}});
+    let mut op = json!({
+        "description": format!("{action} {}{}", def.kind, if sub.is_empty() { String::new() } else { format!(" {sub}") }),
+        "operationId": id,
+        "tags": [if def.group.is_empty() { "core_v1".to_string() } else { format!("{}_{}", def.group.replace('.', "_"), def.version) }],
+        "parameters": parameters(params),
+        "responses": {"200": {"description": "OK", "content": content}, "401": {"description": "Unauthorized"}},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": gvk,
+    });
+    if matches!(action, "post" | "put" | "patch") {
+        let body = if action == "patch" {
+            json!({"application/apply-patch+yaml": {"schema": {"type": "object"}}, "application/json-patch+json": {"schema": {"type": "object"}}, "application/merge-patch+json": {"schema": {"type": "object"}}, "application/strategic-merge-patch+json": {"schema": {"type": "object"}}})
+        } else {
+            json!({"*/*": {"schema": schema}})
+        };
+        op["requestBody"] = json!({"content": body, "required": true});
+    }
+    op
+}
+
+const WRITE_PARAMS: &[(&str, &str)] = &[
+    (
+        "dryRun",
+        "When present, indicates that modifications should not be persisted.",
+    ),
+    (
+        "fieldManager",
+        "fieldManager is a name associated with the actor or entity that is making these changes.",
+    ),
+    (
+        "fieldValidation",
+        "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.",
+    ),
+];
+const LIST_PARAMS: &[(&str, &str)] = &[
+    (
+        "labelSelector",
+        "A selector to restrict the list of returned objects by their labels.",
+    ),
+    (
+        "fieldSelector",
+        "A selector to restrict the list of returned objects by their fields.",
+    ),
+    (
+        "limit",
+        "limit is a maximum number of responses to return for a list call.",
+    ),
+    (
+        "continue",
+        "The continue option should be set when retrieving more results from the server.",
+    ),
+    (
+        "resourceVersion",
+        "resourceVersion sets a constraint on what resource versions a request may be served from.",
+    ),
+    (
+        "resourceVersionMatch",
+        "resourceVersionMatch determines how resourceVersion is applied to list calls.",
+    ),
+    ("watch", "Watch for changes to the described resources."),
+    (
+        "allowWatchBookmarks",
+        "allowWatchBookmarks requests watch events with type BOOKMARK.",
+    ),
+    ("timeoutSeconds", "Timeout for the list/watch call."),
+];
+
+fn build(group: &str, version: &str) -> Document {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let list_meta = ref_name(
+        generator
+            .subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta>()
+            .as_value(),
+    );
+    let status = ref_name(
+        generator
+            .subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>()
+            .as_value(),
+    );
+    let mut kinds: HashMap<String, String> = HashMap::new();
+    let mut paths = BTreeMap::new();
+    let mut extra: Vec<(String, Value)> = Vec::new();
+    for def in catalogue::builtin()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+    {
+        let Some(schema) = types::schema_for(&mut generator, def.group, def.version, def.kind)
+        else {
+            continue;
+        };
+        let Some(name) = ref_name(schema.as_value()) else {
+            continue;
+        };
+        kinds.insert(def.kind.to_string(), name.clone());
+        let item = schema_ref(&name);
+        let list_name = format!("{name}List");
+        extra.push((
+            list_name.clone(),
+            json!({
+                "description": format!("{}List is a list of {}.", def.kind, def.kind),
+                "type": "object",
+                "required": ["items"],
+                "properties": {
+                    "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+                    "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+                    "items": {"type": "array", "items": item},
+                    "metadata": list_meta.as_deref().map(schema_ref).unwrap_or(json!({"type": "object"})),
+                },
+                "x-kubernetes-group-version-kind": [{"group": def.group, "version": def.version, "kind": format!("{}List", def.kind)}],
+            }),
+        ));
+        let base = format!("/{}", gv_path(group, version));
+        let (collection, single) = if def.namespaced {
+            (
+                format!("{base}/namespaces/{{namespace}}/{}", def.plural),
+                format!("{base}/namespaces/{{namespace}}/{}/{{name}}", def.plural),
+            )
+        } else {
+            (
+                format!("{base}/{}", def.plural),
+                format!("{base}/{}/{{name}}", def.plural),
+            )
+        };
+        let id = format!("{}{}", def.kind, def.version);
+        let mut coll = Map::new();
+        let mut one = Map::new();
+        for verb in def.verbs {
+            match *verb {
+                "list" => drop(coll.insert(
+                    "get".into(),
+                    operation(
+                        def,
+                        "list",
+                        &format!("list{id}"),
+                        &schema_ref(&list_name),
+                        LIST_PARAMS,
+                        "",
+                    ),
+                )),
+                "create" => drop(coll.insert(
+                    "post".into(),
+                    operation(def, "post", &format!("create{id}"), &item, WRITE_PARAMS, ""),
+                )),
+                "deletecollection" => drop(coll.insert(
+                    "delete".into(),
+                    operation(
+                        def,
+                        "deletecollection",
+                        &format!("deleteCollection{id}"),
+                        &status.as_deref().map(schema_ref).unwrap_or(json!({})),
+                        LIST_PARAMS,
+                        "",
+                    ),
+                )),
+                "get" => drop(one.insert(
+                    "get".into(),
+                    operation(def, "get", &format!("read{id}"), &item, &[], ""),
+                )),
+                "update" => drop(one.insert(
+                    "put".into(),
+                    operation(def, "put", &format!("replace{id}"), &item, WRITE_PARAMS, ""),
+                )),
+                "patch" => drop(one.insert(
+                    "patch".into(),
+                    operation(
+                        def,
+                        "patch",
+                        &format!("patch{id}"),
+                        &item,
+                        &[
+                            WRITE_PARAMS[0],
+                            WRITE_PARAMS[1],
+                            WRITE_PARAMS[2],
+                            ("force", "Force is going to \"force\" Apply requests."),
+                        ],
+                        "",
+                    ),
+                )),
+                "delete" => drop(one.insert(
+                    "delete".into(),
+                    operation(
+                        def,
+                        "delete",
+                        &format!("delete{id}"),
+                        &item,
+                        &[
+                            ("dryRun", ""),
+                            ("gracePeriodSeconds", ""),
+                            ("propagationPolicy", ""),
+                        ],
+                        "",
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        if !coll.is_empty() {
+            paths.insert(collection, Value::Object(coll));
+        }
+        if !one.is_empty() {
+            paths.insert(single.clone(), Value::Object(one));
+        }
+        for sub in def.subresources {
+            let sub_schema = types::schema_for(&mut generator, sub.group, sub.version, sub.kind)
+                .map(|s| s.to_value())
+                .unwrap_or(json!({"type": "object"}));
+            let mut ops = Map::new();
+            for verb in sub.verbs {
+                let action = match *verb {
+                    "get" => "get",
+                    "update" => "put",
+                    "patch" => "patch",
+                    "create" => "post",
+                    "delete" => "delete",
+                    _ => continue,
+                };
+                let method = match action {
+                    "post" => "post",
+                    a => a,
+                };
+                let params: &[(&str, &str)] = if matches!(action, "put" | "patch" | "post") {
+                    WRITE_PARAMS
+                } else {
+                    &[]
+                };
+                ops.insert(
+                    method.into(),
+                    operation(
+                        def,
+                        action,
+                        &format!("{action}{id}{}", sub.name),
+                        &sub_schema,
+                        params,
+                        sub.name,
+                    ),
+                );
+            }
+            paths.insert(format!("{single}/{}", sub.name), Value::Object(ops));
+        }
+    }
+    let mut schemas = generator.take_definitions(true);
+    for (name, schema) in extra {
+        schemas.insert(name, schema);
+    }
+    for def in catalogue::builtin()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+    {
+        if let Some(name) = kinds.get(def.kind)
+            && let Some(s) = schemas.get_mut(name)
+        {
+            s["x-kubernetes-group-version-kind"] =
+                json!([{"group": def.group, "version": def.version, "kind": def.kind}]);
+        }
+    }
+    annotate(&mut schemas);
+    let doc = json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": format!("v{}.{}.0", crate::health::KUBERNETES_VERSION.0, crate::health::KUBERNETES_VERSION.1)},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    });
+    let json = Bytes::from(serde_json::to_vec(&doc).expect("json"));
+    let hash = hash(&json);
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    Document {
+        json,
+        hash,
+        schemas,
+        kinds,
+    }
+}
+
+/// Every group version's document, built once.
+pub fn documents() -> &'static BTreeMap<String, Document> {
+    static DOCS: OnceLock<BTreeMap<String, Document>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        catalogue::builtin_groups()
+            .iter()
+            .flat_map(|(g, vs)| vs.iter().map(move |v| (gv_path(g, v), build(g, v))))
+            .collect()
+    })
+}
+
+/// The `/openapi/v3` index.
+pub fn index() -> Value {
+    let paths: Map<String, Value> = documents()
+        .iter()
+        .map(|(p, d)| {
+            (
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
+            )
+        })
+        .collect();
+    json!({"paths": paths})
+}
+
+/// Unknown fields of `obj` (a `kind` of the group version `group`/`version`),
+/// as field paths (`spec.containers[0].imagee`), removed from `obj` (as
+/// upstream's decoding drops them).
+pub fn prune_unknown_fields(
+    group: &str,
+    version: &str,
+    kind: &str,
+    obj: &mut Value,
+) -> Vec<String> {
+    let Some(doc) = documents().get(&gv_path(group, version)) else {
+        return Vec::new();
+    };
+    let Some(name) = doc.kinds.get(kind) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&doc.schemas, &schema_ref(name), obj, "", &mut out, 0);
+    out
+}
+
+#[cfg(test)]
+fn unknown_fields(gv: &str, kind: &str, obj: &Value) -> Vec<String> {
+    let (group, version) = match gv.strip_prefix("apis/") {
+        Some(rest) => rest.split_once('/').unwrap(),
+        None => ("", gv.trim_start_matches("api/")),
+    };
+    prune_unknown_fields(group, version, kind, &mut obj.clone())
+}
+
+fn walk(
+    schemas: &Map<String, Value>,
+    schema: &Value,
+    value: &mut Value,
+    path: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    // `{"allOf": [{"$ref": ...}], "description": ...}` is a described reference.
+    let schema = match schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .filter(|a| a.len() == 1)
+    {
+        Some(all) => &all[0],
+        None => schema,
+    };
+    let schema = match ref_name(schema) {
+        Some(name) => match schemas.get(&name) {
+            Some(s) => s,
+            None => return,
+        },
+        None => schema,
+    };
+    match value {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties");
+            let mut unknown = Vec::new();
+            for (k, v) in map.iter_mut() {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if let Some(p) = props.and_then(|p| p.get(k)) {
+                    walk(schemas, p, v, &child, out, depth + 1);
+                } else if let Some(a) = additional.filter(|a| a.is_object()) {
+                    walk(schemas, a, v, &child, out, depth + 1);
+                } else if props.is_some()
+                    && additional.is_none()
+                    && !matches!(k.as_str(), "apiVersion" | "kind")
+                {
+                    out.push(child);
+                    unknown.push(k.clone());
+                }
+            }
+            for k in unknown {
+                map.remove(&k);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, v) in items.iter_mut().enumerate() {
+                    walk(
+                        schemas,
+                        item_schema,
+                        v,
+                        &format!("{path}[{i}]"),
+                        out,
+                        depth + 1,
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_carry_kinds_and_extensions() {
+        let doc = &documents()["api/v1"];
+        let pod = &doc.schemas[&doc.kinds["Pod"]];
+        assert_eq!(pod["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
+        assert!(
+            pod["description"]
+                .as_str()
+                .unwrap()
+                .contains("Pod is a collection of containers")
+        );
+        let spec = &doc.schemas["io.k8s.api.core.v1.PodSpec"];
+        assert_eq!(
+            spec["properties"]["containers"]["x-kubernetes-patch-merge-key"],
+            "name"
+        );
+        let v: Value = serde_json::from_slice(&doc.json).unwrap();
+        let patch = &v["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
+        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Pod");
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            index()["paths"]["apis/apps/v1"]["serverRelativeURL"]
+                .as_str()
+                .unwrap()
+                .starts_with("/openapi/v3/apis/apps/v1?hash=")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_found() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}, "nmae": "x"},
+            "spec": {"containers": [{"name": "c", "image": "i", "imagee": "typo", "resources": {"limits": {"cpu": "1"}}}]}});
+        assert_eq!(
+            unknown_fields("api/v1", "Pod", &pod),
+            ["metadata.nmae", "spec.containers[0].imagee"]
+        );
+        let ok = json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": []}}}});
+        assert!(unknown_fields("apis/apps/v1", "Deployment", &ok).is_empty());
+    }
+}

@@ -621,3 +621,123 @@ fn imperative_commands_and_describe() {
         "{who}"
     );
 }
+
+#[test]
+fn apply_diff_explain_and_field_validation() {
+    let c = Cluster::start().unwrap();
+    // kubectl's default validation (strict, on the server, from /openapi/v3).
+    let out = c.apply_stdin(&["apply", "-f", "-"], MANIFEST);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    // Re-applying a changed manifest updates what changed, keeps the rest.
+    c.ok(&["label", "deploy", "web", "-n", "demo", "owner=ops"]);
+    let changed = MANIFEST
+        .replace("replicas: 2", "replicas: 4")
+        .replace("color: blue", "color: green");
+    let out = c.apply_stdin(&["apply", "-f", "-"], &changed);
+    assert!(
+        out.contains("deployment.apps/web configured") && out.contains("namespace/demo unchanged"),
+        "{out}"
+    );
+    let deploy = c.json(&["get", "deploy", "web", "-n", "demo"]);
+    assert_eq!(deploy["spec"]["replicas"], 4);
+    assert_eq!(
+        deploy["metadata"]["labels"]["owner"], "ops",
+        "what another actor set stays"
+    );
+    assert!(
+        deploy["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "green"
+    );
+    // diff shows what an apply would change (server-side dry run), and changes nothing.
+    let diff = c
+        .command(&["diff", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut diff = diff;
+    diff.stdin
+        .take()
+        .unwrap()
+        .write_all(MANIFEST.as_bytes())
+        .unwrap();
+    let out = diff.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "diff exits 1 when there are differences: {text}"
+    );
+    assert!(
+        text.contains("-  replicas: 4") && text.contains("+  replicas: 2"),
+        "{text}"
+    );
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["replicas"],
+        4
+    );
+    // A misspelled field: refused (strict), or dropped with a warning.
+    let typo =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: demo}\ndta: {a: b}\n";
+    let err = c.apply_stdin_fails(&["create", "--validate=strict", "-f", "-"], typo);
+    assert!(
+        err.contains("strict decoding error: unknown field \"dta\""),
+        "{err}"
+    );
+    let mut warn = c
+        .command(&["create", "--validate=warn", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    warn.stdin
+        .take()
+        .unwrap()
+        .write_all(typo.as_bytes())
+        .unwrap();
+    let out = warn.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field \"dta\""));
+    assert!(
+        c.json(&["get", "cm", "typo", "-n", "demo"])
+            .get("dta")
+            .is_none(),
+        "unknown fields are dropped"
+    );
+    // explain reads the served OpenAPI.
+    let explain = c.ok(&["explain", "pod.spec.containers.livenessProbe"]);
+    assert!(
+        explain.contains("Periodic probe of container liveness"),
+        "{explain}"
+    );
+    let recursive = c.ok(&["explain", "deployment", "--recursive"]);
+    assert!(
+        recursive.contains("GROUP:      apps") && recursive.contains("replicas"),
+        "{recursive}"
+    );
+    // strategic merge patch on container and env lists.
+    c.ok(&["patch", "deploy", "web", "-n", "demo", "--type=strategic", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"MODE","value":"prod"}]}]}}}}"#]);
+    let containers =
+        &c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["template"]["spec"]["containers"];
+    assert_eq!(
+        containers.as_array().unwrap().len(),
+        1,
+        "merged by name: {containers}"
+    );
+    assert_eq!(containers[0]["image"], "nginx:1.27");
+    assert_eq!(containers[0]["env"][0]["value"], "prod");
+}

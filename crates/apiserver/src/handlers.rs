@@ -248,27 +248,27 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         && sub.is_empty()
         && ctx.info.verb == "create"
     {
-        return crate::reviews::create(&ctx, body).await;
+        return crate::reviews::create(ctx, body).await;
     }
     if def.group.is_empty() && def.plural == "bindings" && ctx.info.verb == "create" {
-        return crate::subresources::binding(&ctx, body).await;
+        return crate::subresources::binding(ctx, body).await;
     }
     match (sub.as_str(), ctx.info.verb.as_str()) {
-        ("", "get") => get(&ctx).await,
-        ("", "list") => list::list(&ctx).await,
-        ("", "watch") => watch::watch(&ctx).await,
-        ("", "create") => create(&ctx, body).await,
+        ("", "get") => get(ctx).await,
+        ("", "list") => list::list(ctx).await,
+        ("", "watch") => watch::watch(ctx).await,
+        ("", "create") => create(ctx, body).await,
         ("", "update") | ("status", "update") | ("finalize", "update") => {
-            let obj = parse_body(&ctx, &body)?;
-            update(&ctx, obj, sub.as_str()).await
+            let obj = parse_body(ctx, &body)?;
+            update(ctx, obj, sub.as_str()).await
         }
-        ("", "patch") | ("status", "patch") => patch(&ctx, body, sub.as_str()).await,
-        ("", "delete") => delete(&ctx, &body).await,
-        ("", "deletecollection") => delete_collection(&ctx, &body).await,
-        ("status", "get") => get(&ctx).await,
-        ("scale", verb) => crate::subresources::scale(&ctx, verb, body).await,
-        ("binding", "create") => crate::subresources::binding(&ctx, body).await,
-        ("eviction", "create") => crate::subresources::eviction(&ctx, body).await,
+        ("", "patch") | ("status", "patch") => patch(ctx, body, sub.as_str()).await,
+        ("", "delete") => delete(ctx, &body).await,
+        ("", "deletecollection") => delete_collection(ctx, &body).await,
+        ("status", "get") => get(ctx).await,
+        ("scale", verb) => crate::subresources::scale(ctx, verb, body).await,
+        ("binding", "create") => crate::subresources::binding(ctx, body).await,
+        ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",

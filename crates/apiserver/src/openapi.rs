@@ -337,10 +337,7 @@ fn build(group: &str, version: &str) -> Document {
                     "delete" => "delete",
                     _ => continue,
                 };
-                let method = match action {
-                    "post" => "post",
-                    a => a,
-                };
+                let method = action;
                 let params: &[(&str, &str)] = if matches!(action, "put" | "patch" | "post") {
                     WRITE_PARAMS
                 } else {

@@ -741,3 +741,120 @@ fn apply_diff_explain_and_field_validation() {
     assert_eq!(containers[0]["image"], "nginx:1.27");
     assert_eq!(containers[0]["env"][0]["value"], "prod");
 }
+
+#[test]
+fn server_side_apply_with_two_managers() {
+    let c = Cluster::start().unwrap();
+    let out = c.apply_stdin(&["apply", "--server-side", "-f", "-"], MANIFEST);
+    assert!(
+        out.contains("deployment.apps/web serverside-applied"),
+        "{out}"
+    );
+    let managed = |c: &Cluster| -> Vec<(String, String)> {
+        let d = c.json(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "demo",
+            "--show-managed-fields",
+        ]);
+        d["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["manager"].as_str().unwrap().to_string(),
+                    m["operation"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(managed(&c), [("kubectl".to_string(), "Apply".to_string())]);
+    // Another manager applying a different replicas conflicts, with upstream's message.
+    let other = MANIFEST.replace("replicas: 2", "replicas: 5");
+    let err = c.apply_stdin_fails(
+        &["apply", "--server-side", "--field-manager=ops", "-f", "-"],
+        &other,
+    );
+    assert!(
+        err.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["replicas"],
+        2
+    );
+    // --force-conflicts takes the field.
+    c.apply_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=ops",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &other,
+    );
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["replicas"],
+        5
+    );
+    let d = c.json(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "--show-managed-fields",
+    ]);
+    let kubectl_fields = d["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manager"] == "kubectl")
+        .unwrap()["fieldsV1"]
+        .clone();
+    assert!(
+        kubectl_fields["f:spec"].get("f:replicas").is_none(),
+        "kubectl lost replicas: {kubectl_fields}"
+    );
+    // A manager that stops applying a field it alone owns removes it.
+    let with_label = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: demo\n  labels: {extra: x}\n";
+    c.apply_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=labeler",
+            "-f",
+            "-",
+        ],
+        with_label,
+    );
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["metadata"]["labels"]["extra"],
+        "x"
+    );
+    let without =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: demo\n";
+    c.apply_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=labeler",
+            "-f",
+            "-",
+        ],
+        without,
+    );
+    let labels = c.json(&["get", "deploy", "web", "-n", "demo"])["metadata"]["labels"].clone();
+    assert!(labels.get("extra").is_none(), "{labels}");
+    assert_eq!(labels["app"], "web", "still applied by kubectl");
+    // Updates are recorded per manager too.
+    c.ok(&["label", "deploy", "web", "-n", "demo", "team=a"]);
+    assert!(managed(&c).contains(&("kubectl-label".to_string(), "Update".to_string())));
+}

@@ -10,6 +10,7 @@
 pub mod catalogue;
 pub mod conversion;
 pub mod errors;
+pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod proto;

@@ -333,6 +333,45 @@ fn check_type(ctx: &Ctx<'_>, mut value: Value) -> Result<Value> {
     Ok(value)
 }
 
+/// Whether the request is a server-side apply.
+fn is_apply(ctx: &Ctx<'_>) -> bool {
+    ctx.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/apply-patch+yaml"))
+}
+
+/// The field manager of a request: `fieldManager`, or the user agent's first word
+/// (as upstream derives it).
+fn field_manager(ctx: &Ctx<'_>) -> String {
+    if let Some(m) = ctx.params.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    let agent = ctx
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
+    agent.split('/').next().unwrap_or("unknown").to_string()
+}
+
+/// Records an Update operation in `metadata.managedFields`.
+fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, sub: &str) {
+    if is_apply(ctx) {
+        return;
+    }
+    let skip_status = ctx.res.strategy.status_split && sub != "status";
+    let manager = field_manager(ctx);
+    skiff_api::managed::record_update(
+        old,
+        obj,
+        &manager,
+        &ctx.res.def.api_version(),
+        sub,
+        skip_status,
+    );
+}
+
 /// The stored form of an object written through the request's resource.
 fn store_form(ctx: &Ctx<'_>, obj: &Value) -> Bytes {
     if skiff_api::conversion::converted(ctx.res.def) {
@@ -501,6 +540,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     invalid(ctx, &obj, causes)?;
     check_namespace(ctx).await?;
     crate::admission::on_create(ctx, &mut obj).await?;
+    record_update(ctx, None, &mut obj, "");
     let name = meta::name(&obj).to_string();
     let stored = store_form(ctx, &obj);
     if ctx.dry_run() {
@@ -618,6 +658,16 @@ pub async fn update_object(
             Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
         };
     }
+    if !is_apply(ctx) {
+        if meta::metadata(&obj)
+            .and_then(|m| m.get("managedFields"))
+            .is_none()
+            && let Some(mf) = meta::metadata(&old).and_then(|m| m.get("managedFields"))
+        {
+            meta::set(&mut obj, "managedFields", mf.clone());
+        }
+        record_update(ctx, Some(&old), &mut obj, sub);
+    }
     let stored = store_form(ctx, &obj);
     if ctx.dry_run() {
         return Ok(with_resource_version(&stored, old_rev));
@@ -663,6 +713,9 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
         .trim()
         .to_string();
     let name = ctx.info.name.clone();
+    if content_type == "application/apply-patch+yaml" {
+        return apply_patch(ctx, &body, sub).await;
+    }
     // Retry on conflicts with concurrent writers, as upstream's patcher does.
     for _ in 0..5 {
         let (old, old_rev) = read(ctx, &name).await?;
@@ -685,6 +738,88 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
         ctx.res.def.plural,
         &name,
     ))
+}
+
+/// Server-side apply: merge the applied configuration with field ownership.
+async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Response<Body>> {
+    let Some(manager) = ctx
+        .params
+        .get("fieldManager")
+        .filter(|m| !m.is_empty())
+        .cloned()
+    else {
+        return Err(ApiError::bad_request(
+            "PATCH request must specify fieldManager when performing an apply",
+        ));
+    };
+    let config: Value = serde_yaml::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration must be an object",
+        ));
+    }
+    let (api_version, kind) = meta::type_meta(&config);
+    if api_version.is_empty() || kind.is_empty() {
+        return Err(ApiError::bad_request(
+            "apiVersion and kind must be set in an applied configuration",
+        ));
+    }
+    let mut config = check_type(ctx, config)?;
+    field_validation(ctx, &mut config)?;
+    let name = ctx.info.name.clone();
+    let body_name = meta::name(&config);
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let force = ctx.params.get("force").is_some_and(|f| f == "true");
+    let def = ctx.res.def;
+    let skip_status = ctx.res.strategy.status_split && sub != "status";
+    let api_version = def.api_version();
+    let applier = skiff_api::managed::Apply {
+        manager: &manager,
+        api_version: &api_version,
+        force,
+        skip_status,
+        group: def.group,
+        resource: def.plural,
+        name: &name,
+    };
+    for _ in 0..5 {
+        let current = match read(ctx, &name).await {
+            Ok(found) => Some(found),
+            Err(e) if e.code == 404 => None,
+            Err(e) => return Err(e),
+        };
+        match current {
+            None => {
+                let mut merged = skiff_api::managed::apply(None, &config, &applier)?;
+                meta::set(&mut merged, "name", json!(name));
+                match create_object(ctx, merged).await {
+                    Ok(bytes) => return list::respond_object(ctx, 201, bytes),
+                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Some((live, rev)) => {
+                let mut merged = skiff_api::managed::apply(Some(&live), &config, &applier)?;
+                meta::set(&mut merged, "resourceVersion", json!(rev.to_string()));
+                match update_object(ctx, merged, live, rev, sub).await {
+                    Ok(bytes) => return list::respond_object(ctx, 200, bytes),
+                    Err(e)
+                        if e.reason == "Conflict"
+                            && e.message.starts_with("Operation cannot be fulfilled") =>
+                    {
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(ApiError::modified(def.group, def.plural, &name))
 }
 
 fn patch_sets_resource_version(body: &[u8]) -> bool {

@@ -1,0 +1,652 @@
+//! Field ownership, as upstream's structured-merge-diff does it for server-side
+//! apply: `metadata.managedFields` records, per manager and operation (Apply or
+//! Update), the set of fields it last set (`fieldsV1`); applies conflict with
+//! other managers that own a field with another value; a manager that stops
+//! applying a field it alone owned removes it.
+//!
+//! Field paths use upstream's element syntax: `f:<field>`, `k:{"name":"c"}` for
+//! items of lists keyed by their merge keys, `v:"x"` for set members.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::errors::{ApiError, Cause};
+use crate::meta;
+
+pub type Path = Vec<String>;
+pub type FieldSet = BTreeSet<Path>;
+
+/// The merge keys of a list field (by name and parent path), or None for an atomic list.
+fn list_keys(parent: &Path, field: &str) -> Option<&'static [&'static str]> {
+    let in_container = parent
+        .iter()
+        .any(|p| p == "f:containers" || p == "f:initContainers" || p == "f:ephemeralContainers");
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims" => &["name"],
+        "volumeMounts" => &["mountPath"],
+        "ports" if in_container => &["containerPort", "protocol"],
+        "ports" if parent.last().is_some_and(|p| p == "f:spec") => &["port", "protocol"],
+        "conditions" => &["type"],
+        "ownerReferences" => &["uid"],
+        _ => return None,
+    })
+}
+
+fn is_set(field: &str) -> bool {
+    matches!(field, "finalizers")
+}
+
+/// Top-level metadata that nobody owns.
+const UNOWNED_META: &[&str] = &[
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "generateName",
+];
+
+fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
+    let mut m = Map::new();
+    for k in keys {
+        match item.get(*k) {
+            Some(v) => {
+                m.insert((*k).to_string(), v.clone());
+            }
+            None if *k == "protocol" => {
+                m.insert((*k).to_string(), json!("TCP"));
+            }
+            None => return None,
+        }
+    }
+    Some(format!("k:{}", Value::Object(m)))
+}
+
+/// The set of fields an object sets (leaves, plus keyed list items themselves).
+pub fn field_set(obj: &Value, skip_status: bool) -> FieldSet {
+    let mut out = FieldSet::new();
+    if let Some(m) = obj.as_object() {
+        for (k, v) in m {
+            match k.as_str() {
+                "apiVersion" | "kind" => {}
+                "status" if skip_status => {}
+                "metadata" => {
+                    if let Some(meta) = v.as_object() {
+                        for (mk, mv) in meta {
+                            if !UNOWNED_META.contains(&mk.as_str()) {
+                                walk(
+                                    mv,
+                                    vec!["f:metadata".into(), format!("f:{mk}")],
+                                    mk,
+                                    &mut out,
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => walk(v, vec![format!("f:{k}")], k, &mut out),
+            }
+        }
+    }
+    out
+}
+
+fn walk(v: &Value, path: Path, field: &str, out: &mut FieldSet) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let mut p = path.clone();
+                p.push(format!("f:{k}"));
+                walk(child, p, k, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let parent: Path = path[..path.len() - 1].to_vec();
+            if let Some(keys) = list_keys(&parent, field) {
+                for item in items {
+                    match key_element(item, keys) {
+                        Some(el) => {
+                            let mut p = path.clone();
+                            p.push(el);
+                            out.insert(p.clone());
+                            if let Some(m) = item.as_object() {
+                                for (k, child) in m {
+                                    let mut cp = p.clone();
+                                    cp.push(format!("f:{k}"));
+                                    walk(child, cp, k, out);
+                                }
+                            }
+                        }
+                        None => {
+                            out.insert(path.clone());
+                        }
+                    }
+                }
+            } else if is_set(field) {
+                for item in items {
+                    let mut p = path.clone();
+                    p.push(format!("v:{item}"));
+                    out.insert(p);
+                }
+            } else {
+                out.insert(path);
+            }
+        }
+        _ => {
+            out.insert(path);
+        }
+    }
+}
+
+/// The value at a path (None if absent).
+pub fn get<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut cur = obj;
+    for el in path {
+        cur = step(cur, el)?;
+    }
+    Some(cur)
+}
+
+fn step<'a>(cur: &'a Value, el: &str) -> Option<&'a Value> {
+    if let Some(f) = el.strip_prefix("f:") {
+        return cur.get(f);
+    }
+    if let Some(k) = el.strip_prefix("k:") {
+        let key: Map<String, Value> = serde_json::from_str(k).ok()?;
+        return cur.as_array()?.iter().find(|item| {
+            key.iter().all(|(kk, kv)| {
+                item.get(kk).unwrap_or(&json!("TCP")) == kv
+                    || (kk != "protocol" && item.get(kk) == Some(kv))
+            })
+        });
+    }
+    if let Some(v) = el.strip_prefix("v:") {
+        let v: Value = serde_json::from_str(v).ok()?;
+        return cur.as_array()?.iter().find(|x| **x == v);
+    }
+    None
+}
+
+/// Removes the value at a path.
+pub fn remove(obj: &mut Value, path: &[String]) {
+    let Some((last, parent_path)) = path.split_last() else {
+        return;
+    };
+    let mut cur = obj;
+    for el in parent_path {
+        let next = if let Some(f) = el.strip_prefix("f:") {
+            cur.get_mut(f)
+        } else if let Some(k) = el.strip_prefix("k:") {
+            let Ok(key) = serde_json::from_str::<Map<String, Value>>(k) else {
+                return;
+            };
+            cur.as_array_mut().and_then(|a| {
+                a.iter_mut().find(|item| {
+                    key.iter().all(|(kk, kv)| {
+                        item.get(kk) == Some(kv) || (kk == "protocol" && item.get(kk).is_none())
+                    })
+                })
+            })
+        } else {
+            None
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if let Some(f) = last.strip_prefix("f:") {
+        if let Some(m) = cur.as_object_mut() {
+            m.remove(f);
+        }
+    } else if let Some(k) = last.strip_prefix("k:") {
+        if let (Ok(key), Some(a)) = (
+            serde_json::from_str::<Map<String, Value>>(k),
+            cur.as_array_mut(),
+        ) {
+            a.retain(|item| {
+                !key.iter().all(|(kk, kv)| {
+                    item.get(kk) == Some(kv) || (kk == "protocol" && item.get(kk).is_none())
+                })
+            });
+        }
+    } else if let Some(v) = last.strip_prefix("v:")
+        && let (Ok(v), Some(a)) = (serde_json::from_str::<Value>(v), cur.as_array_mut())
+    {
+        a.retain(|x| *x != v);
+    }
+}
+
+/// A field set as `fieldsV1` JSON.
+pub fn to_fields_v1(set: &FieldSet) -> Value {
+    let mut root = Map::new();
+    for path in set {
+        let mut cur = &mut root;
+        for (i, el) in path.iter().enumerate() {
+            let entry = cur.entry(el.clone()).or_insert_with(|| json!({}));
+            if i + 1 == path.len() && el.starts_with("k:") {
+                entry
+                    .as_object_mut()
+                    .expect("object")
+                    .insert(".".into(), json!({}));
+            }
+            cur = entry.as_object_mut().expect("object");
+        }
+    }
+    Value::Object(root)
+}
+
+/// `fieldsV1` JSON as a field set.
+pub fn from_fields_v1(v: &Value) -> FieldSet {
+    let mut out = FieldSet::new();
+    fn rec(v: &Value, path: &mut Path, out: &mut FieldSet) {
+        let Some(m) = v.as_object() else { return };
+        if m.is_empty() {
+            out.insert(path.clone());
+            return;
+        }
+        for (k, child) in m {
+            if k == "." {
+                out.insert(path.clone());
+                continue;
+            }
+            path.push(k.clone());
+            rec(child, path, out);
+            path.pop();
+        }
+    }
+    rec(v, &mut Vec::new(), &mut out);
+    out
+}
+
+/// One `managedFields` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub manager: String,
+    pub operation: String,
+    pub api_version: String,
+    pub subresource: String,
+    pub time: String,
+    pub fields: FieldSet,
+}
+
+pub fn entries(obj: &Value) -> Vec<Entry> {
+    meta::metadata(obj)
+        .and_then(|m| m.get("managedFields"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|e| Entry {
+                    manager: e
+                        .get("manager")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                    operation: e
+                        .get("operation")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Update")
+                        .into(),
+                    api_version: e
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                    subresource: e
+                        .get("subresource")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                    time: e.get("time").and_then(Value::as_str).unwrap_or("").into(),
+                    fields: e.get("fieldsV1").map(from_fields_v1).unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn set_entries(obj: &mut Value, list: &[Entry]) {
+    let v: Vec<Value> = list
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut m = json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version, "time": e.time, "fieldsType": "FieldsV1", "fieldsV1": to_fields_v1(&e.fields)});
+            if !e.subresource.is_empty() {
+                m["subresource"] = json!(e.subresource);
+            }
+            m
+        })
+        .collect();
+    if v.is_empty() {
+        meta::remove(obj, "managedFields");
+    } else {
+        meta::set(obj, "managedFields", Value::Array(v));
+    }
+}
+
+/// Records an Update by `manager`: it now owns the fields it changed; nobody
+/// else does.
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    subresource: &str,
+    skip_status: bool,
+) {
+    let mut list = old.map(entries).unwrap_or_default();
+    let before = old.map(|o| field_set(o, skip_status)).unwrap_or_default();
+    let after = field_set(new, skip_status);
+    let changed: FieldSet = after
+        .iter()
+        .filter(|p| !before.contains(*p) || old.and_then(|o| get(o, p)) != get(new, p))
+        .cloned()
+        .collect();
+    // Fields that no longer exist are owned by nobody.
+    for e in &mut list {
+        e.fields
+            .retain(|p| after.contains(p) && !changed.contains(p));
+    }
+    if !changed.is_empty() {
+        match list.iter_mut().find(|e| {
+            e.manager == manager && e.operation == "Update" && e.subresource == subresource
+        }) {
+            Some(e) => {
+                e.fields.extend(changed);
+                e.time = meta::now();
+                e.api_version = api_version.into();
+            }
+            None => list.push(Entry {
+                manager: manager.into(),
+                operation: "Update".into(),
+                api_version: api_version.into(),
+                subresource: subresource.into(),
+                time: meta::now(),
+                fields: changed,
+            }),
+        }
+    }
+    set_entries(new, &list);
+}
+
+fn path_string(path: &Path) -> String {
+    let mut out = String::new();
+    for el in path {
+        if let Some(f) = el.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(f);
+        } else if let Some(k) = el.strip_prefix("k:") {
+            out.push_str(&format!(
+                "[{}]",
+                k.trim_start_matches('{')
+                    .trim_end_matches('}')
+                    .replace("\":", "=")
+                    .replace('"', "")
+            ));
+        } else if let Some(v) = el.strip_prefix("v:") {
+            out.push_str(&format!("[={v}]"));
+        }
+    }
+    out
+}
+
+/// Server-side apply of `config` by `manager` onto `live` (None: the object is
+/// new). Returns the merged object with its managed fields.
+pub struct Apply<'a> {
+    pub manager: &'a str,
+    /// The API version the configuration is applied through.
+    pub api_version: &'a str,
+    /// Take fields other managers own (`--force-conflicts`).
+    pub force: bool,
+    /// The status belongs to the status subresource, not to appliers of the object.
+    pub skip_status: bool,
+    /// For errors: the resource's group, plural and the object's name.
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub name: &'a str,
+}
+
+pub fn apply(live: Option<&Value>, config: &Value, a: &Apply<'_>) -> Result<Value, ApiError> {
+    let applied = field_set(config, a.skip_status);
+    let mut list = live.map(entries).unwrap_or_default();
+    let empty = json!({});
+    let live_obj = live.unwrap_or(&empty);
+    // Conflicts: fields another manager owns with a different value.
+    let mut conflicts: BTreeMap<(String, String), Vec<Path>> = BTreeMap::new();
+    for e in list
+        .iter()
+        .filter(|e| !(e.manager == a.manager && e.operation == "Apply"))
+    {
+        for p in e.fields.intersection(&applied) {
+            if p.last().is_some_and(|l| l.starts_with("k:")) {
+                continue;
+            }
+            if get(live_obj, p) != get(config, p) {
+                conflicts
+                    .entry((e.manager.clone(), e.api_version.clone()))
+                    .or_default()
+                    .push(p.clone());
+            }
+        }
+    }
+    if !conflicts.is_empty() && !a.force {
+        let total: usize = conflicts.values().map(Vec::len).sum();
+        let mut causes = Vec::new();
+        let mut parts = Vec::new();
+        for ((m, v), paths) in &conflicts {
+            for p in paths {
+                causes.push(Cause {
+                    reason: "FieldManagerConflict",
+                    message: format!("conflict with \"{m}\" using {v}"),
+                    field: path_string(p),
+                });
+            }
+            if paths.len() == 1 {
+                parts.push(format!(
+                    "conflict with \"{m}\" using {v}: {}",
+                    path_string(&paths[0])
+                ));
+            } else {
+                let list: Vec<String> = paths
+                    .iter()
+                    .map(|p| format!("- {}", path_string(p)))
+                    .collect();
+                parts.push(format!(
+                    "conflicts with \"{m}\" using {v}:\n{}",
+                    list.join("\n")
+                ));
+            }
+        }
+        let plural = if total == 1 { "conflict" } else { "conflicts" };
+        let mut err = ApiError::conflict(a.group, a.resource, a.name, "");
+        err.message = format!("Apply failed with {total} {plural}: {}", parts.join("\n"));
+        err.details = Some(
+            json!({"name": a.name, "group": a.group, "kind": a.resource, "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>()}),
+        );
+        return Err(err);
+    }
+    // Forced: the others lose the conflicting fields.
+    for ((m, _), paths) in &conflicts {
+        for e in list.iter_mut().filter(|e| &e.manager == m) {
+            for p in paths {
+                e.fields.remove(p);
+            }
+        }
+    }
+    let mut merged = live_obj.clone();
+    // Fields this manager applied before, no longer applies, and nobody else owns: removed.
+    if let Some(prev) = list
+        .iter()
+        .find(|e| e.manager == a.manager && e.operation == "Apply")
+    {
+        let others: FieldSet = list
+            .iter()
+            .filter(|e| !(e.manager == a.manager && e.operation == "Apply"))
+            .flat_map(|e| e.fields.iter().cloned())
+            .collect();
+        let mut gone: Vec<Path> = prev
+            .fields
+            .iter()
+            .filter(|p| !applied.contains(*p) && !others.contains(*p))
+            .cloned()
+            .collect();
+        gone.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in gone {
+            remove(&mut merged, &p);
+        }
+    }
+    let mut cfg = config.clone();
+    if let Some(m) = cfg.as_object_mut() {
+        m.remove("status");
+        if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            md.remove("managedFields");
+            md.remove("resourceVersion");
+        }
+    }
+    crate::patch::strategic_merge(&mut merged, &cfg, "");
+    // Ownership: the applier owns what it applied; others keep the rest.
+    for e in list
+        .iter_mut()
+        .filter(|e| !(e.manager == a.manager && e.operation == "Apply"))
+    {
+        e.fields
+            .retain(|p| !applied.contains(p) || get(&merged, p) == get(live_obj, p));
+    }
+    match list
+        .iter_mut()
+        .find(|e| e.manager == a.manager && e.operation == "Apply")
+    {
+        Some(e) => {
+            e.fields = applied;
+            e.time = meta::now();
+            e.api_version = a.api_version.into();
+        }
+        None => list.push(Entry {
+            manager: a.manager.into(),
+            operation: "Apply".into(),
+            api_version: a.api_version.into(),
+            subresource: String::new(),
+            time: meta::now(),
+            fields: applied,
+        }),
+    }
+    set_entries(&mut merged, &list);
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_sets_round_trip_fields_v1() {
+        let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"app": "x"}, "finalizers": ["a"]},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}]}}}});
+        let set = field_set(&obj, true);
+        assert!(set.contains(&vec!["f:spec".to_string(), "f:replicas".to_string()]));
+        assert!(set.contains(&vec![
+            "f:metadata".into(),
+            "f:labels".into(),
+            "f:app".into()
+        ]));
+        assert!(set.contains(&vec![
+            "f:metadata".into(),
+            "f:finalizers".into(),
+            "v:\"a\"".into()
+        ]));
+        let v1 = to_fields_v1(&set);
+        assert!(
+            v1["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["."]
+                .is_object()
+        );
+        assert_eq!(from_fields_v1(&v1), set);
+    }
+
+    #[test]
+    fn apply_conflicts_force_and_removal() {
+        let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
+        let live = apply(
+            None,
+            &first,
+            &Apply {
+                manager: "alice",
+                api_version: "v1",
+                force: false,
+                skip_status: true,
+                group: "",
+                resource: "configmaps",
+                name: "c",
+            },
+        )
+        .unwrap();
+        assert_eq!(live["data"], json!({"a": "1", "b": "2"}));
+        // bob applies a different value for a field alice owns: conflict.
+        let bob = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "9"}});
+        let err = apply(
+            Some(&live),
+            &bob,
+            &Apply {
+                manager: "bob",
+                api_version: "v1",
+                force: false,
+                skip_status: true,
+                group: "",
+                resource: "configmaps",
+                name: "c",
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, 409);
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"alice\" using v1: .data.a"
+        );
+        // Forced: bob takes the field.
+        let live = apply(
+            Some(&live),
+            &bob,
+            &Apply {
+                manager: "bob",
+                api_version: "v1",
+                force: true,
+                skip_status: true,
+                group: "",
+                resource: "configmaps",
+                name: "c",
+            },
+        )
+        .unwrap();
+        assert_eq!(live["data"]["a"], "9");
+        // alice stops applying b (she alone owned it): it goes; a is bob's now and stays.
+        let alice2 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let live = apply(
+            Some(&live),
+            &alice2,
+            &Apply {
+                manager: "alice",
+                api_version: "v1",
+                force: false,
+                skip_status: true,
+                group: "",
+                resource: "configmaps",
+                name: "c",
+            },
+        )
+        .unwrap();
+        assert_eq!(live["data"], json!({"a": "9"}));
+        let managers: Vec<String> = entries(&live).into_iter().map(|e| e.manager).collect();
+        assert_eq!(managers, ["bob"]);
+    }
+}

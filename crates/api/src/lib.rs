@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod conversion;
+pub mod defaults;
 pub mod errors;
 pub mod managed;
 pub mod meta;

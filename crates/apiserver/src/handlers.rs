@@ -333,6 +333,26 @@ fn check_type(ctx: &Ctx<'_>, mut value: Value) -> Result<Value> {
     Ok(value)
 }
 
+/// A Job's selector and pod labels from its uid, unless the user manages the
+/// selector (upstream's job strategy).
+fn generate_job_selector(obj: &mut Value) {
+    if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let uid = meta::uid(obj).to_string();
+    let name = meta::name(obj).to_string();
+    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let labels = [
+        ("batch.kubernetes.io/controller-uid", uid.as_str()),
+        ("batch.kubernetes.io/job-name", name.as_str()),
+        ("controller-uid", uid.as_str()),
+        ("job-name", name.as_str()),
+    ];
+    for (k, v) in labels {
+        obj["spec"]["template"]["metadata"]["labels"][k] = json!(v);
+    }
+}
+
 /// Whether the request is a server-side apply.
 fn is_apply(ctx: &Ctx<'_>) -> bool {
     ctx.headers
@@ -506,6 +526,7 @@ async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
 pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     let def = ctx.res.def;
     field_validation(ctx, &mut obj)?;
+    skiff_api::defaults::apply(def, &mut obj);
     let url_ns = ctx.namespace().to_string();
     let body_ns = meta::namespace(&obj).to_string();
     if def.namespaced {
@@ -533,6 +554,9 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         meta::remove(&mut obj, field);
     }
     meta::set(&mut obj, "uid", json!(meta::new_uid()));
+    if def.group == "batch" && def.plural == "jobs" {
+        generate_job_selector(&mut obj);
+    }
     meta::set(&mut obj, "creationTimestamp", json!(meta::now()));
     let mut causes =
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
@@ -596,6 +620,8 @@ pub async fn update_object(
     sub: &str,
 ) -> Result<Bytes> {
     let def = ctx.res.def;
+    field_validation(ctx, &mut obj)?;
+    skiff_api::defaults::apply(def, &mut obj);
     let name = meta::name(&old).to_string();
     let sent_rv = meta::resource_version(&obj).to_string();
     if !sent_rv.is_empty() && sent_rv != old_rev.to_string() {

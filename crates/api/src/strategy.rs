@@ -69,7 +69,8 @@ impl Strategy {
             | "rolebindings"
             | "clusterrolebindings"
             | "nodes"
-            | "users" => NameRule::PathSegment,
+            | "users"
+            | "apiservices" => NameRule::PathSegment,
             _ => NameRule::Subdomain,
         };
         let mut s = Strategy {

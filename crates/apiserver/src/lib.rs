@@ -40,6 +40,11 @@ pub use authn::{Authenticator, UserInfo};
 pub use response::Body;
 pub use serve::{TlsError, serve, tls_config};
 
+/// The built-in group versions served, as (group, versions) in discovery order.
+pub fn served_group_versions() -> &'static [(&'static str, &'static [&'static str])] {
+    skiff_api::catalogue::builtin_groups()
+}
+
 /// Largest request body accepted (upstream: 3 MiB).
 pub const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
 

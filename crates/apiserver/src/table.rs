@@ -868,6 +868,337 @@ fn access_modes(modes: &[Value]) -> String {
         .join(",")
 }
 
+// === More kinds ===
+
+fn int_or_str(v: &Value, ptr: &str) -> Value {
+    match v.pointer(ptr) {
+        Some(Value::Number(n)) => json!(n.to_string()),
+        Some(Value::String(s)) => json!(s),
+        _ => json!("N/A"),
+    }
+}
+
+const PRIORITYCLASS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Value", "integer", 0, |v| json!(i(v, "/value"))),
+    col("Global-Default", "boolean", 0, |v| {
+        json!(
+            v.get("globalDefault")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        )
+    }),
+    col("Age", "string", 0, age),
+    col("PreemptionPolicy", "string", 0, |v| {
+        json!(s(v, "/preemptionPolicy"))
+    }),
+];
+
+fn hpa_targets(v: &Value) -> Value {
+    if let Some(t) = v
+        .pointer("/spec/targetCPUUtilizationPercentage")
+        .and_then(Value::as_i64)
+    {
+        let current = v
+            .pointer("/status/currentCPUUtilizationPercentage")
+            .and_then(Value::as_i64)
+            .map_or("<unknown>".to_string(), |c| format!("{c}%"));
+        return json!(format!("cpu: {current}/{t}%"));
+    }
+    let metrics = arr(v, "/spec/metrics");
+    if metrics.is_empty() {
+        return json!("<none>");
+    }
+    let parts: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            let name = m
+                .pointer("/resource/name")
+                .and_then(Value::as_str)
+                .unwrap_or("metric");
+            match m
+                .pointer("/resource/target/averageUtilization")
+                .and_then(Value::as_i64)
+            {
+                Some(t) => format!("{name}: <unknown>/{t}%"),
+                None => format!("{name}: <unknown>"),
+            }
+        })
+        .collect();
+    json!(parts.join(", "))
+}
+
+const HPA: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Reference", "string", 0, |v| {
+        json!(format!(
+            "{}/{}",
+            s(v, "/spec/scaleTargetRef/kind"),
+            s(v, "/spec/scaleTargetRef/name")
+        ))
+    }),
+    col("Targets", "string", 0, hpa_targets),
+    col("MinPods", "string", 0, |v| {
+        json!(
+            v.pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .map_or("<unset>".to_string(), |m| m.to_string())
+        )
+    }),
+    col("MaxPods", "integer", 0, |v| {
+        json!(i(v, "/spec/maxReplicas"))
+    }),
+    col("Replicas", "integer", 0, |v| {
+        json!(i(v, "/status/currentReplicas"))
+    }),
+    col("Age", "string", 0, age),
+];
+
+const PV: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Capacity", "string", 0, |v| {
+        json!(s(v, "/spec/capacity/storage"))
+    }),
+    col("Access Modes", "string", 0, |v| {
+        json!(access_modes(arr(v, "/spec/accessModes")))
+    }),
+    col("Reclaim Policy", "string", 0, |v| {
+        json!(s(v, "/spec/persistentVolumeReclaimPolicy"))
+    }),
+    col("Status", "string", 0, |v| json!(s(v, "/status/phase"))),
+    col("Claim", "string", 0, |v| {
+        let n = s(v, "/spec/claimRef/name");
+        json!(if n.is_empty() {
+            String::new()
+        } else {
+            format!("{}/{n}", s(v, "/spec/claimRef/namespace"))
+        })
+    }),
+    col("StorageClass", "string", 0, |v| {
+        json!(s(v, "/spec/storageClassName"))
+    }),
+    col("VolumeAttributesClass", "string", 0, |v| {
+        or_none(s(v, "/spec/volumeAttributesClassName"))
+    }),
+    col("Reason", "string", 0, |v| json!(s(v, "/status/reason"))),
+    col("Age", "string", 0, age),
+];
+
+const BINDING: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Role", "string", 0, |v| {
+        json!(format!(
+            "{}/{}",
+            s(v, "/roleRef/kind"),
+            s(v, "/roleRef/name")
+        ))
+    }),
+    col("Age", "string", 0, age),
+];
+
+const PDB: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Min Available", "string", 0, |v| {
+        int_or_str(v, "/spec/minAvailable")
+    }),
+    col("Max Unavailable", "string", 0, |v| {
+        int_or_str(v, "/spec/maxUnavailable")
+    }),
+    col("Allowed Disruptions", "integer", 0, |v| {
+        json!(i(v, "/status/disruptionsAllowed"))
+    }),
+    col("Age", "string", 0, age),
+];
+
+const LEASE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Holder", "string", 0, |v| {
+        json!(s(v, "/spec/holderIdentity"))
+    }),
+    col("Age", "string", 0, age),
+];
+
+const STORAGECLASS: &[Column] = &[
+    col("Name", "string", 0, |v| {
+        let default = meta::metadata(v)
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
+            .and_then(Value::as_str)
+            == Some("true");
+        json!(if default {
+            format!("{} (default)", meta::name(v))
+        } else {
+            meta::name(v).to_string()
+        })
+    }),
+    col("Provisioner", "string", 0, |v| json!(s(v, "/provisioner"))),
+    col("ReclaimPolicy", "string", 0, |v| {
+        json!(s(v, "/reclaimPolicy"))
+    }),
+    col("VolumeBindingMode", "string", 0, |v| {
+        json!(s(v, "/volumeBindingMode"))
+    }),
+    col("AllowVolumeExpansion", "boolean", 0, |v| {
+        json!(
+            v.get("allowVolumeExpansion")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        )
+    }),
+    col("Age", "string", 0, age),
+];
+
+const ENDPOINTSLICE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("AddressType", "string", 0, |v| json!(s(v, "/addressType"))),
+    col("Ports", "string", 0, |v| {
+        let ports: Vec<String> = arr(v, "/ports")
+            .iter()
+            .filter_map(|p| p.get("port").and_then(Value::as_i64).map(|p| p.to_string()))
+            .collect();
+        json!(if ports.is_empty() {
+            "<unset>".to_string()
+        } else {
+            ports.join(",")
+        })
+    }),
+    col("Endpoints", "string", 0, |v| {
+        let addrs: Vec<String> = arr(v, "/endpoints")
+            .iter()
+            .flat_map(|e| {
+                arr(e, "/addresses")
+                    .iter()
+                    .filter_map(|a| a.as_str().map(String::from))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let more = addrs.len().saturating_sub(3);
+        let mut out = addrs.into_iter().take(3).collect::<Vec<_>>().join(",");
+        if more > 0 {
+            out.push_str(&format!(" + {more} more..."));
+        }
+        json!(if out.is_empty() {
+            "<unset>".to_string()
+        } else {
+            out
+        })
+    }),
+    col("Age", "string", 0, age),
+];
+
+const INGRESSCLASS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Controller", "string", 0, |v| {
+        json!(s(v, "/spec/controller"))
+    }),
+    col("Parameters", "string", 0, |v| {
+        or_none(s(v, "/spec/parameters/name"))
+    }),
+    col("Age", "string", 0, age),
+];
+
+const NETWORKPOLICY: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Pod-Selector", "string", 0, |v| {
+        let sel = selector_string(v.pointer("/spec/podSelector"));
+        json!(if sel.is_empty() {
+            "<none>".to_string()
+        } else {
+            sel
+        })
+    }),
+    col("Age", "string", 0, age),
+];
+
+const RUNTIMECLASS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Handler", "string", 0, |v| json!(s(v, "/handler"))),
+    col("Age", "string", 0, age),
+];
+
+const CONTROLLERREVISION: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Controller", "string", 0, |v| {
+        let owner = arr(v, "/metadata/ownerReferences")
+            .iter()
+            .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true));
+        json!(owner.map_or("<none>".to_string(), |o| {
+            format!(
+                "{}/{}",
+                o.get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_lowercase(),
+                o.get("name").and_then(Value::as_str).unwrap_or("")
+            )
+        }))
+    }),
+    col("Revision", "integer", 0, |v| json!(i(v, "/revision"))),
+    col("Age", "string", 0, age),
+];
+
+const WEBHOOKCONFIG: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Webhooks", "integer", 0, |v| {
+        json!(arr(v, "/webhooks").len())
+    }),
+    col("Age", "string", 0, age),
+];
+
+const APISERVICE: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Service", "string", 0, |v| {
+        let n = s(v, "/spec/service/name");
+        json!(if n.is_empty() {
+            "Local".to_string()
+        } else {
+            format!("{}/{n}", s(v, "/spec/service/namespace"))
+        })
+    }),
+    col("Available", "string", 0, |v| {
+        let c = arr(v, "/status/conditions")
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"));
+        json!(match c {
+            Some(c) if c.get("status").and_then(Value::as_str) == Some("True") =>
+                "True".to_string(),
+            Some(c) => format!(
+                "False ({})",
+                c.get("reason").and_then(Value::as_str).unwrap_or("")
+            ),
+            None => "Unknown".to_string(),
+        })
+    }),
+    col("Age", "string", 0, age),
+];
+
+const CSR: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Age", "string", 0, age),
+    col("SignerName", "string", 0, |v| {
+        json!(s(v, "/spec/signerName"))
+    }),
+    col("Requestor", "string", 0, |v| json!(s(v, "/spec/username"))),
+    col("RequestedDuration", "string", 0, |v| {
+        json!(
+            v.pointer("/spec/expirationSeconds")
+                .and_then(Value::as_i64)
+                .map_or("<none>".to_string(), human_duration)
+        )
+    }),
+    col("Condition", "string", 0, |v| {
+        let conds: Vec<String> = arr(v, "/status/conditions")
+            .iter()
+            .filter_map(|c| c.get("type").and_then(Value::as_str).map(String::from))
+            .collect();
+        json!(if conds.is_empty() {
+            "Pending".to_string()
+        } else {
+            conds.join(",")
+        })
+    }),
+];
+
 const DEFAULT: &[Column] = &[
     col("Name", "string", 0, name),
     col("Created At", "date", 0, created_at),
@@ -892,6 +1223,24 @@ fn columns(res: &Resource) -> &'static [Column] {
         ("", "serviceaccounts") => SERVICEACCOUNT,
         ("", "events") => EVENT,
         ("", "persistentvolumeclaims") => PVC,
+        ("", "persistentvolumes") => PV,
+        ("scheduling.k8s.io", "priorityclasses") => PRIORITYCLASS,
+        ("autoscaling", "horizontalpodautoscalers") => HPA,
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => BINDING,
+        ("policy", "poddisruptionbudgets") => PDB,
+        ("coordination.k8s.io", "leases") => LEASE,
+        ("storage.k8s.io", "storageclasses") => STORAGECLASS,
+        ("discovery.k8s.io", "endpointslices") => ENDPOINTSLICE,
+        ("networking.k8s.io", "ingressclasses") => INGRESSCLASS,
+        ("networking.k8s.io", "networkpolicies") => NETWORKPOLICY,
+        ("node.k8s.io", "runtimeclasses") => RUNTIMECLASS,
+        ("apps", "controllerrevisions") => CONTROLLERREVISION,
+        (
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations" | "mutatingwebhookconfigurations",
+        ) => WEBHOOKCONFIG,
+        ("apiregistration.k8s.io", "apiservices") => APISERVICE,
+        ("certificates.k8s.io", "certificatesigningrequests") => CSR,
         _ => DEFAULT,
     }
 }

@@ -101,6 +101,42 @@ pub async fn ensure(server: &ApiServer, address: &SocketAddr) -> Result<(), Stri
         )
         .await?;
     }
+    // The APIService of every built-in group version, served locally (upstream's
+    // autoregister controller).
+    let groups = skiff_apiserver::served_group_versions();
+    for (order, (group, versions)) in groups.iter().enumerate() {
+        for (vi, version) in versions.iter().enumerate() {
+            let name = format!("{version}.{group}");
+            let mut spec = json!({"version": version, "groupPriorityMinimum": 18000 - 100 * order as i64, "versionPriority": 15 - vi as i64});
+            if !group.is_empty() {
+                spec["group"] = json!(group);
+            }
+            ensure_object(
+                server,
+                "/apis/apiregistration.k8s.io/v1/apiservices",
+                json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": name, "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}}, "spec": spec}),
+            )
+            .await?;
+            let (status, current) = call(
+                server,
+                http::Method::GET,
+                &format!("/apis/apiregistration.k8s.io/v1/apiservices/{name}"),
+                &Value::Null,
+            )
+            .await?;
+            if status == 200 && current.pointer("/status/conditions").is_none() {
+                let mut updated = current.clone();
+                updated["status"] = json!({"conditions": [{"type": "Available", "status": "True", "lastTransitionTime": current.pointer("/metadata/creationTimestamp"), "reason": "Local", "message": "Local APIServices are always available"}]});
+                call(
+                    server,
+                    http::Method::PUT,
+                    &format!("/apis/apiregistration.k8s.io/v1/apiservices/{name}/status"),
+                    &updated,
+                )
+                .await?;
+            }
+        }
+    }
     Ok(())
 }
 

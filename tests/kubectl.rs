@@ -858,3 +858,40 @@ fn server_side_apply_with_two_managers() {
     c.ok(&["label", "deploy", "web", "-n", "demo", "team=a"]);
     assert!(managed(&c).contains(&("kubectl-label".to_string(), "Update".to_string())));
 }
+
+#[test]
+fn edit_with_an_editor_script() {
+    let c = Cluster::start().unwrap();
+    c.apply_stdin(&["apply", "-f", "-"], MANIFEST);
+    let editor = c.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/color: blue/color: purple/' \"$1\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = c
+        .command(&["edit", "cm", "settings", "-n", "demo"])
+        .env("KUBE_EDITOR", &editor)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configmap/settings edited"));
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "purple"
+    );
+}

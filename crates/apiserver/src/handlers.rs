@@ -100,7 +100,7 @@ pub async fn handle(
             "/metrics" => Ok(server.inner.metrics.render(server)),
             "/openapi/v3" | "/openapi/v3/" => Ok(response::json(200, &crate::openapi::index())),
             p if p.starts_with("/openapi/v3/") => {
-                match crate::openapi::documents().get(&p["/openapi/v3/".len()..]) {
+                match crate::openapi::document(&p["/openapi/v3/".len()..]) {
                     Some(doc) => {
                         let mut resp =
                             response::bytes_response(200, "application/json", doc.json.clone());

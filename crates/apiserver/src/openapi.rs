@@ -394,26 +394,42 @@ fn build(group: &str, version: &str) -> Document {
     }
 }
 
-/// Every group version's document, built once.
-pub fn documents() -> &'static BTreeMap<String, Document> {
-    static DOCS: OnceLock<BTreeMap<String, Document>> = OnceLock::new();
-    DOCS.get_or_init(|| {
+/// Every group version's document slot; each is built on first use.
+fn slots() -> &'static BTreeMap<String, (String, String, OnceLock<Document>)> {
+    static SLOTS: OnceLock<BTreeMap<String, (String, String, OnceLock<Document>)>> =
+        OnceLock::new();
+    SLOTS.get_or_init(|| {
         catalogue::builtin_groups()
             .iter()
-            .flat_map(|(g, vs)| vs.iter().map(move |v| (gv_path(g, v), build(g, v))))
+            .flat_map(|(g, vs)| {
+                vs.iter().map(move |v| {
+                    (
+                        gv_path(g, v),
+                        (g.to_string(), v.to_string(), OnceLock::new()),
+                    )
+                })
+            })
             .collect()
     })
 }
 
+/// The document of one group version (`api/v1`, `apis/apps/v1`).
+pub fn document(path: &str) -> Option<&'static Document> {
+    let (group, version, slot) = slots().get(path)?;
+    Some(slot.get_or_init(|| build(group, version)))
+}
+
 /// The `/openapi/v3` index.
 pub fn index() -> Value {
-    let paths: Map<String, Value> = documents()
-        .iter()
-        .map(|(p, d)| {
-            (
-                p.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
-            )
+    let paths: Map<String, Value> = slots()
+        .keys()
+        .filter_map(|p| {
+            document(p).map(|d| {
+                (
+                    p.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
+                )
+            })
         })
         .collect();
     json!({"paths": paths})
@@ -428,7 +444,7 @@ pub fn prune_unknown_fields(
     kind: &str,
     obj: &mut Value,
 ) -> Vec<String> {
-    let Some(doc) = documents().get(&gv_path(group, version)) else {
+    let Some(doc) = document(&gv_path(group, version)) else {
         return Vec::new();
     };
     let Some(name) = doc.kinds.get(kind) else {
@@ -526,7 +542,7 @@ mod tests {
 
     #[test]
     fn documents_carry_kinds_and_extensions() {
-        let doc = &documents()["api/v1"];
+        let doc = document("api/v1").unwrap();
         let pod = &doc.schemas[&doc.kinds["Pod"]];
         assert_eq!(pod["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
         assert!(

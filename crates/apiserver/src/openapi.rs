@@ -394,10 +394,12 @@ fn build(group: &str, version: &str) -> Document {
     }
 }
 
+/// A group version and its document, built on first use.
+type Slot = (String, String, OnceLock<Document>);
+
 /// Every group version's document slot; each is built on first use.
-fn slots() -> &'static BTreeMap<String, (String, String, OnceLock<Document>)> {
-    static SLOTS: OnceLock<BTreeMap<String, (String, String, OnceLock<Document>)>> =
-        OnceLock::new();
+fn slots() -> &'static BTreeMap<String, Slot> {
+    static SLOTS: OnceLock<BTreeMap<String, Slot>> = OnceLock::new();
     SLOTS.get_or_init(|| {
         catalogue::builtin_groups()
             .iter()

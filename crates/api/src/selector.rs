@@ -151,6 +151,47 @@ impl FieldSelector {
     }
 }
 
+/// A `metav1.LabelSelector` (or a plain label map, as Services and RCs have) as
+/// the string form kubectl prints and Scale reports: `a=b,c in (x,y),!d`.
+pub fn selector_string(sel: Option<&Value>) -> String {
+    let Some(sel) = sel else { return String::new() };
+    let mut parts: Vec<String> = Vec::new();
+    let plain = sel.get("matchExpressions").is_none() && sel.get("matchLabels").is_none();
+    let labels = if plain {
+        sel.as_object()
+    } else {
+        sel.get("matchLabels").and_then(Value::as_object)
+    };
+    for (k, v) in labels.into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => parts.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// The request's media type, without parameters.
+    pub fn media_type(&self) -> String {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
     fn dry_run(&self) -> bool {
         self.params.get("dryRun").is_some_and(|v| v == "All")
     }
@@ -728,16 +741,7 @@ fn namespace_pending(obj: &Value) -> bool {
 
 /// PATCH: JSON patch, merge patch or strategic merge patch of the current object.
 async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<Body>> {
-    let content_type = ctx
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let content_type = ctx.media_type();
     let name = ctx.info.name.clone();
     if content_type == "application/apply-patch+yaml" {
         return apply_patch(ctx, &body, sub).await;

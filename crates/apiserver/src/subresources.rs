@@ -12,48 +12,6 @@ use crate::response::{self, Body};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// The label selector string of a workload, for `Scale.status.selector`.
-fn selector_string(obj: &Value) -> String {
-    let sel = obj.pointer("/spec/selector");
-    let labels = sel
-        .and_then(|s| s.get("matchLabels"))
-        .and_then(Value::as_object)
-        .or_else(|| {
-            sel.and_then(Value::as_object)
-                .filter(|m| !m.contains_key("matchExpressions") && !m.contains_key("matchLabels"))
-        });
-    let mut parts: Vec<String> = labels
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect()
-        })
-        .unwrap_or_default();
-    for e in sel
-        .and_then(|s| s.get("matchExpressions"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.join(",")
-}
-
 fn scale_of(obj: &Value) -> Value {
     let m = meta::metadata(obj).cloned().unwrap_or_default();
     let mut metadata = json!({});
@@ -75,7 +33,7 @@ fn scale_of(obj: &Value) -> Value {
         "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
         "status": {
             "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
-            "selector": selector_string(obj),
+            "selector": skiff_api::selector::selector_string(obj.pointer("/spec/selector")),
         },
     })
 }
@@ -88,19 +46,7 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
         let wanted = match verb {
             "get" => return Ok(response::json(200, &current)),
             "update" => parse_body(ctx, &body)?,
-            "patch" => {
-                let content_type = ctx
-                    .headers
-                    .get(http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                skiff_api::patch::apply(&content_type, &current, &body)?
-            }
+            "patch" => skiff_api::patch::apply(&ctx.media_type(), &current, &body)?,
             _ => return Err(ApiError::method_not_allowed()),
         };
         let replicas = wanted

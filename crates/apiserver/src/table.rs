@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use skiff_api::meta;
+use skiff_api::selector::selector_string;
 
 use crate::registry::Resource;
 
@@ -127,51 +128,6 @@ fn arr<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
-}
-
-fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel else { return String::new() };
-    let mut parts: Vec<String> = Vec::new();
-    let labels = sel
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .or_else(|| {
-            if sel.get("matchExpressions").is_none() {
-                sel.as_object()
-            } else {
-                None
-            }
-        });
-    if let Some(m) = labels {
-        for (k, v) in m {
-            if let Some(v) = v.as_str() {
-                parts.push(format!("{k}={v}"));
-            }
-        }
-    }
-    for e in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.join(",")
 }
 
 fn containers_of(template_spec: &Value) -> (String, String) {

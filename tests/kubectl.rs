@@ -41,6 +41,10 @@ impl Drop for Cluster {
 
 impl Cluster {
     fn start() -> Result<Cluster> {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Result<Cluster> {
         let dir = tempfile::tempdir()?;
         let port = skiff_testutil::free_port();
         let log = std::fs::File::create(dir.path().join("server.log"))?;
@@ -48,6 +52,7 @@ impl Cluster {
             .args(["server", "--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--secure-port", &port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -893,5 +898,43 @@ fn edit_with_an_editor_script() {
             "jsonpath={.data.color}"
         ]),
         "purple"
+    );
+}
+
+#[test]
+fn bearer_tokens_from_the_token_file() {
+    let tokens = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tokens.path(), "s3cret-token,alice,1001,\"dev,ops\"\n").unwrap();
+    let c = Cluster::start_with(&["--token-auth-file", tokens.path().to_str().unwrap()]).unwrap();
+    // A kubeconfig with the token user.
+    let config = |name: &str, user: &str| {
+        let path = c.dir.path().join(format!("{name}.kubeconfig"));
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{}\n    insecure-skip-tls-verify: true\n  name: c\nusers:\n- name: u\n  user: {user}\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n",
+                c.port
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let alice = config("alice", "{token: s3cret-token}");
+    let run = |kubeconfig: &std::path::Path, extra: &[&str]| {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // A bearer token from the token file.
+    let out = run(&alice, &["auth", "whoami"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("alice") && text.contains("dev"),
+        "{text}{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.log()
     );
 }

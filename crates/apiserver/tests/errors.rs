@@ -264,3 +264,32 @@ async fn overload_answers_429() {
     let got = json_call(&s, "GET", "/api/v1/namespaces", Value::Null).await;
     assert_status(&got, 429, "TooManyRequests");
 }
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_except_health_and_version() {
+    let (s, _store, _dir) = server(Options::default()).await;
+    let anonymous = |path: &str| {
+        http::Request::builder()
+            .uri(path)
+            .body(Bytes::new())
+            .unwrap()
+    };
+    for path in ["/api/v1/namespaces", "/apis", "/metrics", "/openapi/v3"] {
+        let resp = s.handle(anonymous(path), None).await;
+        assert_eq!(resp.status(), 401, "{path}");
+        let body: Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(body["reason"], "Unauthorized");
+    }
+    s.set_ready();
+    for path in [
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/version",
+        "/readyz?verbose",
+    ] {
+        let resp = s.handle(anonymous(path), None).await;
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+}

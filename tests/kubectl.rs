@@ -938,3 +938,85 @@ fn bearer_tokens_from_the_token_file() {
         c.log()
     );
 }
+
+#[test]
+fn kubectl_1_27_to_1_33() {
+    let c = Cluster::start().unwrap();
+    let dir = Path::new("/usr/lib/google-cloud-sdk/bin");
+    let mut tried = 0;
+    for minor in 27..=33 {
+        let bin = dir.join(format!("kubectl.1.{minor}"));
+        if !bin.exists() {
+            continue;
+        }
+        tried += 1;
+        let run = |args: &[&str], stdin: Option<&str>| {
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--kubeconfig")
+                .arg(c.kubeconfig())
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            if let Some(input) = stdin {
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(input.as_bytes())
+                    .unwrap();
+            }
+            drop(child.stdin.take());
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        };
+        let manifest = MANIFEST
+            .replace("name: demo", &format!("name: demo{minor}"))
+            .replace("namespace: demo", &format!("namespace: demo{minor}"));
+        let (ok, out) = run(&["apply", "-f", "-"], Some(&manifest));
+        assert!(
+            ok && out.contains("deployment.apps/web created"),
+            "kubectl 1.{minor} apply: {out}"
+        );
+        let (ok, out) = run(
+            &["apply", "-f", "-"],
+            Some(&manifest.replace("replicas: 2", "replicas: 3")),
+        );
+        assert!(
+            ok && out.contains("deployment.apps/web configured"),
+            "kubectl 1.{minor} re-apply: {out}"
+        );
+        let (ok, out) = run(&["explain", "deployment.spec.replicas"], None);
+        assert!(
+            ok && out.contains("Deployment"),
+            "kubectl 1.{minor} explain: {out}"
+        );
+        let (ok, out) = run(&["get", "deploy", "-n", &format!("demo{minor}")], None);
+        assert!(ok && out.contains("0/3"), "kubectl 1.{minor} get: {out}");
+        let (ok, out) = run(
+            &[
+                "create",
+                "configmap",
+                &format!("c{minor}"),
+                "--from-literal=a=b",
+            ],
+            None,
+        );
+        assert!(ok, "kubectl 1.{minor} create configmap: {out}");
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(
+            tried > 0,
+            "no versioned kubectl found under {}",
+            dir.display()
+        );
+    }
+}

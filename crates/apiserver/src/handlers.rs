@@ -99,6 +99,26 @@ pub async fn handle(
         Route::Other => match path.as_str() {
             "/metrics" => Ok(server.inner.metrics.render(server)),
             "/openapi/v3" | "/openapi/v3/" => Ok(response::json(200, &crate::openapi::index())),
+            "/openapi/v2" | "/openapi/v2/" => {
+                let accept = parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                Ok(if accept.contains(crate::openapi::v2::PROTOBUF) {
+                    response::bytes_response(
+                        200,
+                        "application/octet-stream",
+                        crate::openapi::v2::protobuf_bytes().clone(),
+                    )
+                } else {
+                    response::bytes_response(
+                        200,
+                        "application/json",
+                        crate::openapi::v2::json_bytes().clone(),
+                    )
+                })
+            }
             p if p.starts_with("/openapi/v3/") => {
                 match crate::openapi::document(&p["/openapi/v3/".len()..]) {
                     Some(doc) => {

@@ -8,6 +8,7 @@
 //! The same schemas drive strict field validation (`unknown_fields`).
 
 mod types;
+pub mod v2;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -413,6 +414,11 @@ fn slots() -> &'static BTreeMap<String, Slot> {
             })
             .collect()
     })
+}
+
+/// Every served group version's document path.
+pub fn gv_paths() -> Vec<String> {
+    slots().keys().cloned().collect()
 }
 
 /// The document of one group version (`api/v1`, `apis/apps/v1`).

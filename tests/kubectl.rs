@@ -1020,3 +1020,29 @@ fn kubectl_1_27_to_1_33() {
         );
     }
 }
+
+#[test]
+fn server_on_real_etcd() {
+    if !skiff_testutil::etcd_available() {
+        return;
+    }
+    let etcd = skiff_testutil::EtcdCluster::start(1).unwrap();
+    let endpoints = etcd.endpoints().join(",");
+    let c = Cluster::start_with(&["--store", "etcd", "--etcd-servers", &endpoints]).unwrap();
+    c.apply_stdin(&["apply", "-f", "-"], MANIFEST);
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["replicas"],
+        2
+    );
+    c.ok(&["scale", "deploy", "web", "-n", "demo", "--replicas=3"]);
+    assert_eq!(
+        c.json(&["get", "deploy", "web", "-n", "demo"])["spec"]["replicas"],
+        3
+    );
+    let page = c.ok(&["get", "--raw", "/api/v1/namespaces?limit=2"]);
+    let page: Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(page["metadata"]["continue"].is_string());
+    c.ok(&["delete", "namespace", "demo", "--wait=false"]);
+    c.ok(&["wait", "--for=delete", "namespace/demo", "--timeout=30s"]);
+}

@@ -225,6 +225,11 @@ fn transient(e: &etcd_client::Error) -> bool {
     }
 }
 
+/// Retries `f` while the failure is transient. A write whose first attempt
+/// reached etcd but whose answer was lost is retried too: a retried create or
+/// compare-and-swap then reports the caller's own write as a failed compare
+/// (`Outcome::Failed` with the value it wrote), which the API server answers as
+/// a conflict; nothing acknowledged is lost, but the caller may see a spurious 409.
 async fn retry<T, F, Fut>(mut f: F) -> Result<T, etcd_client::Error>
 where
     F: FnMut() -> Fut,

@@ -457,9 +457,12 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
         .map(|f| format!("unknown field \"{f}\""))
         .collect();
     if mode == "Strict" {
+        // As upstream's transformDecodeError words a strict decoding failure.
         return Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            list.join(", ")
+            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+            list.join(", "),
+            kind = def.kind,
+            version = def.version,
         )));
     }
     ctx.warnings.lock().expect("poisoned").extend(list);

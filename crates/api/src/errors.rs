@@ -218,11 +218,14 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-        )
+        ApiError {
+            details: Some(json!({})),
+            ..Self::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        }
     }
 
     /// 410 Expired: a resource version or continue token too old to serve.
@@ -242,12 +245,19 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// 415 for a body whose media type the request does not take; `patch`
+    /// selects the PATCH list.
+    pub fn unsupported_media_type(patch: bool) -> Self {
+        let accepted = if patch {
+            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+        } else {
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        };
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type:?}"
+                "the body of the request was in an unknown format - accepted media types include: {accepted}"
             ),
         )
     }
@@ -318,7 +328,22 @@ impl ApiError {
     }
 
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(504, "Timeout", message)
+        ApiError {
+            details: Some(json!({"retryAfterSeconds": 1})),
+            ..Self::new(504, "Timeout", format!("Timeout: {}", message.into()))
+        }
+    }
+
+    /// A read at a resource version the store has not reached (after waiting).
+    pub fn too_large_resource_version(requested: i64, current: i64) -> Self {
+        ApiError {
+            details: Some(
+                json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+            ),
+            ..Self::timeout(format!(
+                "Too large resource version: {requested}, current: {current}"
+            ))
+        }
     }
 
     /// The `metav1.Status` object.

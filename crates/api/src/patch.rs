@@ -10,7 +10,7 @@ use crate::errors::ApiError;
 pub fn apply(content_type: &str, original: &Value, body: &[u8]) -> Result<Value, ApiError> {
     let patch: Value = match content_type {
         "application/apply-patch+yaml" => {
-            return Err(ApiError::unsupported_media_type(content_type));
+            return Err(ApiError::unsupported_media_type(true));
         }
         _ => serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
@@ -42,7 +42,7 @@ pub fn apply(content_type: &str, original: &Value, body: &[u8]) -> Result<Value,
             }
             strategic_merge(&mut doc, &patch, "");
         }
-        other => return Err(ApiError::unsupported_media_type(other)),
+        _ => return Err(ApiError::unsupported_media_type(true)),
     }
     Ok(doc)
 }

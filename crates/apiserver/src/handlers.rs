@@ -144,7 +144,8 @@ pub async fn handle(
                 200,
                 &json!({"paths": discovery::paths(server)}),
             )),
-            _ => Err(ApiError::not_found_path()),
+            // Paths outside the API: Go's plain `404 page not found`.
+            _ => Ok(response::text(404, "404 page not found\n")),
         },
         Route::Resource(info) => resource(server, info, &parts, body, &params, &user).await,
     };
@@ -330,7 +331,7 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
         "application/vnd.kubernetes.protobuf" => skiff_api::proto::decode(body)?,
-        other => return Err(ApiError::unsupported_media_type(other)),
+        _ => return Err(ApiError::unsupported_media_type(false)),
     };
     if !value.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));

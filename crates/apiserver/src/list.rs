@@ -66,7 +66,11 @@ fn encode_continue(rv: i64, start: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> Result<(i64, String)> {
-    let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
+    let bad = || {
+        ApiError::bad_request(format!(
+            "invalid continue token: continue key is not valid: {token}"
+        ))
+    };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))
@@ -75,7 +79,7 @@ fn decode_continue(token: &str) -> Result<(i64, String)> {
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if v.get("v").and_then(Value::as_str) != Some("meta.k8s.io/v1") {
         return Err(ApiError::bad_request(
-            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            "invalid continue token: continue key is not valid: server does not recognize this encoded version",
         ));
     }
     let rv = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
@@ -273,9 +277,7 @@ async fn wait_for(ctx: &Ctx<'_>, rv: i64) -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let current = store.current_revision().await.map_err(store_error)?;
-    Err(ApiError::timeout(format!(
-        "Too large resource version: {rv}, current resource version: {current}"
-    )))
+    Err(ApiError::too_large_resource_version(rv, current))
 }
 
 /// Every object of the request's namespace that its selectors match (deletecollection).

@@ -92,9 +92,9 @@ pub fn store_error(e: StoreError) -> ApiError {
         } => ApiError::expired(format!(
             "too old resource version: {requested} ({compact_revision})"
         )),
-        StoreError::FutureRevision { requested, current } => ApiError::timeout(format!(
-            "Too large resource version: {requested}, current resource version: {current}"
-        )),
+        StoreError::FutureRevision { requested, current } => {
+            ApiError::too_large_resource_version(requested, current)
+        }
         StoreError::ValueTooLarge { .. } => ApiError::too_large(e.to_string()),
         other => ApiError::internal(other),
     }

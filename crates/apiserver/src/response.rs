@@ -47,10 +47,26 @@ pub fn json(status: u16, value: &Value) -> http::Response<Body> {
 }
 
 pub fn error(err: &ApiError) -> http::Response<Body> {
-    let mut resp = json(err.code, &err.status());
     if err.code == 429 {
+        // As upstream's max-in-flight filter: plain text, not a Status.
+        let mut resp = text(429, "Too many requests, please try again later.\n");
         resp.headers_mut()
             .insert("Retry-After", http::HeaderValue::from_static("1"));
+        resp.headers_mut().insert(
+            "X-Content-Type-Options",
+            http::HeaderValue::from_static("nosniff"),
+        );
+        return resp;
+    }
+    let mut resp = json(err.code, &err.status());
+    if let Some(secs) = err
+        .details
+        .as_ref()
+        .and_then(|d| d.get("retryAfterSeconds"))
+        .and_then(serde_json::Value::as_u64)
+        && let Ok(v) = http::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert("Retry-After", v);
     }
     resp
 }

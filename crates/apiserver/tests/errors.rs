@@ -261,8 +261,16 @@ async fn overload_answers_429() {
         ..Options::default()
     })
     .await;
-    let got = json_call(&s, "GET", "/api/v1/namespaces", Value::Null).await;
-    assert_status(&got, 429, "TooManyRequests");
+    let req = http::Request::builder()
+        .uri("/api/v1/namespaces")
+        .body(Bytes::new())
+        .unwrap();
+    let resp = s.handle(req, Some(UserInfo::loopback())).await;
+    // As upstream's max-in-flight filter: plain text with Retry-After, not a Status.
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["Retry-After"], "1");
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"Too many requests, please try again later.\n");
 }
 
 #[tokio::test]

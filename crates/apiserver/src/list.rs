@@ -56,6 +56,15 @@ impl Selectors {
                 .fields
                 .matches(|f| ctx.res.strategy.field_value(obj, f))
     }
+
+    /// Whether a stored object matches; parses it only when there is a selector.
+    pub fn matches_stored(&self, ctx: &Ctx<'_>, stored: &[u8]) -> Result<bool> {
+        if self.is_empty() {
+            return Ok(true);
+        }
+        let obj: Value = serde_json::from_slice(stored).map_err(ApiError::internal)?;
+        Ok(self.matches(ctx, &obj))
+    }
 }
 
 /// The continue token: upstream's base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key suffix>"}`.
@@ -212,14 +221,9 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             let (kvs, revision) = cacher.list(&prefix);
             let mut items = Vec::with_capacity(kvs.len());
             for kv in kvs {
-                if !sel.is_empty() {
-                    let obj: Value =
-                        serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-                    if !sel.matches(ctx, &obj) {
-                        continue;
-                    }
+                if sel.matches_stored(ctx, &kv.value)? {
+                    items.push(with_resource_version(&kv.value, kv.mod_revision));
                 }
-                items.push(with_resource_version(&kv.value, kv.mod_revision));
             }
             return respond_list(ctx, items, revision, None, None);
         }
@@ -242,13 +246,9 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         revision = page.revision;
         more = page.more;
         for kv in &page.kvs {
-            if !sel.is_empty() {
-                let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-                if !sel.matches(ctx, &obj) {
-                    continue;
-                }
+            if sel.matches_stored(ctx, &kv.value)? {
+                items.push(with_resource_version(&kv.value, kv.mod_revision));
             }
-            items.push(with_resource_version(&kv.value, kv.mod_revision));
         }
         if let Some(last) = page.kvs.last() {
             last_key = last.key.clone();

@@ -42,6 +42,27 @@ impl Watcher {
                 .matches(|f| self.res.strategy.field_value(obj, f))
     }
 
+    /// Sends the matching objects of the initial state as ADDED events; false
+    /// when the client is gone.
+    async fn send_initial(&self, kvs: &[skiff_store::KeyValue]) -> bool {
+        for kv in kvs {
+            if !self.sel.is_empty() {
+                let matched =
+                    serde_json::from_slice::<Value>(&kv.value).is_ok_and(|o| self.matches(&o));
+                if !matched {
+                    continue;
+                }
+            }
+            if !self
+                .send("ADDED", with_resource_version(&kv.value, kv.mod_revision))
+                .await
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Sends one event; false when the client is gone.
     async fn send(&self, kind: &str, served: Bytes) -> bool {
         let served = crate::list::served_form(self.res.def, served);
@@ -194,21 +215,8 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         };
         let mut last_rv = start - 1;
         if let Some(kvs) = initial {
-            for kv in kvs {
-                if !watcher.sel.is_empty() {
-                    let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
-                        continue;
-                    };
-                    if !watcher.matches(&obj) {
-                        continue;
-                    }
-                }
-                if !watcher
-                    .send("ADDED", with_resource_version(&kv.value, kv.mod_revision))
-                    .await
-                {
-                    return;
-                }
+            if !watcher.send_initial(&kvs).await {
+                return;
             }
             if explicit_initial && bookmarks && !watcher.bookmark(last_rv, true).await {
                 return;
@@ -262,21 +270,8 @@ async fn watch_cache(
     bookmarks: bool,
     timeout: Duration,
 ) {
-    for kv in &start.initial {
-        if !w.sel.is_empty() {
-            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
-                continue;
-            };
-            if !w.matches(&obj) {
-                continue;
-            }
-        }
-        if !w
-            .send("ADDED", with_resource_version(&kv.value, kv.mod_revision))
-            .await
-        {
-            return;
-        }
+    if !w.send_initial(&start.initial).await {
+        return;
     }
     let mut last_rv = after.unwrap_or(start.revision);
     if initial_bookmark && !w.bookmark(start.revision, true).await {

@@ -1,7 +1,9 @@
 //! Skiff's API model, with no IO: the resource catalogue, `metav1.Status` errors,
-//! object metadata helpers, label and field selectors, name validation, and the
-//! per-kind strategies (defaults, validation, spec/status split) that the API
-//! server's generic machinery applies.
+//! object metadata helpers, label and field selectors, name and metadata
+//! validation, per-kind strategies (spec/status split, generation, selectable
+//! fields), defaulting, patches and server-side apply with managed fields,
+//! conversion between versions sharing a stored form, and the decoder of
+//! Kubernetes protobuf bodies — what the API server's generic machinery applies.
 //!
 //! Objects are `serde_json::Value`s as they travel on the wire and in the store;
 //! strategies that need typed access deserialize what they need.

@@ -11,12 +11,14 @@
 
 pub mod catalogue;
 pub mod conversion;
+pub mod decode;
 pub mod defaults;
 pub mod errors;
 pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod proto;
+pub mod schema;
 pub mod selector;
 pub mod strategy;
 pub mod validation;

@@ -13,35 +13,10 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, Cause};
 use crate::meta;
+use crate::schema::{self, ListType, Ty};
 
 pub type Path = Vec<String>;
 pub type FieldSet = BTreeSet<Path>;
-
-/// The merge keys of a list field (by name and parent path), or None for an atomic list.
-fn list_keys(parent: &Path, field: &str) -> Option<&'static [&'static str]> {
-    let in_container = parent
-        .iter()
-        .any(|p| p == "f:containers" || p == "f:initContainers" || p == "f:ephemeralContainers");
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "env"
-        | "imagePullSecrets"
-        | "resourceClaims" => &["name"],
-        "volumeMounts" => &["mountPath"],
-        "ports" if in_container => &["containerPort", "protocol"],
-        "ports" if parent.last().is_some_and(|p| p == "f:spec") => &["port", "protocol"],
-        "conditions" => &["type"],
-        "ownerReferences" => &["uid"],
-        _ => return None,
-    })
-}
-
-fn is_set(field: &str) -> bool {
-    matches!(field, "finalizers")
-}
 
 /// Top-level metadata that nobody owns.
 const UNOWNED_META: &[&str] = &[
@@ -74,8 +49,9 @@ fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
     Some(format!("k:{}", Value::Object(m)))
 }
 
-/// The set of fields an object sets (leaves, plus keyed list items themselves).
-pub fn field_set(obj: &Value, skip_status: bool) -> FieldSet {
+/// The set of fields an object of type `ty` sets: leaves, atomic lists, maps
+/// and structs as a whole, keyed list items themselves and their fields, set members.
+pub fn field_set(obj: &Value, skip_status: bool, ty: Ty) -> FieldSet {
     let mut out = FieldSet::new();
     if let Some(m) = obj.as_object() {
         for (k, v) in m {
@@ -83,12 +59,14 @@ pub fn field_set(obj: &Value, skip_status: bool) -> FieldSet {
                 "apiVersion" | "kind" => {}
                 "status" if skip_status => {}
                 "metadata" => {
+                    let meta_ty = schema::child(ty, "metadata");
                     if let Some(meta) = v.as_object() {
                         for (mk, mv) in meta {
                             if !UNOWNED_META.contains(&mk.as_str()) {
                                 walk(
                                     mv,
                                     vec!["f:metadata".into(), format!("f:{mk}")],
+                                    meta_ty,
                                     mk,
                                     &mut out,
                                 );
@@ -96,36 +74,39 @@ pub fn field_set(obj: &Value, skip_status: bool) -> FieldSet {
                         }
                     }
                 }
-                _ => walk(v, vec![format!("f:{k}")], k, &mut out),
+                _ => walk(v, vec![format!("f:{k}")], ty, k, &mut out),
             }
         }
     }
     out
 }
 
-fn walk(v: &Value, path: Path, field: &str, out: &mut FieldSet) {
+/// Adds the fields of `v`, the value of `field` in a value of type `parent`, at `path`.
+fn walk(v: &Value, path: Path, parent: Ty, field: &str, out: &mut FieldSet) {
+    let ty = schema::child(parent, field);
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        Value::Object(m) if !m.is_empty() && !schema::is_atomic(ty) => {
             for (k, child) in m {
                 let mut p = path.clone();
                 p.push(format!("f:{k}"));
-                walk(child, p, k, out);
+                walk(child, p, ty, k, out);
             }
         }
-        Value::Array(items) if !items.is_empty() => {
-            let parent: Path = path[..path.len() - 1].to_vec();
-            if let Some(keys) = list_keys(&parent, field) {
+        Value::Array(items) if !items.is_empty() => match ty {
+            Ty::List(item_ty, ListType::Map(keys)) => {
                 for item in items {
                     match key_element(item, keys) {
                         Some(el) => {
                             let mut p = path.clone();
                             p.push(el);
                             out.insert(p.clone());
-                            if let Some(m) = item.as_object() {
+                            if let Some(m) = item.as_object()
+                                && !schema::is_atomic(*item_ty)
+                            {
                                 for (k, child) in m {
                                     let mut cp = p.clone();
                                     cp.push(format!("f:{k}"));
-                                    walk(child, cp, k, out);
+                                    walk(child, cp, *item_ty, k, out);
                                 }
                             }
                         }
@@ -134,16 +115,18 @@ fn walk(v: &Value, path: Path, field: &str, out: &mut FieldSet) {
                         }
                     }
                 }
-            } else if is_set(field) {
+            }
+            Ty::List(_, ListType::Set) => {
                 for item in items {
                     let mut p = path.clone();
                     p.push(format!("v:{item}"));
                     out.insert(p);
                 }
-            } else {
+            }
+            _ => {
                 out.insert(path);
             }
-        }
+        },
         _ => {
             out.insert(path);
         }
@@ -345,10 +328,13 @@ pub fn record_update(
     api_version: &str,
     subresource: &str,
     skip_status: bool,
+    ty: Ty,
 ) {
     let mut list = old.map(entries).unwrap_or_default();
-    let before = old.map(|o| field_set(o, skip_status)).unwrap_or_default();
-    let after = field_set(new, skip_status);
+    let before = old
+        .map(|o| field_set(o, skip_status, ty))
+        .unwrap_or_default();
+    let after = field_set(new, skip_status, ty);
     let changed: FieldSet = after
         .iter()
         .filter(|p| !before.contains(*p) || old.and_then(|o| get(o, p)) != get(new, p))
@@ -412,6 +398,8 @@ pub struct Apply<'a> {
     pub force: bool,
     /// The status belongs to the status subresource, not to appliers of the object.
     pub skip_status: bool,
+    /// The object's type.
+    pub ty: Ty,
     /// For errors: the resource's group, plural and the object's name.
     pub group: &'a str,
     pub resource: &'a str,
@@ -419,7 +407,7 @@ pub struct Apply<'a> {
 }
 
 pub fn apply(live: Option<&Value>, config: &Value, a: &Apply<'_>) -> Result<Value, ApiError> {
-    let applied = field_set(config, a.skip_status);
+    let applied = field_set(config, a.skip_status, a.ty);
     let mut list = live.map(entries).unwrap_or_default();
     let empty = json!({});
     let live_obj = live.unwrap_or(&empty);
@@ -515,7 +503,8 @@ pub fn apply(live: Option<&Value>, config: &Value, a: &Apply<'_>) -> Result<Valu
             md.remove("resourceVersion");
         }
     }
-    crate::patch::strategic_merge(&mut merged, &cfg, "");
+    let mut merged = crate::patch::merge(merged, &cfg, a.ty, crate::patch::Mode::Apply)
+        .map_err(|e| ApiError::bad_request(e.message))?;
     // Ownership: the applier owns what it applied; others keep the rest.
     for e in list
         .iter_mut()
@@ -550,11 +539,57 @@ pub fn apply(live: Option<&Value>, config: &Value, a: &Apply<'_>) -> Result<Valu
 mod tests {
     use super::*;
 
+    fn cm_apply(manager: &str, force: bool) -> Apply<'_> {
+        Apply {
+            manager,
+            api_version: "v1",
+            force,
+            skip_status: true,
+            ty: Ty::Struct("io.k8s.api.core.v1.ConfigMap"),
+            group: "",
+            resource: "configmaps",
+            name: "c",
+        }
+    }
+
+    #[test]
+    fn field_sets_follow_list_and_map_types() {
+        let ty = Ty::Struct("io.k8s.api.apps.v1.Deployment");
+        let obj = json!({"spec": {"selector": {"matchLabels": {"app": "x"}},
+            "template": {"spec": {"tolerations": [{"key": "k"}], "containers": [{"name": "c", "args": ["a"], "ports": [{"containerPort": 53, "protocol": "UDP"}]}]}}}});
+        let set = field_set(&obj, true, ty);
+        let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Path>();
+        // LabelSelector is an atomic struct: owned whole.
+        assert!(set.contains(&p(&["f:spec", "f:selector"])));
+        assert!(!set.iter().any(|x| x.len() > 2 && x[1] == "f:selector"));
+        // Tolerations and args are atomic lists; ports are keyed by port and protocol.
+        assert!(set.contains(&p(&["f:spec", "f:template", "f:spec", "f:tolerations"])));
+        let c = [
+            "f:spec",
+            "f:template",
+            "f:spec",
+            "f:containers",
+            "k:{\"name\":\"c\"}",
+        ];
+        assert!(set.contains(&p(&[&c[..], &["f:args"]].concat())));
+        assert!(
+            set.contains(&p(&[
+                &c[..],
+                &[
+                    "f:ports",
+                    "k:{\"containerPort\":53,\"protocol\":\"UDP\"}",
+                    "f:protocol"
+                ]
+            ]
+            .concat()))
+        );
+    }
+
     #[test]
     fn field_sets_round_trip_fields_v1() {
         let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"app": "x"}, "finalizers": ["a"]},
             "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}]}}}});
-        let set = field_set(&obj, true);
+        let set = field_set(&obj, true, Ty::Struct("io.k8s.api.apps.v1.Deployment"));
         assert!(set.contains(&vec!["f:spec".to_string(), "f:replicas".to_string()]));
         assert!(set.contains(&vec![
             "f:metadata".into(),
@@ -577,74 +612,22 @@ mod tests {
     #[test]
     fn apply_conflicts_force_and_removal() {
         let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
-        let live = apply(
-            None,
-            &first,
-            &Apply {
-                manager: "alice",
-                api_version: "v1",
-                force: false,
-                skip_status: true,
-                group: "",
-                resource: "configmaps",
-                name: "c",
-            },
-        )
-        .unwrap();
+        let live = apply(None, &first, &cm_apply("alice", false)).unwrap();
         assert_eq!(live["data"], json!({"a": "1", "b": "2"}));
         // bob applies a different value for a field alice owns: conflict.
         let bob = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "9"}});
-        let err = apply(
-            Some(&live),
-            &bob,
-            &Apply {
-                manager: "bob",
-                api_version: "v1",
-                force: false,
-                skip_status: true,
-                group: "",
-                resource: "configmaps",
-                name: "c",
-            },
-        )
-        .unwrap_err();
+        let err = apply(Some(&live), &bob, &cm_apply("bob", false)).unwrap_err();
         assert_eq!(err.code, 409);
         assert_eq!(
             err.message,
             "Apply failed with 1 conflict: conflict with \"alice\" using v1: .data.a"
         );
         // Forced: bob takes the field.
-        let live = apply(
-            Some(&live),
-            &bob,
-            &Apply {
-                manager: "bob",
-                api_version: "v1",
-                force: true,
-                skip_status: true,
-                group: "",
-                resource: "configmaps",
-                name: "c",
-            },
-        )
-        .unwrap();
+        let live = apply(Some(&live), &bob, &cm_apply("bob", true)).unwrap();
         assert_eq!(live["data"]["a"], "9");
         // alice stops applying b (she alone owned it): it goes; a is bob's now and stays.
         let alice2 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
-        let live = apply(
-            Some(&live),
-            &alice2,
-            &Apply {
-                manager: "alice",
-                api_version: "v1",
-                force: false,
-                skip_status: true,
-                group: "",
-                resource: "configmaps",
-                name: "c",
-            },
-        )
-        .unwrap();
+        let live = apply(Some(&live), &alice2, &cm_apply("alice", false)).unwrap();
         assert_eq!(live["data"], json!({"a": "9"}));
         let managers: Vec<String> = entries(&live).into_iter().map(|e| e.manager).collect();
         assert_eq!(managers, ["bob"]);

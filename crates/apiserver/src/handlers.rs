@@ -175,6 +175,10 @@ pub struct Ctx<'a> {
     pub user: &'a UserInfo,
     /// `Warning` headers for the response.
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// The request body, as received.
+    pub body: Bytes,
+    /// Fields the JSON body sets twice in one object (for `fieldValidation`).
+    pub duplicates: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -244,6 +248,8 @@ async fn resource(
         headers: &parts.headers,
         user,
         warnings: Default::default(),
+        body: body.clone(),
+        duplicates: Default::default(),
     };
     let mut resp = dispatch(&ctx, body).await?;
     for w in ctx.warnings.lock().expect("poisoned").iter() {
@@ -322,12 +328,16 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
         .unwrap_or("application/json");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     let value: Value = match mime {
-        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "Object 'Kind' is missing in '{}': {e}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ))
-        })?,
+        "application/json" | "" | "*/*" => {
+            let decoded = skiff_api::decode::json(body).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "Object 'Kind' is missing in '{}': {e}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                ))
+            })?;
+            *ctx.duplicates.lock().expect("poisoned") = decoded.duplicates;
+            decoded.value
+        }
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
         "application/vnd.kubernetes.protobuf" => skiff_api::proto::decode(body)?,
@@ -423,6 +433,7 @@ fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, sub: &str)
         &ctx.res.def.api_version(),
         sub,
         skip_status,
+        ctx.res.ty,
     );
 }
 
@@ -450,12 +461,31 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
     }
     let def = ctx.res.def;
     let unknown = crate::openapi::prune_unknown_fields(def.group, def.version, def.kind, obj);
-    if unknown.is_empty() || mode == "Ignore" {
+    let mut duplicates = std::mem::take(&mut *ctx.duplicates.lock().expect("poisoned"));
+    // An unknown field is reported as unknown only, however often it appears.
+    duplicates.retain(|d| {
+        !unknown.iter().any(|u| {
+            d == u
+                || d.strip_prefix(u.as_str())
+                    .is_some_and(|r| r.starts_with(['.', '[']))
+        })
+    });
+    if (unknown.is_empty() && duplicates.is_empty()) || mode == "Ignore" {
         return Ok(());
     }
-    let list: Vec<String> = unknown
+    // Reported in the order the fields appear in the body, as upstream's decoder does.
+    let mut found: Vec<(&str, String)> = duplicates
+        .into_iter()
+        .map(|f| ("duplicate", f))
+        .chain(unknown.into_iter().map(|f| ("unknown", f)))
+        .collect();
+    if found.len() > 1 {
+        let order = skiff_api::decode::document_order(&ctx.body);
+        found.sort_by_key(|(_, f)| order.get(f).copied().unwrap_or(usize::MAX));
+    }
+    let list: Vec<String> = found
         .iter()
-        .map(|f| format!("unknown field \"{f}\""))
+        .map(|(what, f)| format!("{what} field \"{f}\""))
         .collect();
     if mode == "Strict" {
         // As upstream's transformDecodeError words a strict decoding failure.
@@ -773,7 +803,7 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
     // Retry on conflicts with concurrent writers, as upstream's patcher does.
     for _ in 0..5 {
         let (old, old_rev) = read(ctx, &name).await?;
-        let mut patched = skiff_api::patch::apply(&content_type, &old, &body)?;
+        let mut patched = skiff_api::patch::apply(&content_type, &old, &body, ctx.res.ty)?;
         patched = check_type(ctx, patched)?;
         // A patch that does not set a resource version applies to what it read.
         if meta::resource_version(&patched).is_empty()
@@ -837,6 +867,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         api_version: &api_version,
         force,
         skip_status,
+        ty: ctx.res.ty,
         group: def.group,
         resource: def.plural,
         name: &name,

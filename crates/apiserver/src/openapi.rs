@@ -1,7 +1,7 @@
 //! OpenAPI v3 (`/openapi/v3` and one document per group version, addressed by
 //! hash), generated from the types Skiff serves: schemas from k8s-openapi's
 //! JSON schemas (with upstream's descriptions), the `x-kubernetes-*` extensions
-//! kubectl relies on (group-version-kind, patch merge keys), and paths whose
+//! kubectl relies on (group-version-kind, list types, patch strategies and merge keys), and paths whose
 //! operations declare the `fieldValidation` and `dryRun` parameters, so kubectl
 //! sends `fieldValidation=Strict` and leaves validation to the server.
 //!
@@ -46,48 +46,27 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// (field, merge key, list-map keys) of upstream's patch metadata for the common lists.
-const MERGE_KEYS: &[(&str, &str, &str)] = &[
-    ("io.k8s.api.core.v1.PodSpec", "containers", "name"),
-    ("io.k8s.api.core.v1.PodSpec", "initContainers", "name"),
-    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", "name"),
-    ("io.k8s.api.core.v1.PodSpec", "volumes", "name"),
-    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", "name"),
-    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "ip"),
-    ("io.k8s.api.core.v1.Container", "env", "name"),
-    ("io.k8s.api.core.v1.Container", "volumeMounts", "mountPath"),
-    (
-        "io.k8s.api.core.v1.Container",
-        "volumeDevices",
-        "devicePath",
-    ),
-    ("io.k8s.api.core.v1.Container", "ports", "containerPort"),
-    ("io.k8s.api.core.v1.ServiceSpec", "ports", "port"),
-    (
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-        "ownerReferences",
-        "uid",
-    ),
-];
-
+/// Adds upstream's `x-kubernetes-*` list, map and patch extensions (from the
+/// built-in schema table) to the properties of the schemas that carry them.
 fn annotate(schemas: &mut Map<String, Value>) {
-    for (schema, field, key) in MERGE_KEYS {
-        if let Some(prop) = schemas
-            .get_mut(*schema)
-            .and_then(|s| s.pointer_mut(&format!("/properties/{field}")))
-        {
-            prop["x-kubernetes-patch-merge-key"] = json!(key);
-            prop["x-kubernetes-patch-strategy"] = json!("merge");
-            prop["x-kubernetes-list-type"] = json!("map");
-            prop["x-kubernetes-list-map-keys"] = json!([key]);
+    for (name, schema) in schemas.iter_mut() {
+        let Some(def) = skiff_api::schema::def(name) else {
+            continue;
+        };
+        if def.atomic {
+            schema["x-kubernetes-map-type"] = json!("atomic");
         }
-    }
-    if let Some(prop) = schemas
-        .get_mut("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
-        .and_then(|s| s.pointer_mut("/properties/finalizers"))
-    {
-        prop["x-kubernetes-patch-strategy"] = json!("merge");
-        prop["x-kubernetes-list-type"] = json!("set");
+        for field in def.fields {
+            if let Some(prop) = schema
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(field.name))
+                .and_then(Value::as_object_mut)
+            {
+                for (k, v) in field.extensions() {
+                    prop.insert(k.to_string(), v);
+                }
+            }
+        }
     }
 }
 

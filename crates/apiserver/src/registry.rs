@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
+use skiff_api::schema::{self, Ty};
 use skiff_api::strategy::Strategy;
 use skiff_api::{ApiError, ResourceDef, catalogue};
 use skiff_store::StoreError;
@@ -19,6 +20,8 @@ pub struct Resource {
     pub strategy: Strategy,
     /// The group whose key space stores it (shared by all versions of a resource).
     pub storage_group: &'static str,
+    /// The kind's type in the built-in schema (`Untyped` for kinds without one).
+    pub ty: Ty,
 }
 
 impl Resource {
@@ -69,6 +72,8 @@ impl Registry {
                 def,
                 strategy: Strategy::of(def),
                 storage_group,
+                ty: schema::of_kind(def.group, def.version, def.kind)
+                    .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),
             };
             by_path.insert((def.group, def.version, def.plural), Arc::new(r));
         }

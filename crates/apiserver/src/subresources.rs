@@ -46,7 +46,12 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
         let wanted = match verb {
             "get" => return Ok(response::json(200, &current)),
             "update" => parse_body(ctx, &body)?,
-            "patch" => skiff_api::patch::apply(&ctx.media_type(), &current, &body)?,
+            "patch" => skiff_api::patch::apply(
+                &ctx.media_type(),
+                &current,
+                &body,
+                skiff_api::schema::Ty::Struct("io.k8s.api.autoscaling.v1.Scale"),
+            )?,
             _ => return Err(ApiError::method_not_allowed()),
         };
         let replicas = wanted

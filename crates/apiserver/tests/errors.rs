@@ -1,23 +1,14 @@
 //! Bad input gets upstream's error, as a `metav1.Status`, and changes nothing:
 //! the API server driven in-process through `ApiServer::handle`.
 
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use skiff_apiserver::{ApiServer, Options, UserInfo};
 
-async fn server(options: Options) -> (ApiServer, Arc<dyn skiff_store::Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn skiff_store::Store> = Arc::new(
-        skiff_store::sqlite::SqliteStore::open(dir.path().join("state.db"), Default::default())
-            .await
-            .unwrap(),
-    );
-    let server = ApiServer::new(store.clone(), options);
-    (server, store, dir)
-}
+use common::server;
 
 async fn call(
     s: &ApiServer,
@@ -26,19 +17,8 @@ async fn call(
     content_type: &str,
     body: impl Into<Bytes>,
 ) -> (u16, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Content-Type", content_type)
-        .body(body.into())
-        .unwrap();
-    let resp = s.handle(req, Some(UserInfo::loopback())).await;
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = common::call(s, method, path, content_type, body).await;
+    (r.status, r.body)
 }
 
 async fn json_call(s: &ApiServer, method: &str, path: &str, body: Value) -> (u16, Value) {

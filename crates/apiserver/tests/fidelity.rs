@@ -1,0 +1,261 @@
+//! API fidelity through the generic handlers, in-process: field validation of
+//! unknown and duplicate fields in upstream's words and order, strategic merge
+//! patch directed by the schema, server-side apply by list type, and the
+//! OpenAPI extensions clients read.
+
+mod common;
+
+use common::call;
+use serde_json::{Value, json};
+use skiff_apiserver::{ApiServer, Options};
+
+async fn server() -> (ApiServer, tempfile::TempDir) {
+    let (server, _, dir) = common::server(Options::default()).await;
+    let ns = call(
+        &server,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        r#"{"metadata":{"name":"ns"}}"#,
+    )
+    .await;
+    assert_eq!(ns.status, 201, "{}", ns.body);
+    (server, dir)
+}
+
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ns/deployments";
+
+/// A deployment body with duplicated and unknown fields, as upstream's field
+/// validation integration test builds one.
+const INVALID_DEPLOYMENT: &str = r#"{
+  "apiVersion": "apps/v1",
+  "kind": "Deployment",
+  "metadata": {"name": "d", "name": "d", "unknownMeta": "x", "labels": {"app": "d"}},
+  "spec": {
+    "unknown1": "a",
+    "unknownDupe": "b",
+    "unknownDupe": "c",
+    "paused": true,
+    "paused": false,
+    "selector": {"matchLabels": {"app": "d"}},
+    "template": {
+      "metadata": {"labels": {"app": "d"}},
+      "spec": {"containers": [{"name": "c", "image": "nginx", "unknownNested": "x", "imagePullPolicy": "Always", "imagePullPolicy": "Never"}]}
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn strict_field_validation_reports_duplicates_and_unknowns_in_document_order() {
+    let (s, _dir) = server().await;
+    let r = call(
+        &s,
+        "POST",
+        &format!("{DEPLOYMENTS}?fieldValidation=Strict"),
+        "application/json",
+        INVALID_DEPLOYMENT,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["reason"], "BadRequest");
+    assert_eq!(
+        r.body["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: \
+         duplicate field \"metadata.name\", unknown field \"metadata.unknownMeta\", \
+         unknown field \"spec.unknown1\", unknown field \"spec.unknownDupe\", \
+         duplicate field \"spec.paused\", \
+         unknown field \"spec.template.spec.containers[0].unknownNested\", \
+         duplicate field \"spec.template.spec.containers[0].imagePullPolicy\""
+    );
+    // Nothing was stored.
+    let get = call(&s, "GET", &format!("{DEPLOYMENTS}/d"), "", "").await;
+    assert_eq!(get.status, 404);
+
+    // Warn: created, each problem a warning; the last duplicate wins.
+    let r = call(
+        &s,
+        "POST",
+        &format!("{DEPLOYMENTS}?fieldValidation=Warn"),
+        "application/json",
+        INVALID_DEPLOYMENT,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.warnings.len(), 7, "{:?}", r.warnings);
+    assert_eq!(
+        r.warnings[0],
+        "299 - \"duplicate field \\\"metadata.name\\\"\""
+    );
+    assert_eq!(r.body["spec"]["paused"], false);
+    assert_eq!(
+        r.body["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "Never"
+    );
+    assert!(r.body["spec"].get("unknown1").is_none());
+
+    // Ignore: silent.
+    let body = INVALID_DEPLOYMENT.replacen("\"d\", \"name\": \"d\"", "\"e\", \"name\": \"e\"", 1);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{DEPLOYMENTS}?fieldValidation=Ignore"),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+#[tokio::test]
+async fn strategic_merge_patch_follows_the_schema() {
+    let (s, _dir) = server().await;
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2}},
+            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {
+                "tolerations": [{"key": "a", "operator": "Exists"}],
+                "containers": [{"name": "c", "image": "nginx", "args": ["x"], "env": [{"name": "A", "value": "1"}]}]}}}});
+    let r = call(&s, "POST", DEPLOYMENTS, "application/json", d.to_string()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let patch = json!({"spec": {
+        "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+        "template": {"spec": {
+            "tolerations": [{"key": "b", "operator": "Exists"}],
+            "containers": [{"name": "c", "args": ["y"], "env": [{"name": "B", "value": "2"}]},
+                           {"name": "side", "image": "busybox"}]}}}});
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{DEPLOYMENTS}/d"),
+        "application/strategic-merge-patch+json",
+        patch.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let spec = &r.body["spec"];
+    assert_eq!(spec["strategy"], json!({"type": "Recreate"}));
+    let pod = &spec["template"]["spec"];
+    assert_eq!(
+        pod["tolerations"],
+        json!([{"key": "b", "operator": "Exists"}])
+    );
+    let containers = pod["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 2);
+    assert_eq!(containers[0]["args"], json!(["y"]));
+    assert_eq!(
+        containers[0]["env"],
+        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    );
+    // Defaults reach the added container.
+    assert_eq!(containers[1]["imagePullPolicy"], "Always");
+
+    // A list item without its merge key: upstream's 400.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{DEPLOYMENTS}/d"),
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[tokio::test]
+async fn server_side_apply_owns_fields_by_list_type() {
+    let (s, _dir) = server().await;
+    let apply = |manager: &'static str, force: bool, body: Value| {
+        let s = &s;
+        async move {
+            call(
+                s,
+                "PATCH",
+                &format!("{DEPLOYMENTS}/d?fieldManager={manager}&force={force}"),
+                "application/apply-patch+yaml",
+                body.to_string(),
+            )
+            .await
+        }
+    };
+    let base = |ports: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"selector": {"matchLabels": {"app": "d"}},
+                "template": {"metadata": {"labels": {"app": "d"}}, "spec": {
+                    "containers": [{"name": "c", "image": "nginx", "ports": ports}]}}}})
+    };
+    let r = apply(
+        "alice",
+        false,
+        base(json!([{"containerPort": 53, "protocol": "UDP"}])),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // bob adds the TCP port 53: another key of the (containerPort, protocol) map.
+    let r = apply(
+        "bob",
+        false,
+        base(json!([{"containerPort": 53, "protocol": "TCP"}])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ports = &r.body["spec"]["template"]["spec"]["containers"][0]["ports"];
+    assert_eq!(ports.as_array().unwrap().len(), 2, "{ports}");
+    let bob = r.body["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "bob")
+        .unwrap()
+        .clone();
+    let c =
+        &bob["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"];
+    assert!(
+        c["f:ports"]["k:{\"containerPort\":53,\"protocol\":\"TCP\"}"].is_object(),
+        "{bob}"
+    );
+    // The selector is atomic: bob applying another one conflicts as a whole.
+    let mut other = base(json!([{"containerPort": 53, "protocol": "TCP"}]));
+    other["spec"]["selector"] = json!({"matchLabels": {"app": "d", "x": "y"}});
+    let r = apply("bob", false, other).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "Apply failed with 1 conflict: conflict with \"alice\" using apps/v1: .spec.selector"
+    );
+}
+
+#[tokio::test]
+async fn openapi_carries_upstreams_list_and_map_extensions() {
+    let (s, _dir) = server().await;
+    let v3 = call(&s, "GET", "/openapi/v3/apis/apps/v1", "", "").await;
+    assert_eq!(v3.status, 200);
+    let schemas = &v3.body["components"]["schemas"];
+    let pod_spec = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"];
+    assert_eq!(pod_spec["tolerations"]["x-kubernetes-list-type"], "atomic");
+    assert_eq!(pod_spec["containers"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        pod_spec["containers"]["x-kubernetes-list-map-keys"],
+        json!(["name"])
+    );
+    assert_eq!(pod_spec["nodeSelector"]["x-kubernetes-map-type"], "atomic");
+    let ports = &schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"];
+    assert_eq!(
+        ports["x-kubernetes-list-map-keys"],
+        json!(["containerPort", "protocol"])
+    );
+    assert_eq!(ports["x-kubernetes-patch-merge-key"], "containerPort");
+    assert_eq!(
+        schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["x-kubernetes-patch-strategy"],
+        "retainKeys"
+    );
+    assert_eq!(
+        schemas["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"],
+        "atomic"
+    );
+    let v2 = call(&s, "GET", "/openapi/v2", "", "").await;
+    assert_eq!(
+        v2.body["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"],
+        "merge,retainKeys"
+    );
+}

@@ -745,6 +745,48 @@ fn apply_diff_explain_and_field_validation() {
     );
     assert_eq!(containers[0]["image"], "nginx:1.27");
     assert_eq!(containers[0]["env"][0]["value"], "prod");
+    // Applying again with a label removed, the strategy switched to Recreate
+    // (kubectl sends $retainKeys, which clears the defaulted rollingUpdate) and
+    // a container added: removed fields go, others' fields and defaults stay.
+    let third = changed
+        .replace("labels: {app: web, tier: front}", "labels: {app: web}")
+        .replace(
+            "  replicas: 4\n",
+            "  replicas: 4\n  strategy: {type: Recreate}\n",
+        )
+        .replace(
+            r#"containers: [{name: nginx, image: "nginx:1.27"}]"#,
+            r#"containers: [{name: nginx, image: "nginx:1.27"}, {name: sidecar, image: "busybox:1.36"}]"#,
+        );
+    assert_ne!(third, changed);
+    let out = c.apply_stdin(&["apply", "-f", "-"], &third);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let cm = c.json(&["get", "cm", "settings", "-n", "demo"]);
+    assert_eq!(cm["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    let deploy = c.json(&["get", "deploy", "web", "-n", "demo"]);
+    assert_eq!(
+        deploy["spec"]["strategy"],
+        serde_json::json!({"type": "Recreate"})
+    );
+    assert_eq!(deploy["spec"]["replicas"], 4);
+    assert_eq!(deploy["metadata"]["labels"]["owner"], "ops");
+    let containers = deploy["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let names: Vec<&str> = containers
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nginx", "sidecar"]);
+    assert_eq!(
+        containers[0]["env"][0]["value"], "prod",
+        "set by kubectl patch"
+    );
+    assert_eq!(
+        containers[0]["imagePullPolicy"], "IfNotPresent",
+        "a default"
+    );
+    assert_eq!(deploy["spec"]["revisionHistoryLimit"], 10, "a default");
 }
 
 #[test]

@@ -83,13 +83,35 @@ for name in sorted(defs):
         key = p.get("x-kubernetes-patch-merge-key", "")
         if t == "Ty::Scalar" and not strategy:
             continue
-        fields.append("Field { name: %s, ty: %s, patch_strategy: %s, merge_key: %s }" % (rs(pname), t, rs(strategy), rs(key)))
+        declared = "x-kubernetes-list-type" in p
+        fields.append("Field { name: %s, ty: %s, list_type_declared: %s, patch_strategy: %s, merge_key: %s }" % (rs(pname), t, "true" if declared else "false", rs(strategy), rs(key)))
     atomic = d.get("x-kubernetes-map-type") == "atomic"
-    required = d.get("required", [])
+    # What else upstream's document says of the definition that the fields
+    # above do not carry: `required` in declaration order, unions, and the
+    # extensions of scalar properties (e.g. list-type atomic on []byte).
+    overlay = {}
+    # (An empty list: upstream requires nothing, e.g. not a kind's metadata.)
+    overlay["required"] = d.get("required", [])
+    if "x-kubernetes-unions" in d:
+        overlay["x-kubernetes-unions"] = d["x-kubernetes-unions"]
+    for pname, p in d["properties"].items():
+        exts = {k: v for k, v in p.items() if k.startswith("x-kubernetes-")}
+        t = ty(p)
+        covered = set()
+        if t.startswith("Ty::List") and "x-kubernetes-list-type" in p:
+            covered |= {"x-kubernetes-list-type", "x-kubernetes-list-map-keys"}
+        if t.startswith("Ty::Map") and p.get("x-kubernetes-map-type") == "atomic":
+            covered.add("x-kubernetes-map-type")
+        if t != "Ty::Scalar" or p.get("x-kubernetes-patch-strategy"):
+            covered |= {"x-kubernetes-patch-strategy", "x-kubernetes-patch-merge-key"}
+        rest = {k: v for k, v in exts.items() if k not in covered}
+        if rest:
+            overlay.setdefault("properties", {})[pname] = rest
     out.append("    Def {")
     out.append("        name: %s," % rs(name))
     out.append("        atomic: %s," % ("true" if atomic else "false"))
     out.append("        fields: &[%s]," % ", ".join(fields))
+    out.append("        overlay: %s," % rs(json.dumps(overlay, sort_keys=True, separators=(",", ":")) if overlay else ""))
     out.append("    },")
 out.append("];\n")
 
@@ -98,6 +120,16 @@ for name, d in defs.items():
     for g in d.get("x-kubernetes-group-version-kind", []):
         if "properties" in d:
             gvks.append((g["group"], g["version"], g["kind"], name))
+# Upstream's List definitions, whole (as JSON with v2 references), so that the
+# OpenAPI documents describe lists in upstream's words.
+out.append("/// Upstream's `<Kind>List` definitions (JSON, `#/definitions/` references), by name.")
+out.append("#[rustfmt::skip]")
+out.append("pub static LISTS: &[(&str, &str)] = &[")
+for name in sorted(defs):
+    d = defs[name]
+    if name.endswith("List") and "x-kubernetes-group-version-kind" in d and "items" in d.get("properties", {}):
+        out.append("    (%s, %s)," % (rs(name), rs(json.dumps(d, sort_keys=True, separators=(",", ":")))))
+out.append("];\n")
 out.append("/// (group, version, kind) → definition, sorted.")
 out.append("#[rustfmt::skip]")
 out.append("pub static KINDS: &[(&str, &str, &str, &str)] = &[")

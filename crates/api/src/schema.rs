@@ -44,6 +44,9 @@ pub enum ListType {
 pub struct Field {
     pub name: &'static str,
     pub ty: Ty,
+    /// Whether upstream declares the list type (else it is derived from the
+    /// patch strategy, as kube-openapi's conversion does, or atomic).
+    pub list_type_declared: bool,
     /// `x-kubernetes-patch-strategy`: "", "merge", "replace", "retainKeys" or "merge,retainKeys".
     pub patch_strategy: &'static str,
     /// `x-kubernetes-patch-merge-key`, or "".
@@ -64,7 +67,9 @@ impl Field {
     /// The OpenAPI extensions upstream's document carries on this property.
     pub fn extensions(&self) -> Vec<(&'static str, Value)> {
         let mut out = Vec::new();
-        if let Ty::List(_, list) = self.ty {
+        if let Ty::List(_, list) = self.ty
+            && self.list_type_declared
+        {
             match list {
                 ListType::Atomic => out.push(("x-kubernetes-list-type", json!("atomic"))),
                 ListType::Set => out.push(("x-kubernetes-list-type", json!("set"))),
@@ -96,6 +101,10 @@ pub struct Def {
     pub atomic: bool,
     /// Non-scalar fields, sorted by name.
     pub fields: &'static [Field],
+    /// What else upstream's document says of the definition (JSON, or ""):
+    /// `required` in declaration order, `x-kubernetes-unions`, extensions of
+    /// scalar properties; merged into the published schema.
+    pub overlay: &'static str,
 }
 
 impl Def {
@@ -119,6 +128,23 @@ pub fn def(name: &str) -> Option<&'static Def> {
         .binary_search_by(|d| d.name.cmp(name))
         .ok()
         .map(|i| &defs::DEFS[i])
+}
+
+/// Upstream's schema of a `<Kind>List` definition (OpenAPI v2 JSON, with
+/// `#/definitions/` references).
+pub fn list_schema(name: &str) -> Option<&'static str> {
+    defs::LISTS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| defs::LISTS[i].1)
+}
+
+/// The group-version-kinds upstream declares for a definition.
+pub fn kinds_of(name: &str) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    defs::KINDS
+        .iter()
+        .filter(move |k| k.3 == name)
+        .map(|k| (k.0, k.1, k.2))
 }
 
 /// The definition of a kind.
@@ -168,6 +194,14 @@ mod tests {
     fn tables_are_sorted_and_refer_to_known_definitions() {
         assert!(defs::DEFS.windows(2).all(|w| w[0].name < w[1].name));
         assert!(defs::KINDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(defs::LISTS.windows(2).all(|w| w[0].0 < w[1].0));
+        let list: serde_json::Value =
+            serde_json::from_str(list_schema("io.k8s.api.apps.v1.DeploymentList").unwrap())
+                .unwrap();
+        assert_eq!(
+            list["properties"]["items"]["items"]["$ref"],
+            "#/definitions/io.k8s.api.apps.v1.Deployment"
+        );
         fn check(ty: Ty) {
             match ty {
                 Ty::Struct(d) => assert!(def(d).is_some(), "{d}"),

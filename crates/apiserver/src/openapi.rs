@@ -46,15 +46,45 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// Adds upstream's `x-kubernetes-*` list, map and patch extensions (from the
-/// built-in schema table) to the properties of the schemas that carry them.
+/// Adds upstream's `x-kubernetes-*` extensions (from the built-in schema
+/// table): group-version-kinds, and the list, map and patch extensions of the
+/// properties that carry them.
 fn annotate(schemas: &mut Map<String, Value>) {
     for (name, schema) in schemas.iter_mut() {
+        let gvks: Vec<Value> = skiff_api::schema::kinds_of(name)
+            .map(|(group, version, kind)| json!({"group": group, "version": version, "kind": kind}))
+            .collect();
+        if !gvks.is_empty() {
+            schema["x-kubernetes-group-version-kind"] = Value::Array(gvks);
+        }
+        // k8s-openapi marks both as int-or-string; upstream: a Quantity is a
+        // string, an IntOrString a string of format int-or-string.
+        if let Some(m) = schema.as_object_mut() {
+            match name.as_str() {
+                "io.k8s.apimachinery.pkg.api.resource.Quantity" => {
+                    m.remove("x-kubernetes-int-or-string");
+                    m.insert("type".into(), json!("string"));
+                }
+                "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => {
+                    m.remove("x-kubernetes-int-or-string");
+                    m.insert("type".into(), json!("string"));
+                    m.insert("format".into(), json!("int-or-string"));
+                }
+                _ => {}
+            }
+        }
         let Some(def) = skiff_api::schema::def(name) else {
             continue;
         };
         if def.atomic {
             schema["x-kubernetes-map-type"] = json!("atomic");
+        }
+        if !def.overlay.is_empty() {
+            let overlay: Value = serde_json::from_str(def.overlay).expect("generated JSON");
+            merge_overlay(schema, &overlay);
+            if schema.get("required").is_some_and(|r| r == &json!([])) {
+                schema.as_object_mut().map(|m| m.remove("required"));
+            }
         }
         for field in def.fields {
             if let Some(prop) = schema
@@ -67,6 +97,45 @@ fn annotate(schemas: &mut Map<String, Value>) {
                 }
             }
         }
+    }
+}
+
+/// Sets what `overlay` says on `schema`, recursively into objects.
+fn merge_overlay(schema: &mut Value, overlay: &Value) {
+    match (schema.as_object_mut(), overlay.as_object()) {
+        (Some(s), Some(o)) => {
+            for (k, v) in o {
+                match s.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_overlay(existing, v)
+                    }
+                    _ => drop(s.insert(k.clone(), v.clone())),
+                }
+            }
+        }
+        _ => *schema = overlay.clone(),
+    }
+}
+
+/// Rewrites an upstream v2 schema's references for a v3 document: `$ref`s
+/// point into `components/schemas`, and a reference with a description becomes
+/// upstream v3's `{"allOf": [{"$ref"}], "description"}`.
+fn to_v3_refs(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                let r = json!({"$ref": r.replace("#/definitions/", "#/components/schemas/")});
+                if m.len() > 1 {
+                    m.remove("$ref");
+                    m.insert("allOf".into(), json!([r]));
+                } else {
+                    m.insert("$ref".into(), r["$ref"].clone());
+                }
+            }
+            m.values_mut().for_each(to_v3_refs);
+        }
+        Value::Array(a) => a.iter_mut().for_each(to_v3_refs),
+        _ => {}
     }
 }
 
@@ -197,21 +266,28 @@ fn build(group: &str, version: &str) -> Document {
         kinds.insert(def.kind.to_string(), name.clone());
         let item = schema_ref(&name);
         let list_name = format!("{name}List");
-        extra.push((
-            list_name.clone(),
-            json!({
-                "description": format!("{}List is a list of {}.", def.kind, def.kind),
-                "type": "object",
-                "required": ["items"],
-                "properties": {
-                    "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
-                    "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
-                    "items": {"type": "array", "items": item},
-                    "metadata": list_meta.as_deref().map(schema_ref).unwrap_or(json!({"type": "object"})),
-                },
-                "x-kubernetes-group-version-kind": [{"group": def.group, "version": def.version, "kind": format!("{}List", def.kind)}],
-            }),
-        ));
+        if def.has_verb("list") {
+            let list = match skiff_api::schema::list_schema(&list_name) {
+                Some(text) => {
+                    let mut v: Value = serde_json::from_str(text).expect("generated JSON");
+                    to_v3_refs(&mut v);
+                    v
+                }
+                None => json!({
+                    "description": format!("{}List is a list of {}.", def.kind, def.kind),
+                    "type": "object",
+                    "required": ["items"],
+                    "properties": {
+                        "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+                        "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+                        "items": {"type": "array", "items": schema_ref(&name)},
+                        "metadata": list_meta.as_deref().map(schema_ref).unwrap_or(json!({"type": "object"})),
+                    },
+                    "x-kubernetes-group-version-kind": [{"group": def.group, "version": def.version, "kind": format!("{}List", def.kind)}],
+                }),
+            };
+            extra.push((list_name.clone(), list));
+        }
         let base = format!("/{}", gv_path(group, version));
         let (collection, single) = if def.namespaced {
             (

@@ -253,7 +253,29 @@ async fn openapi_carries_upstreams_list_and_map_extensions() {
         schemas["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"],
         "atomic"
     );
+    // Lists, required fields and group-version-kinds in upstream's words.
+    assert_eq!(
+        schemas["io.k8s.api.apps.v1.DeploymentList"]["description"],
+        "DeploymentList is a list of Deployments."
+    );
+    assert!(
+        schemas["io.k8s.api.apps.v1.Deployment"]
+            .get("required")
+            .is_none()
+    );
+    assert_eq!(
+        schemas["io.k8s.api.apps.v1.DeploymentSpec"]["required"],
+        json!(["selector", "template"])
+    );
+    assert_eq!(
+        schemas["io.k8s.api.autoscaling.v1.Scale"]["x-kubernetes-group-version-kind"],
+        json!([{"group": "autoscaling", "kind": "Scale", "version": "v1"}])
+    );
     let v2 = call(&s, "GET", "/openapi/v2", "", "").await;
+    assert_eq!(
+        v2.body["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"],
+        json!({"description": v2.body["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["description"], "type": "string", "format": "int-or-string"})
+    );
     assert_eq!(
         v2.body["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"],
         "merge,retainKeys"

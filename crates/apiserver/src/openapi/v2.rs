@@ -26,7 +26,11 @@ fn rewrite_refs(v: &mut Value) {
             if let Some(Value::String(r)) = m.get_mut("$ref") {
                 *r = r.replace("#/components/schemas/", "#/definitions/");
             }
-            m.remove("nullable");
+            // v3's `nullable: true` has no v2 form (a property named
+            // `nullable`, as JSONSchemaProps has, stays).
+            if m.get("nullable").is_some_and(Value::is_boolean) {
+                m.remove("nullable");
+            }
             for child in m.values_mut() {
                 rewrite_refs(child);
             }

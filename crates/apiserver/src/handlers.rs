@@ -449,16 +449,7 @@ fn store_form(ctx: &Ctx<'_>, obj: &Value) -> Bytes {
 /// `fieldValidation`: unknown fields are dropped, and reported as an error
 /// (Strict), as warnings (Warn, the default) or not at all (Ignore).
 fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
-    let mode = ctx
-        .params
-        .get("fieldValidation")
-        .map(String::as_str)
-        .unwrap_or("Warn");
-    if !matches!(mode, "Strict" | "Warn" | "Ignore" | "") {
-        return Err(ApiError::bad_request(format!(
-            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"; got {mode:?}"
-        )));
-    }
+    let mode = field_validation_mode(ctx)?;
     let def = ctx.res.def;
     let unknown = crate::openapi::prune_unknown_fields(def.group, def.version, def.kind, obj);
     let mut duplicates = std::mem::take(&mut *ctx.duplicates.lock().expect("poisoned"));
@@ -498,6 +489,93 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
     }
     ctx.warnings.lock().expect("poisoned").extend(list);
     Ok(())
+}
+
+/// `fieldValidation` of the request: Strict, Warn (the default) or Ignore.
+fn field_validation_mode<'c>(ctx: &'c Ctx<'_>) -> Result<&'c str> {
+    let mode = ctx
+        .params
+        .get("fieldValidation")
+        .map(String::as_str)
+        .filter(|m| !m.is_empty())
+        .unwrap_or("Warn");
+    if !matches!(mode, "Strict" | "Warn" | "Ignore") {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"; got {mode:?}"
+        )));
+    }
+    Ok(mode)
+}
+
+/// `fieldValidation` of a JSON, merge or strategic merge patch, as upstream's
+/// patcher does it: fields the patch body sets twice, then fields of the
+/// patched object the schema does not know (dropped). Strict refuses the patch
+/// with a 422 on `patch` (its value: the patched object for JSON and merge
+/// patches, the patch as Go prints a map for strategic merge patches).
+fn patch_field_validation(ctx: &Ctx<'_>, patched: &mut Value, body: &[u8]) -> Result<()> {
+    let mode = field_validation_mode(ctx)?;
+    if mode == "Ignore" {
+        return Ok(());
+    }
+    let content_type = ctx.media_type();
+    let mut found: Vec<String> = skiff_api::decode::json(body)
+        .map(|d| d.duplicates)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| match content_type.as_str() {
+            "application/json-patch+json" => format!("json patch duplicate field \"{f}\""),
+            _ => format!("duplicate field \"{f}\""),
+        })
+        .collect();
+    let def = ctx.res.def;
+    found.extend(
+        crate::openapi::prune_unknown_fields(def.group, def.version, def.kind, patched)
+            .into_iter()
+            .map(|f| format!("unknown field \"{f}\"")),
+    );
+    if found.is_empty() {
+        return Ok(());
+    }
+    if mode == "Warn" {
+        ctx.warnings.lock().expect("poisoned").extend(found);
+        return Ok(());
+    }
+    let shown = match content_type.as_str() {
+        "application/strategic-merge-patch+json" => serde_json::from_slice(body)
+            .map(|p: Value| go_map_string(&p))
+            .unwrap_or_default(),
+        _ => patched.to_string(),
+    };
+    Err(ApiError::invalid(
+        "",
+        "",
+        "",
+        vec![skiff_api::Cause::invalid(
+            "patch",
+            &json!(shown),
+            format!("strict decoding error: {}", found.join(", ")),
+        )],
+    ))
+}
+
+/// A JSON value as Go's `%+v` prints the `map[string]interface{}` it decodes to.
+fn go_map_string(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_map_string(v)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(go_map_string).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".into(),
+        other => other.to_string(),
+    }
 }
 
 // === Reads ===
@@ -805,6 +883,7 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
         let (old, old_rev) = read(ctx, &name).await?;
         let mut patched = skiff_api::patch::apply(&content_type, &old, &body, ctx.res.ty)?;
         patched = check_type(ctx, patched)?;
+        patch_field_validation(ctx, &mut patched, &body)?;
         // A patch that does not set a resource version applies to what it read.
         if meta::resource_version(&patched).is_empty()
             || meta::resource_version(&patched) == old_rev.to_string()
@@ -850,7 +929,31 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         ));
     }
     let mut config = check_type(ctx, config)?;
-    field_validation(ctx, &mut config)?;
+    field_validation_mode(ctx)?;
+    // Whatever fieldValidation says, upstream's typed apply refuses fields the
+    // schema does not declare.
+    let def = ctx.res.def;
+    let unknown =
+        crate::openapi::prune_unknown_fields(def.group, def.version, def.kind, &mut config);
+    if !unknown.is_empty() {
+        let errors: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        let errors = if errors.len() == 1 {
+            errors[0].clone()
+        } else {
+            format!("errors:\n  {}", errors.join("\n  "))
+        };
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {errors}",
+            meta::namespace(&config),
+            meta::name(&config),
+            def.group,
+            def.version,
+            def.kind
+        )));
+    }
     let name = ctx.info.name.clone();
     let body_name = meta::name(&config);
     if !body_name.is_empty() && body_name != name {
@@ -859,7 +962,6 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         )));
     }
     let force = ctx.params.get("force").is_some_and(|f| f == "true");
-    let def = ctx.res.def;
     let skip_status = ctx.res.strategy.status_split && sub != "status";
     let api_version = def.api_version();
     let applier = skiff_api::managed::Apply {

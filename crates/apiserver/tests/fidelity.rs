@@ -281,3 +281,81 @@ async fn openapi_carries_upstreams_list_and_map_extensions() {
         "merge,retainKeys"
     );
 }
+
+#[tokio::test]
+async fn patches_and_applies_validate_fields_as_upstreams_patcher() {
+    let (s, _dir) = server().await;
+    let cm = "/api/v1/namespaces/ns/configmaps";
+    let r = call(
+        &s,
+        "POST",
+        cm,
+        "application/json",
+        r#"{"metadata":{"name":"c"},"data":{"a":"1"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Merge patch: a duplicate in the patch and an unknown field in the result.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{cm}/c?fieldValidation=Strict"),
+        "application/merge-patch+json",
+        r#"{"data":{"a":"2","a":"3"},"dta":{"x":"y"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["reason"], "Invalid");
+    let message = r.body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(" \"\" is invalid: patch: Invalid value: \"{"),
+        "{message}"
+    );
+    assert!(
+        message
+            .ends_with("strict decoding error: duplicate field \"data.a\", unknown field \"dta\""),
+        "{message}"
+    );
+    assert_eq!(r.body["details"]["causes"][0]["field"], "patch");
+    // Strategic merge patch: the patch is shown as Go prints the map.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{cm}/c?fieldValidation=Strict"),
+        "application/strategic-merge-patch+json",
+        r#"{"dta":{"x":"y"},"data":{"b":"2"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        " \"\" is invalid: patch: Invalid value: \"map[data:map[b:2] dta:map[x:y]]\": strict decoding error: unknown field \"dta\""
+    );
+    // Warn: applied without the unknown field, with warnings.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{cm}/c?fieldValidation=Warn"),
+        "application/merge-patch+json",
+        r#"{"data":{"a":"2","a":"3"},"dta":{"x":"y"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["a"], "3");
+    assert!(r.body.get("dta").is_none());
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    // Server-side apply refuses undeclared fields whatever fieldValidation says.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{cm}/c?fieldManager=m&fieldValidation=Ignore"),
+        "application/apply-patch+yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns}\ndta: {x: y}\n",
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "failed to create typed patch object (ns/c; /v1, Kind=ConfigMap): .dta: field not declared in schema"
+    );
+}

@@ -40,13 +40,7 @@ pub fn apply(content_type: &str, original: &Value, body: &[u8], ty: Ty) -> Resul
         "application/json-patch+json" => {
             let p: json_patch::Patch = serde_json::from_value(patch)
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
-            json_patch::patch(&mut doc, &p).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
-            })?;
+            json_patch::patch(&mut doc, &p).map_err(|e| rejected(e.to_string()))?;
         }
         "application/merge-patch+json" => {
             if !patch.is_object() {
@@ -62,18 +56,60 @@ pub fn apply(content_type: &str, original: &Value, body: &[u8], ty: Ty) -> Resul
             };
             doc = merge_map(doc, p, ty, Mode::Strategic).map_err(|e| match e.status {
                 400 => ApiError::bad_request(e.message),
-                _ => ApiError::new(
-                    422,
-                    "Invalid",
-                    format!(
-                        "the server rejected our request due to an error in our request: {}",
-                        e.message
-                    ),
-                ),
+                422 => rejected(e.message),
+                _ => ApiError::internal(e.message),
             })?;
         }
     }
     Ok(doc)
+}
+
+/// Upstream's `NewGenericServerResponse(422, ...)`: a fixed message, the
+/// patch engine's error as the cause.
+fn rejected(message: String) -> ApiError {
+    let mut e = ApiError::new(
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+    );
+    e.details = Some(
+        serde_json::json!({"causes": [{"reason": "UnexpectedServerResponse", "message": message}]}),
+    );
+    e
+}
+
+/// A JSON value as Go's `%v` prints the `map[string]interface{}` it decodes
+/// to (keys sorted), as upstream's errors show patches.
+pub fn go_string(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_string(v)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(go_string).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The Go type a JSON value decodes to, as upstream's errors name it.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "map[string]interface {}",
+        Value::Array(_) => "[]interface {}",
+        Value::String(_) => "string",
+        Value::Number(n) if n.is_f64() => "float64",
+        Value::Number(_) => "int64",
+        Value::Bool(_) => "bool",
+        Value::Null => "<nil>",
+    }
 }
 
 /// Which metadata directs the merge of lists.
@@ -113,6 +149,13 @@ fn unprocessable(message: impl Into<String>) -> MergeError {
     }
 }
 
+fn internal(message: impl Into<String>) -> MergeError {
+    MergeError {
+        status: 500,
+        message: message.into(),
+    }
+}
+
 /// Merges `patch` into `original`, a value of type `ty`.
 pub fn merge(original: Value, patch: &Value, ty: Ty, mode: Mode) -> Result<Value, MergeError> {
     match patch {
@@ -139,8 +182,12 @@ fn merge_map(
             Some("delete") => return Ok(Value::Object(Map::new())),
             Some("merge") => {}
             _ => {
-                return Err(bad_request(format!(
-                    "Unable to apply patch of type {directive}: unsupported patch type"
+                let mut shown = patch.clone();
+                shown.insert(DIRECTIVE.into(), directive.clone());
+                return Err(internal(format!(
+                    "unknown patch type: {} in map: {}",
+                    go_string(&directive),
+                    go_string(&Value::Object(shown))
                 )));
             }
         }
@@ -152,16 +199,12 @@ fn merge_map(
     if mode == Mode::Strategic {
         if let Some(retain) = patch.remove(RETAIN_KEYS) {
             let Some(keys) = retain.as_array() else {
-                return Err(bad_request(
-                    "invalid patch: doesn't support retainKeys: directive value must be a list",
-                ));
+                return Err(bad_request("invalid patch format of retainKeys"));
             };
             let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
             for k in patch.keys() {
                 if !k.starts_with('$') && !keys.contains(&k.as_str()) {
-                    return Err(unprocessable(format!(
-                        "The patch contains a field {k} that is not in the $retainKeys list"
-                    )));
+                    return Err(unprocessable("patch content doesn't match retainKeys list"));
                 }
             }
             out.retain(|k, _| keys.contains(&k.as_str()));
@@ -177,9 +220,7 @@ fn merge_map(
         for (field, remove) in deletions {
             patch.remove(&format!("{DELETE_PRIMITIVE}{field}"));
             let Some(remove) = remove.as_array() else {
-                return Err(bad_request(
-                    "invalid patch: doesn't support deleteFromPrimitiveList: directive value must be a list",
-                ));
+                return Err(bad_request("invalid patch format of primitive list"));
             };
             if let Some(Value::Array(list)) = out.get_mut(&field) {
                 list.retain(|x| !remove.contains(x));
@@ -226,9 +267,7 @@ fn merge_map(
     }
     for (field, order) in orders {
         let Some(order) = order.as_array() else {
-            return Err(bad_request(
-                "invalid patch: doesn't support setElementOrder: directive value must be a list",
-            ));
+            return Err(bad_request("invalid patch format of setElementOrder list"));
         };
         if let Some(Value::Array(list)) = out.get_mut(&field) {
             let key = schema::field(ty, &field)
@@ -281,9 +320,7 @@ fn merge_list(
     match how {
         ListMerge::Replace => {
             if mode == Mode::Strategic && items.iter().any(|i| i.is_array()) {
-                return Err(unprocessable(format!(
-                    "doesn't support merging lists of lists: {field}"
-                )));
+                return Err(unprocessable("lists of lists are not supported"));
             }
             Ok(Value::Array(items.iter().cloned().map(strip).collect()))
         }
@@ -296,8 +333,13 @@ fn merge_list(
                         items.iter().filter(|x| !x.is_object()).cloned().collect(),
                     ));
                 }
-                return Err(bad_request(format!(
-                    "invalid patch: {field}: a list of primitives can't hold a map"
+                let expected = existing
+                    .iter()
+                    .chain(items)
+                    .find(|x| !x.is_object())
+                    .map_or("string", go_type);
+                return Err(internal(format!(
+                    "expected a {expected}, but received a map[string]interface {{}}"
                 )));
             }
             for item in items {
@@ -324,17 +366,17 @@ fn merge_list(
             }
             for item in items {
                 let Some(m) = item.as_object() else {
-                    return Err(bad_request(format!(
-                        "invalid patch: {field}: a list merged by {} holds a non-map item",
-                        keys.join(",")
+                    return Err(internal(format!(
+                        "expected a map[string]interface {{}}, but received a {}",
+                        go_type(item)
                     )));
                 };
                 let id: Option<Vec<&Value>> = keys.iter().map(|k| m.get(*k)).collect();
                 let Some(id) = id else {
                     if mode == Mode::Strategic {
-                        return Err(bad_request(format!(
+                        return Err(internal(format!(
                             "map: {} does not contain declared merge key: {}",
-                            Value::Object(m.clone()),
+                            go_string(item),
                             keys.join(",")
                         )));
                     }
@@ -504,7 +546,10 @@ mod tests {
             Mode::Strategic,
         )
         .unwrap_err();
-        assert_eq!(err.status, 400);
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (500, "unknown patch type: bogus in map: map[$patch:bogus]")
+        );
     }
 
     #[test]
@@ -576,7 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn merge_key_missing_is_a_bad_request() {
+    fn merge_key_missing_is_upstreams_internal_error() {
         let err = merge(
             json!({}),
             &json!({"spec": {"containers": [{"image": "x"}]}}),
@@ -584,10 +629,10 @@ mod tests {
             Mode::Strategic,
         )
         .unwrap_err();
-        assert_eq!(err.status, 400);
-        assert!(
-            err.message
-                .contains("does not contain declared merge key: name")
+        assert_eq!(err.status, 500);
+        assert_eq!(
+            err.message,
+            "map: map[image:x] does not contain declared merge key: name"
         );
     }
 

@@ -542,7 +542,7 @@ fn patch_field_validation(ctx: &Ctx<'_>, patched: &mut Value, body: &[u8]) -> Re
     }
     let shown = match content_type.as_str() {
         "application/strategic-merge-patch+json" => serde_json::from_slice(body)
-            .map(|p: Value| go_map_string(&p))
+            .map(|p: Value| skiff_api::patch::go_string(&p))
             .unwrap_or_default(),
         _ => patched.to_string(),
     };
@@ -556,26 +556,6 @@ fn patch_field_validation(ctx: &Ctx<'_>, patched: &mut Value, body: &[u8]) -> Re
             format!("strict decoding error: {}", found.join(", ")),
         )],
     ))
-}
-
-/// A JSON value as Go's `%+v` prints the `map[string]interface{}` it decodes to.
-fn go_map_string(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}:{}", go_map_string(v)))
-                .collect();
-            format!("map[{}]", items.join(" "))
-        }
-        Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(go_map_string).collect();
-            format!("[{}]", items.join(" "))
-        }
-        Value::String(s) => s.clone(),
-        Value::Null => "<nil>".into(),
-        other => other.to_string(),
-    }
 }
 
 // === Reads ===

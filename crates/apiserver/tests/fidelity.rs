@@ -150,7 +150,7 @@ async fn strategic_merge_patch_follows_the_schema() {
     // Defaults reach the added container.
     assert_eq!(containers[1]["imagePullPolicy"], "Always");
 
-    // A list item without its merge key: upstream's 400.
+    // A list item without its merge key: upstream's (internal) error.
     let r = call(
         &s,
         "PATCH",
@@ -159,7 +159,29 @@ async fn strategic_merge_patch_follows_the_schema() {
         r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
     )
     .await;
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "Internal error occurred: map: map[image:x] does not contain declared merge key: name"
+    );
+    // $retainKeys not naming a field the patch sets: upstream's 422.
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{DEPLOYMENTS}/d"),
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":{"maxSurge":1}}}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "the server rejected our request due to an error in our request"
+    );
+    assert_eq!(
+        r.body["details"]["causes"][0]["message"],
+        "patch content doesn't match retainKeys list"
+    );
 }
 
 #[tokio::test]

@@ -357,10 +357,20 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty() {
+            // StatusReasonUnknown: omitted, as upstream's omitempty does.
+            s.as_object_mut().map(|m| m.remove("reason"));
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }
         s
+    }
+
+    /// An error upstream does not interpret (a plain Go error), as
+    /// `ErrorToAPIStatus` answers it: 500, no reason, the error's text.
+    pub fn unknown(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
     }
 }
 

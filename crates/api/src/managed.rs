@@ -388,6 +388,80 @@ fn path_string(path: &Path) -> String {
     out
 }
 
+/// Merges an applied configuration into the live object, as structured-merge-diff
+/// merges them: lists by their list type (map lists by their keys, sets as
+/// unions, atomic lists replaced), atomic structs and maps replaced whole,
+/// other maps field by field; new list items go after the live ones.
+pub fn merge_applied(live: Value, config: &Value, ty: Ty) -> Value {
+    let Value::Object(config) = config else {
+        return config.clone();
+    };
+    if schema::is_atomic(ty) {
+        return Value::Object(config.clone());
+    }
+    let mut out = match live {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (k, v) in config {
+        if v.is_null() {
+            out.remove(k);
+            continue;
+        }
+        let child = schema::child(ty, k);
+        let merged = match (out.remove(k), v) {
+            (Some(existing @ Value::Object(_)), Value::Object(_)) => {
+                merge_applied(existing, v, child)
+            }
+            (Some(Value::Array(existing)), Value::Array(items)) => {
+                Value::Array(merge_applied_list(existing, items, child))
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), merged);
+    }
+    Value::Object(out)
+}
+
+fn merge_applied_list(mut live: Vec<Value>, items: &[Value], ty: Ty) -> Vec<Value> {
+    match ty {
+        Ty::List(item_ty, ListType::Map(keys)) => {
+            for item in items {
+                let pos = live.iter().position(|l| {
+                    keys.iter()
+                        .all(|k| key_value(l, k).is_some() && key_value(l, k) == key_value(item, k))
+                });
+                match pos {
+                    Some(i) => {
+                        let old = std::mem::take(&mut live[i]);
+                        live[i] = merge_applied(old, item, *item_ty);
+                    }
+                    None => live.push(item.clone()),
+                }
+            }
+            live
+        }
+        Ty::List(_, ListType::Set) => {
+            for item in items {
+                if !live.contains(item) {
+                    live.push(item.clone());
+                }
+            }
+            live
+        }
+        _ => items.to_vec(),
+    }
+}
+
+/// A list-map key's value, with the defaults upstream's keys have (a port's protocol).
+fn key_value(item: &Value, key: &str) -> Option<Value> {
+    match item.get(key) {
+        Some(v) => Some(v.clone()),
+        None if key == "protocol" => Some(json!("TCP")),
+        None => None,
+    }
+}
+
 /// Server-side apply of `config` by `manager` onto `live` (None: the object is
 /// new). Returns the merged object with its managed fields.
 pub struct Apply<'a> {
@@ -503,8 +577,7 @@ pub fn apply(live: Option<&Value>, config: &Value, a: &Apply<'_>) -> Result<Valu
             md.remove("resourceVersion");
         }
     }
-    let mut merged = crate::patch::merge(merged, &cfg, a.ty, crate::patch::Mode::Apply)
-        .map_err(|e| ApiError::bad_request(e.message))?;
+    let mut merged = merge_applied(merged, &cfg, a.ty);
     // Ownership: the applier owns what it applied; others keep the rest.
     for e in list
         .iter_mut()

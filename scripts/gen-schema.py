@@ -8,6 +8,10 @@ fields that are not plain scalars (structs, lists, maps) and its merge metadata
 Input: upstream's api/openapi-spec/swagger.json of release-1.33 (the same file
 ships as kubernetes/swagger.json.unprocessed in kubernetes-client/python at
 commit 1cc7ca51b, client 33.0.0).
+The enums of OpenAPI v3 (which the v2 document lacks) come from
+scripts/data/enums-1.33.json: for each property of an `+enum` Go type of
+k8s.io/api v0.33.0, its values and the "Possible enum values" text upstream's
+generator appends to its description.
 Usage: scripts/gen-schema.py swagger.json > crates/api/src/schema/defs.rs
 """
 import json, sys
@@ -129,6 +133,17 @@ for name in sorted(defs):
     d = defs[name]
     if name.endswith("List") and "x-kubernetes-group-version-kind" in d and "items" in d.get("properties", {}):
         out.append("    (%s, %s)," % (rs(name), rs(json.dumps(d, sort_keys=True, separators=(",", ":")))))
+out.append("];\n")
+import os
+enums = json.load(open(os.path.join(os.path.dirname(__file__), "data", "enums-1.33.json")))
+out.append("/// Enum properties of OpenAPI v3: (definition, property, where the enum")
+out.append("/// sits: \"\" on the property, \"items\", \"additionalProperties\"; values;")
+out.append("/// the text appended to the description, or \"\"), sorted.")
+out.append("#[rustfmt::skip]")
+out.append("pub static ENUMS: &[(&str, &str, &str, &[&str], &str)] = &[")
+for e in sorted(enums, key=lambda e: (e["def"], e["property"])):
+    where = "items" if e.get("array") else "additionalProperties" if e.get("map") else ""
+    out.append("    (%s, %s, %s, &[%s], %s)," % (rs(e["def"]), rs(e["property"]), rs(where), ", ".join(rs(v) for v in e["enum"]), rs(e.get("possible") or "")))
 out.append("];\n")
 out.append("/// (group, version, kind) → definition, sorted.")
 out.append("#[rustfmt::skip]")

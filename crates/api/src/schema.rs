@@ -139,6 +139,28 @@ pub fn list_schema(name: &str) -> Option<&'static str> {
         .map(|i| defs::LISTS[i].1)
 }
 
+/// An enum of OpenAPI v3: on a property (`place` ""), its `items` or its
+/// `additionalProperties`, with the text upstream appends to the description.
+pub struct Enum {
+    pub property: &'static str,
+    pub place: &'static str,
+    pub values: &'static [&'static str],
+    pub possible: &'static str,
+}
+
+/// The enum properties of a definition.
+pub fn enums_of(def: &str) -> impl Iterator<Item = Enum> {
+    defs::ENUMS
+        .iter()
+        .filter(move |e| e.0 == def)
+        .map(|e| Enum {
+            property: e.1,
+            place: e.2,
+            values: e.3,
+            possible: e.4,
+        })
+}
+
 /// The group-version-kinds upstream declares for a definition.
 pub fn kinds_of(name: &str) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
     defs::KINDS

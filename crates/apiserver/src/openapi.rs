@@ -73,6 +73,26 @@ fn annotate(schemas: &mut Map<String, Value>) {
                 _ => {}
             }
         }
+        // OpenAPI v3's enums (the v2 document drops them again).
+        for e in skiff_api::schema::enums_of(name) {
+            let Some(prop) = schema
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(e.property))
+            else {
+                continue;
+            };
+            let target = if e.place.is_empty() {
+                &mut *prop
+            } else {
+                &mut prop[e.place]
+            };
+            target["enum"] = json!(e.values);
+            if !e.possible.is_empty()
+                && let Some(d) = prop.get("description").and_then(Value::as_str)
+            {
+                prop["description"] = json!(format!("{d}\n\n{}", e.possible));
+            }
+        }
         let Some(def) = skiff_api::schema::def(name) else {
             continue;
         };

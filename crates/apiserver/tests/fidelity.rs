@@ -288,7 +288,27 @@ async fn openapi_carries_upstreams_list_and_map_extensions() {
         schemas["io.k8s.api.autoscaling.v1.Scale"]["x-kubernetes-group-version-kind"],
         json!([{"group": "autoscaling", "kind": "Scale", "version": "v1"}])
     );
+    // v3's enums, with upstream's "Possible enum values" text; none in v2.
+    let strategy_type = &schemas["io.k8s.api.apps.v1.DeploymentStrategy"]["properties"]["type"];
+    assert_eq!(strategy_type["enum"], json!(["Recreate", "RollingUpdate"]));
+    assert!(
+        strategy_type["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("\n\nPossible enum values:\n - `\"Recreate\"` Kill all existing pods before creating new ones.\n - `\"RollingUpdate\"` Replace the old ReplicaSets by new one using rolling update i.e gradually scale down the old ReplicaSets and scale up the new one."),
+        "{strategy_type}"
+    );
     let v2 = call(&s, "GET", "/openapi/v2", "", "").await;
+    let v2_type =
+        &v2.body["definitions"]["io.k8s.api.apps.v1.DeploymentStrategy"]["properties"]["type"];
+    assert!(v2_type.get("enum").is_none(), "{v2_type}");
+    assert!(
+        !v2_type["description"]
+            .as_str()
+            .unwrap()
+            .contains("Possible enum values"),
+        "{v2_type}"
+    );
     assert_eq!(
         v2.body["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"],
         json!({"description": v2.body["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["description"], "type": "string", "format": "int-or-string"})

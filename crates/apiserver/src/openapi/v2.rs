@@ -31,6 +31,16 @@ fn rewrite_refs(v: &mut Value) {
             if m.get("nullable").is_some_and(Value::is_boolean) {
                 m.remove("nullable");
             }
+            // Upstream's v2 document has no enums: neither the keyword nor the
+            // "Possible enum values" text of v3's descriptions.
+            if m.get("enum").is_some_and(Value::is_array) {
+                m.remove("enum");
+            }
+            if let Some(Value::String(d)) = m.get_mut("description")
+                && let Some(i) = d.find("\n\nPossible enum values:")
+            {
+                d.truncate(i);
+            }
             for child in m.values_mut() {
                 rewrite_refs(child);
             }

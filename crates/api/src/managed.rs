@@ -423,34 +423,70 @@ pub fn merge_applied(live: Value, config: &Value, ty: Ty) -> Value {
     Value::Object(out)
 }
 
-fn merge_applied_list(mut live: Vec<Value>, items: &[Value], ty: Ty) -> Vec<Value> {
-    match ty {
-        Ty::List(item_ty, ListType::Map(keys)) => {
-            for item in items {
-                let pos = live.iter().position(|l| {
-                    keys.iter()
-                        .all(|k| key_value(l, k).is_some() && key_value(l, k) == key_value(item, k))
-                });
-                match pos {
-                    Some(i) => {
-                        let old = std::mem::take(&mut live[i]);
-                        live[i] = merge_applied(old, item, *item_ty);
-                    }
-                    None => live.push(item.clone()),
-                }
+/// Merges applied list items into live ones as structured-merge-diff's
+/// `visitListItems` does: items the configuration has come in its order, live
+/// items it does not have keep their place among them.
+fn merge_applied_list(live: Vec<Value>, items: &[Value], ty: Ty) -> Vec<Value> {
+    let (item_ty, identity): (Ty, Box<dyn Fn(&Value) -> Option<Vec<Value>>>) = match ty {
+        Ty::List(item_ty, ListType::Map(keys)) => (
+            *item_ty,
+            Box::new(move |v: &Value| keys.iter().map(|k| key_value(v, k)).collect()),
+        ),
+        Ty::List(item_ty, ListType::Set) => (*item_ty, Box::new(|v: &Value| Some(vec![v.clone()]))),
+        _ => return items.to_vec(),
+    };
+    let lhs: Vec<(Option<Vec<Value>>, Value)> =
+        live.into_iter().map(|v| (identity(&v), v)).collect();
+    let rhs: Vec<(Option<Vec<Value>>, &Value)> = items.iter().map(|v| (identity(v), v)).collect();
+    let in_rhs = |id: &Option<Vec<Value>>| id.is_some() && rhs.iter().any(|(r, _)| r == id);
+    let lhs_item = |id: &Option<Vec<Value>>| {
+        lhs.iter()
+            .find(|(l, _)| id.is_some() && l == id)
+            .map(|(_, v)| v.clone())
+    };
+    let mut shared = rhs
+        .iter()
+        .filter(|(id, _)| id.is_some() && lhs.iter().any(|(l, _)| l == id))
+        .filter_map(|(id, _)| id.clone());
+    let mut next_shared = shared.next();
+    let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
+    let (mut l, mut r) = (0, 0);
+    while l < lhs.len() || r < rhs.len() {
+        if l < lhs.len() && r < rhs.len() {
+            let id = &lhs[l].0;
+            if id.is_some() && *id == rhs[r].0 {
+                out.push(merge_applied(lhs[l].1.clone(), rhs[r].1, item_ty));
+                l += 1;
+                r += 1;
+                next_shared = shared.next();
+                continue;
             }
-            live
-        }
-        Ty::List(_, ListType::Set) => {
-            for item in items {
-                if !live.contains(item) {
-                    live.push(item.clone());
-                }
+            if in_rhs(id) && next_shared.as_ref().is_some_and(|n| Some(n) != id.as_ref()) {
+                l += 1;
+                continue;
             }
-            live
         }
-        _ => items.to_vec(),
+        if l < lhs.len() && !in_rhs(&lhs[l].0) {
+            out.push(lhs[l].1.clone());
+            l += 1;
+            continue;
+        }
+        if r < rhs.len() {
+            let (id, item) = &rhs[r];
+            out.push(match lhs_item(id) {
+                Some(live) => merge_applied(live, item, item_ty),
+                None => (*item).clone(),
+            });
+            r += 1;
+            if next_shared.is_some() && next_shared.as_ref() == id.as_ref() {
+                next_shared = shared.next();
+            }
+        } else {
+            // A live item the configuration has, but already merged.
+            l += 1;
+        }
     }
+    out
 }
 
 /// A list-map key's value, with the defaults upstream's keys have (a port's protocol).
@@ -623,6 +659,29 @@ mod tests {
             resource: "configmaps",
             name: "c",
         }
+    }
+
+    #[test]
+    fn applied_lists_merge_in_structured_merge_diffs_order() {
+        let pod = Ty::Struct("io.k8s.api.core.v1.Pod");
+        let names = |v: &Value| -> Vec<String> {
+            v["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let live = |names: &[&str]| json!({"spec": {"containers": names.iter().map(|n| json!({"name": n, "image": "x"})).collect::<Vec<_>>()}});
+        // The configuration's order wins for its items; live-only items keep their place.
+        let out = merge_applied(live(&["a", "b", "c"]), &live(&["c", "a"]), pod);
+        assert_eq!(names(&out), ["b", "c", "a"]);
+        let out = merge_applied(live(&["a", "b"]), &live(&["b", "a"]), pod);
+        assert_eq!(names(&out), ["b", "a"]);
+        let out = merge_applied(live(&["a"]), &live(&["n", "a"]), pod);
+        assert_eq!(names(&out), ["n", "a"]);
+        let out = merge_applied(live(&["a", "z"]), &live(&["a", "n"]), pod);
+        assert_eq!(names(&out), ["a", "z", "n"]);
     }
 
     #[test]

@@ -423,11 +423,14 @@ pub fn merge_applied(live: Value, config: &Value, ty: Ty) -> Value {
     Value::Object(out)
 }
 
+/// The identity of a list item: its key values (None without them).
+type Identity = Box<dyn Fn(&Value) -> Option<Vec<Value>>>;
+
 /// Merges applied list items into live ones as structured-merge-diff's
 /// `visitListItems` does: items the configuration has come in its order, live
 /// items it does not have keep their place among them.
 fn merge_applied_list(live: Vec<Value>, items: &[Value], ty: Ty) -> Vec<Value> {
-    let (item_ty, identity): (Ty, Box<dyn Fn(&Value) -> Option<Vec<Value>>>) = match ty {
+    let (item_ty, identity): (Ty, Identity) = match ty {
         Ty::List(item_ty, ListType::Map(keys)) => (
             *item_ty,
             Box::new(move |v: &Value| keys.iter().map(|k| key_value(v, k)).collect()),

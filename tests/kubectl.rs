@@ -1088,3 +1088,36 @@ fn server_on_real_etcd() {
     c.ok(&["delete", "namespace", "demo", "--wait=false"]);
     c.ok(&["wait", "--for=delete", "namespace/demo", "--timeout=30s"]);
 }
+
+/// The official Kubernetes Python client (33.x), unmodified: typed create with
+/// upstream's defaults, strategic merge and JSON patches, server-side apply with
+/// a conflict and force, Status errors, a label-selected list and a watch.
+#[test]
+fn official_python_client() {
+    let python_client = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python_client {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the kubernetes Python package is missing (scripts/setup.sh installs it)"
+        );
+        eprintln!("skipped: pip install kubernetes");
+        return;
+    }
+    let c = Cluster::start().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/client_e2e.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(c.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "python client: {}{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        c.log()
+    );
+}

@@ -941,7 +941,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    let force = ctx.params.get("force").is_some_and(|f| f == "true");
+    let force = crate::request::param_bool(ctx.params, "force").unwrap_or(false);
     let skip_status = ctx.res.strategy.status_split && sub != "status";
     let api_version = def.api_version();
     let applier = skiff_api::managed::Apply {
@@ -1014,8 +1014,8 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
     if let Some(p) = ctx.params.get("propagationPolicy") {
         opts["propagationPolicy"] = json!(p);
     }
-    if let Some(o) = ctx.params.get("orphanDependents") {
-        opts["orphanDependents"] = json!(o == "true");
+    if let Some(o) = crate::request::param_bool(ctx.params, "orphanDependents") {
+        opts["orphanDependents"] = json!(o);
     }
     if let Some(p) = opts.get("propagationPolicy").and_then(Value::as_str)
         && !matches!(p, "Orphan" | "Background" | "Foreground")

@@ -50,6 +50,15 @@ fn decode(s: &str) -> String {
 }
 
 /// Parses a query string into its parameters (the last value of a key wins).
+/// A boolean query parameter as upstream's parameter codec reads one
+/// (`Convert_Slice_string_To_bool`): false for "0" and any case of "false",
+/// true for every other value (Python clients send `True`); None if absent.
+pub fn param_bool(params: &HashMap<String, String>, name: &str) -> Option<bool> {
+    params
+        .get(name)
+        .map(|v| !(v == "0" || v.eq_ignore_ascii_case("false")))
+}
+
 pub fn query(q: Option<&str>) -> HashMap<String, String> {
     q.unwrap_or("")
         .split('&')
@@ -108,7 +117,7 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
         // Deeper paths exist only for proxies (`pods/x/proxy/some/path`).
         info.subresource = rest[2].clone();
     }
-    let watch = matches!(params.get("watch").map(String::as_str), Some("true" | "1"));
+    let watch = param_bool(params, "watch").unwrap_or(false);
     info.verb = match *method {
         http::Method::GET | http::Method::HEAD => {
             if watch {

@@ -121,23 +121,10 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         .get("resourceVersion")
         .cloned()
         .unwrap_or_default();
-    let send_initial = match ctx.params.get("sendInitialEvents").map(String::as_str) {
-        Some("true") => true,
-        Some("false") | None => rv_param.is_empty() || rv_param == "0",
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "invalid sendInitialEvents {other:?}"
-            )));
-        }
-    };
-    let explicit_initial = ctx
-        .params
-        .get("sendInitialEvents")
-        .is_some_and(|v| v == "true");
-    let bookmarks = ctx
-        .params
-        .get("allowWatchBookmarks")
-        .is_some_and(|v| v == "true" || v == "1");
+    let explicit_initial =
+        crate::request::param_bool(ctx.params, "sendInitialEvents").unwrap_or(false);
+    let send_initial = explicit_initial || rv_param.is_empty() || rv_param == "0";
+    let bookmarks = crate::request::param_bool(ctx.params, "allowWatchBookmarks").unwrap_or(false);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let timeout = match ctx.params.get("timeoutSeconds").filter(|t| !t.is_empty()) {
         Some(t) => Duration::from_secs(

@@ -47,14 +47,14 @@ pub(super) fn role_binding(m: &mut Map<String, Value>) {
         default_zero(role_ref, "apiGroup", json!(RBAC_GROUP));
     }
     for s in items(m, "subjects") {
-        if is_zero(s, "apiGroup") {
-            match s.get("kind").and_then(Value::as_str) {
-                Some("User" | "Group") => {
-                    s.insert("apiGroup".into(), json!(RBAC_GROUP));
-                }
-                // ServiceAccount: "" (omitted); other kinds fail validation.
-                _ => {}
-            }
+        // ServiceAccount: "" (omitted); other kinds fail validation.
+        if is_zero(s, "apiGroup")
+            && matches!(
+                s.get("kind").and_then(Value::as_str),
+                Some("User" | "Group")
+            )
+        {
+            s.insert("apiGroup".into(), json!(RBAC_GROUP));
         }
     }
 }

@@ -11,12 +11,18 @@ use super::{child, default, default_zero, ensure, is_nil, is_zero, items};
 
 /// A Pod: SetObjectDefaults_Pod, then the admission plugins' defaults.
 pub(super) fn pod(m: &mut Map<String, Value>) {
+    let mirror = m
+        .get("metadata")
+        .and_then(|md| md.get("annotations"))
+        .and_then(|a| a.get("kubernetes.io/config.mirror"))
+        .is_some();
     let Some(spec) = ensure(m, "spec") else {
         return;
     };
     pod_only(spec);
     pod_spec(spec);
-    admission(spec);
+    admission(spec, mirror);
+    service_account_names(spec);
 }
 
 /// A pod template (non-pointer in its owner: defaulted even when absent).
@@ -369,11 +375,16 @@ pub(super) fn pvc_spec(spec: &mut Map<String, Value>) {
     default(spec, "volumeMode", json!("Filesystem"));
 }
 
-/// What default-on admission plugins set on pods: the priority and preemption
-/// policy of the pod's priority class, of none when it names none (Priority; the
-/// two system classes are built in), and tolerations for not-ready and
-/// unreachable nodes (DefaultTolerationSeconds).
-fn admission(spec: &mut Map<String, Value>) {
+/// What default-on admission plugins set on pods: the service account
+/// "default" when none is named, but on mirror pods (ServiceAccount; its token
+/// volume needs the service account, so is not set here), the priority and
+/// preemption policy of the pod's priority class, or of none when it names none
+/// (Priority; the two system classes are built in), and tolerations for
+/// not-ready and unreachable nodes (DefaultTolerationSeconds).
+fn admission(spec: &mut Map<String, Value>, mirror: bool) {
+    if !mirror && is_zero(spec, "serviceAccountName") && is_zero(spec, "serviceAccount") {
+        spec.insert("serviceAccountName".into(), json!("default"));
+    }
     let class = spec
         .get("priorityClassName")
         .and_then(Value::as_str)
@@ -601,5 +612,26 @@ mod tests {
         );
         assert!(custom["spec"].get("priority").is_none());
         assert!(custom["spec"].get("preemptionPolicy").is_none());
+        assert_eq!(
+            (
+                &custom["spec"]["serviceAccountName"],
+                &custom["spec"]["serviceAccount"]
+            ),
+            (&json!("default"), &json!("default"))
+        );
+        let deprecated = defaulted(
+            "",
+            "v1",
+            "pods",
+            json!({"spec": {"serviceAccount": "old", "containers": []}}),
+        );
+        assert_eq!(deprecated["spec"]["serviceAccountName"], "old");
+        let mirror = defaulted(
+            "",
+            "v1",
+            "pods",
+            json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}}, "spec": {"containers": []}}),
+        );
+        assert!(mirror["spec"].get("serviceAccountName").is_none());
     }
 }

@@ -1,367 +1,205 @@
-//! Defaulting, as upstream's `SetDefaults_*` functions (and the default-on
-//! admission that sets fields, such as DefaultTolerationSeconds): applied to
-//! every object written, on create and on update, before validation.
+//! Defaulting, as upstream's `SetDefaults_*` functions and declarative
+//! `+default` markers of Kubernetes 1.33 (`pkg/apis/<group>/<version>/defaults.go`
+//! and `zz_generated.defaults.go`), with the feature gates at their 1.33
+//! defaults, plus what default-on admission sets on pods (Priority,
+//! DefaultTolerationSeconds): applied to every object written, on create and on
+//! update, before validation, on the object in its served version.
+//!
+//! This file owns the dispatch on the kind and the helpers every defaulter
+//! uses; the defaults themselves live in the submodules, one per area.
+//!
+//! Upstream defaults a field when it holds its Go zero value: a pointer field
+//! when nil (absent or `null` here, see [`default`]), a plain string or number
+//! when empty or 0 (see [`default_zero`]). Defaults never replace a value the
+//! client set, except where upstream itself does (a Service's
+//! `sessionAffinityConfig` is dropped when `sessionAffinity` is None), and
+//! applying them twice gives what applying them once gives.
 
-use serde_json::{Map, Value, json};
+mod cluster;
+mod core;
+mod pod;
+mod workloads;
+
+use serde_json::{Map, Value};
 
 use crate::catalogue::ResourceDef;
 
-fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
-    if !v.get(key).is_some_and(Value::is_object) {
-        v[key] = json!({});
-    }
-    v[key].as_object_mut().expect("object")
-}
-
-fn default(m: &mut Map<String, Value>, key: &str, value: Value) {
-    if m.get(key).is_none_or(Value::is_null) {
-        m.insert(key.to_string(), value);
-    }
-}
-
 /// Applies the defaults of `def`'s kind to `obj`.
 pub fn apply(def: &ResourceDef, obj: &mut Value) {
-    if !obj.is_object() {
+    let Some(m) = obj.as_object_mut() else {
         return;
-    }
-    match (def.group, def.plural) {
-        ("", "pods") => {
-            pod_spec(obj_mut(obj, "spec"));
-            pod_admission(obj);
+    };
+    match (def.group, def.version, def.plural) {
+        ("", _, "pods") => pod::pod(m),
+        ("", _, "podtemplates") => core::pod_template(m),
+        ("", _, "replicationcontrollers") => core::replication_controller(m),
+        ("", _, "services") => core::service(m),
+        ("", _, "secrets") => core::secret(m),
+        ("", _, "namespaces") => core::namespace(m),
+        ("", _, "nodes") => core::node(m),
+        ("", _, "persistentvolumes") => core::persistent_volume(m),
+        ("", _, "persistentvolumeclaims") => core::persistent_volume_claim(m),
+        ("", _, "endpoints") => core::endpoints(m),
+        ("", _, "limitranges") => core::limit_range(m),
+        ("apps", _, "deployments") => workloads::deployment(m),
+        ("apps", _, "replicasets") => workloads::replica_set(m),
+        ("apps", _, "statefulsets") => workloads::stateful_set(m),
+        ("apps", _, "daemonsets") => workloads::daemon_set(m),
+        ("batch", _, "jobs") => workloads::job(m),
+        ("batch", _, "cronjobs") => workloads::cron_job(m),
+        ("autoscaling", "v2", "horizontalpodautoscalers") => workloads::hpa_v2(m),
+        ("autoscaling", "v1", "horizontalpodautoscalers") => workloads::hpa_v1(m),
+        ("networking.k8s.io", _, "networkpolicies") => cluster::network_policy(m),
+        ("networking.k8s.io", _, "ingressclasses") => cluster::ingress_class(m),
+        ("rbac.authorization.k8s.io", _, "rolebindings" | "clusterrolebindings") => {
+            cluster::role_binding(m)
         }
-        ("", "podtemplates") => {
-            if let Some(t) = obj.get_mut("template") {
-                template(t);
-            }
+        ("storage.k8s.io", _, "storageclasses") => cluster::storage_class(m),
+        ("storage.k8s.io", _, "csidrivers") => cluster::csi_driver(m),
+        ("storage.k8s.io", _, "volumeattachments") => cluster::volume_attachment(m),
+        ("scheduling.k8s.io", _, "priorityclasses") => cluster::priority_class(m),
+        ("admissionregistration.k8s.io", _, "validatingwebhookconfigurations") => {
+            cluster::webhook_configuration(m, false)
         }
-        ("", "replicationcontrollers") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "replicas", json!(1));
-            if let Some(t) = spec.get_mut("template") {
-                template(t);
-            }
+        ("admissionregistration.k8s.io", _, "mutatingwebhookconfigurations") => {
+            cluster::webhook_configuration(m, true)
         }
-        ("", "namespaces") => {
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if !name.is_empty() {
-                let meta = obj_mut(obj, "metadata");
-                let labels = meta.entry("labels").or_insert_with(|| json!({}));
-                if let Some(l) = labels.as_object_mut() {
-                    l.insert("kubernetes.io/metadata.name".into(), json!(name));
-                }
-            }
+        ("admissionregistration.k8s.io", _, "validatingadmissionpolicies") => {
+            cluster::validating_admission_policy(m)
         }
-        ("", "persistentvolumeclaims") => {
-            default(obj_mut(obj, "spec"), "volumeMode", json!("Filesystem"))
+        ("admissionregistration.k8s.io", _, "validatingadmissionpolicybindings") => {
+            cluster::validating_admission_policy_binding(m)
         }
-        ("", "persistentvolumes") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-            default(spec, "volumeMode", json!("Filesystem"));
+        ("flowcontrol.apiserver.k8s.io", _, "flowschemas") => cluster::flow_schema(m),
+        ("flowcontrol.apiserver.k8s.io", _, "prioritylevelconfigurations") => {
+            cluster::priority_level_configuration(m)
         }
-        ("", "endpoints") => {
-            for subset in obj
-                .get_mut("subsets")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                for p in subset
-                    .get_mut("ports")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(m) = p.as_object_mut() {
-                        default(m, "protocol", json!("TCP"));
-                    }
-                }
-            }
+        ("apiextensions.k8s.io", _, "customresourcedefinitions") => {
+            cluster::custom_resource_definition(m)
         }
-        ("apps", "deployments") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "replicas", json!(1));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(spec, "progressDeadlineSeconds", json!(600));
-            let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
-            if let Some(st) = strategy.as_object_mut() {
-                default(st, "type", json!("RollingUpdate"));
-                if st.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                    let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-                    if let Some(ru) = ru.as_object_mut() {
-                        default(ru, "maxUnavailable", json!("25%"));
-                        default(ru, "maxSurge", json!("25%"));
-                    }
-                }
-            }
-            if let Some(t) = spec.get_mut("template") {
-                template(t);
-            }
-        }
-        ("apps", "replicasets") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "replicas", json!(1));
-            if let Some(t) = spec.get_mut("template") {
-                template(t);
-            }
-        }
-        ("apps", "statefulsets") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "replicas", json!(1));
-            default(spec, "podManagementPolicy", json!("OrderedReady"));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            );
-            default(
-                spec,
-                "persistentVolumeClaimRetentionPolicy",
-                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
-            );
-            if let Some(t) = spec.get_mut("template") {
-                template(t);
-            }
-        }
-        ("apps", "daemonsets") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
-            );
-            if let Some(t) = spec.get_mut("template") {
-                template(t);
-            }
-        }
-        ("batch", "jobs") => job_spec(obj_mut(obj, "spec")),
-        ("batch", "cronjobs") => {
-            let spec = obj_mut(obj, "spec");
-            default(spec, "concurrencyPolicy", json!("Allow"));
-            default(spec, "suspend", json!(false));
-            default(spec, "successfulJobsHistoryLimit", json!(3));
-            default(spec, "failedJobsHistoryLimit", json!(1));
-            if let Some(js) = spec
-                .get_mut("jobTemplate")
-                .and_then(|j| j.get_mut("spec"))
-                .and_then(Value::as_object_mut)
-            {
-                job_spec(js);
-            }
-        }
-        ("scheduling.k8s.io", "priorityclasses") => default(
-            obj.as_object_mut().expect("object"),
-            "preemptionPolicy",
-            json!("PreemptLowerPriority"),
-        ),
-        ("storage.k8s.io", "storageclasses") => {
-            let m = obj.as_object_mut().expect("object");
-            default(m, "reclaimPolicy", json!("Delete"));
-            default(m, "volumeBindingMode", json!("Immediate"));
-        }
+        ("apiregistration.k8s.io", _, "apiservices") => cluster::api_service(m),
+        ("discovery.k8s.io", _, "endpointslices") => cluster::endpoint_slice(m),
         _ => {}
     }
 }
 
-fn job_spec(spec: &mut Map<String, Value>) {
-    if spec.get("completions").is_none() && spec.get("parallelism").is_none() {
-        spec.insert("completions".into(), json!(1));
-        spec.insert("parallelism".into(), json!(1));
-    }
-    default(spec, "parallelism", json!(1));
-    default(spec, "backoffLimit", json!(6));
-    default(spec, "completionMode", json!("NonIndexed"));
-    default(spec, "suspend", json!(false));
-    default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
-    if let Some(t) = spec.get_mut("template") {
-        template(t);
+/// Whether `m[key]` is unset as a Go pointer is: absent or `null`.
+fn is_nil(m: &Map<String, Value>, key: &str) -> bool {
+    m.get(key).is_none_or(Value::is_null)
+}
+
+/// Whether `m[key]` holds its Go zero value: absent, `null`, "", 0 or false.
+fn is_zero(m: &Map<String, Value>, key: &str) -> bool {
+    match m.get(key) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::Bool(b)) => !b,
+        Some(_) => false,
     }
 }
 
-fn template(t: &mut Value) {
-    if t.is_object() {
-        pod_spec(obj_mut(t, "spec"));
+/// Whether `m[key]` is an empty list (absent, `null` or `[]`): Go's `len(x) == 0`.
+fn is_empty_list(m: &Map<String, Value>, key: &str) -> bool {
+    m.get(key)
+        .is_none_or(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty))
+}
+
+/// Whether `m[key]` is an empty map (absent, `null` or `{}`): Go's `len(x) == 0`.
+fn is_empty_map(m: &Map<String, Value>, key: &str) -> bool {
+    m.get(key)
+        .is_none_or(|v| v.is_null() || v.as_object().is_some_and(Map::is_empty))
+}
+
+/// Defaults a pointer field: sets `value` when `key` is absent or `null`.
+fn default(m: &mut Map<String, Value>, key: &str, value: Value) {
+    if is_nil(m, key) {
+        m.insert(key.to_string(), value);
     }
 }
 
-/// `imagePullPolicy`: Always for `:latest` or an untagged image, else IfNotPresent.
-fn pull_policy(image: &str) -> &'static str {
-    if image.contains('@') {
-        return "IfNotPresent";
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.rsplit_once(':') {
-        Some((_, "latest")) | None => "Always",
-        Some(_) => "IfNotPresent",
+/// Defaults a plain (non-pointer) string or number field: sets `value` when
+/// `key` is absent, `null`, "" or 0.
+fn default_zero(m: &mut Map<String, Value>, key: &str, value: Value) {
+    if is_zero(m, key) {
+        m.insert(key.to_string(), value);
     }
 }
 
-fn container(c: &mut Value) {
-    let Some(m) = c.as_object_mut() else { return };
-    let image = m
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if !image.is_empty() {
-        default(m, "imagePullPolicy", json!(pull_policy(&image)));
+/// The object at `m[key]`, when there is one (a pointer struct: only defaulted
+/// when set).
+fn child<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    m.get_mut(key).and_then(Value::as_object_mut)
+}
+
+/// The object at `m[key]`, created empty when absent or `null` (a non-pointer
+/// struct: upstream defaults it whether sent or not). None when `m[key]` is
+/// something other than an object, which validation reports.
+fn ensure<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    if is_nil(m, key) {
+        m.insert(key.to_string(), Value::Object(Map::new()));
     }
-    default(m, "terminationMessagePath", json!("/dev/termination-log"));
-    default(m, "terminationMessagePolicy", json!("File"));
-    default(m, "resources", json!({}));
-    for p in m
-        .get_mut("ports")
+    m.get_mut(key).and_then(Value::as_object_mut)
+}
+
+/// The objects of the list at `m[key]`.
+fn items<'a>(
+    m: &'a mut Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut Map<String, Value>> {
+    m.get_mut(key)
         .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
-    {
-        if let Some(pm) = p.as_object_mut() {
-            default(pm, "protocol", json!("TCP"));
-        }
-    }
-    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-        if let Some(pr) = m.get_mut(probe).and_then(Value::as_object_mut) {
-            default(pr, "timeoutSeconds", json!(1));
-            default(pr, "periodSeconds", json!(10));
-            default(pr, "successThreshold", json!(1));
-            default(pr, "failureThreshold", json!(3));
-            if let Some(h) = pr.get_mut("httpGet").and_then(Value::as_object_mut) {
-                default(h, "scheme", json!("HTTP"));
-                default(h, "path", json!("/"));
-            }
-        }
-    }
-    for e in m
-        .get_mut("env")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(fr) = e
-            .pointer_mut("/valueFrom/fieldRef")
-            .and_then(Value::as_object_mut)
-        {
-            default(fr, "apiVersion", json!("v1"));
-        }
-    }
-}
-
-fn pod_spec(spec: &mut Map<String, Value>) {
-    default(spec, "restartPolicy", json!("Always"));
-    default(spec, "dnsPolicy", json!("ClusterFirst"));
-    default(spec, "terminationGracePeriodSeconds", json!(30));
-    default(spec, "securityContext", json!({}));
-    default(spec, "schedulerName", json!("default-scheduler"));
-    default(spec, "enableServiceLinks", json!(true));
-    for list in ["containers", "initContainers"] {
-        for c in spec
-            .get_mut(list)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            container(c);
-        }
-    }
-    for v in spec
-        .get_mut("volumes")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        for kind in ["configMap", "secret"] {
-            if let Some(src) = v.get_mut(kind).and_then(Value::as_object_mut) {
-                default(src, "defaultMode", json!(420));
-            }
-        }
-    }
-}
-
-/// What default-on admission plugins set on pods: priority 0 without a
-/// priority class (Priority), tolerations for not-ready and unreachable nodes
-/// (DefaultTolerationSeconds).
-fn pod_admission(obj: &mut Value) {
-    let spec = obj_mut(obj, "spec");
-    if spec.get("priorityClassName").is_none() {
-        default(spec, "priority", json!(0));
-    }
-    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
-    if let Some(list) = tolerations.as_array_mut() {
-        for key in [
-            "node.kubernetes.io/not-ready",
-            "node.kubernetes.io/unreachable",
-        ] {
-            let present = list.iter().any(|t| {
-                t.get("key").and_then(Value::as_str) == Some(key)
-                    && t.get("effect")
-                        .and_then(Value::as_str)
-                        .is_none_or(|e| e == "NoExecute")
-            });
-            if !present {
-                list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-            }
-        }
-    }
+        .filter_map(Value::as_object_mut)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn def(group: &'static str, plural: &'static str) -> &'static ResourceDef {
+    pub(crate) fn def(group: &str, version: &str, plural: &str) -> &'static ResourceDef {
         crate::catalogue::builtin()
             .iter()
-            .find(|d| d.group == group && d.plural == plural)
-            .unwrap()
+            .find(|d| d.group == group && d.version == version && d.plural == plural)
+            .unwrap_or_else(|| panic!("no {group}/{version} {plural}"))
+    }
+
+    /// Defaults `obj` as `group/version` `plural`.
+    pub(crate) fn defaulted(group: &str, version: &str, plural: &str, mut obj: Value) -> Value {
+        apply(def(group, version, plural), &mut obj);
+        obj
     }
 
     #[test]
-    fn pods_and_deployments_get_upstreams_defaults() {
-        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "nginx"}, {"name": "d", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}});
-        apply(def("", "pods"), &mut pod);
-        assert_eq!(pod["spec"]["restartPolicy"], "Always");
-        assert_eq!(pod["spec"]["schedulerName"], "default-scheduler");
-        assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
-        assert_eq!(
-            pod["spec"]["containers"][1]["imagePullPolicy"],
-            "IfNotPresent"
-        );
-        assert_eq!(pod["spec"]["containers"][1]["ports"][0]["protocol"], "TCP");
-        assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 2);
-        let mut d = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
-        apply(def("apps", "deployments"), &mut d);
-        assert_eq!(
-            d["spec"]["strategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
-        );
-        assert_eq!(
-            (
-                d["spec"]["replicas"].as_i64(),
-                d["spec"]["revisionHistoryLimit"].as_i64(),
-                d["spec"]["progressDeadlineSeconds"].as_i64()
-            ),
-            (Some(1), Some(10), Some(600))
-        );
-        assert_eq!(
-            d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
-            30
-        );
-        let mut job = json!({"spec": {"template": {"spec": {"containers": []}}}});
-        apply(def("batch", "jobs"), &mut job);
-        assert_eq!(
-            (
-                job["spec"]["completions"].as_i64(),
-                job["spec"]["parallelism"].as_i64(),
-                job["spec"]["backoffLimit"].as_i64()
-            ),
-            (Some(1), Some(1), Some(6))
-        );
-        assert_eq!(job["spec"]["completionMode"], "NonIndexed");
+    fn zero_values_are_unset_as_upstream_sees_them() {
+        let m = json!({"a": null, "b": "", "c": 0, "d": false, "e": "x", "f": [], "g": {}});
+        let m = m.as_object().unwrap();
+        assert!(is_nil(m, "a") && is_nil(m, "z") && !is_nil(m, "b"));
+        assert!(["a", "b", "c", "d", "z"].iter().all(|k| is_zero(m, k)));
+        assert!(!is_zero(m, "e") && !is_zero(m, "f"));
+        assert!(is_empty_list(m, "f") && is_empty_list(m, "z") && !is_empty_list(m, "e"));
+        assert!(is_empty_map(m, "g") && is_empty_map(m, "a"));
+    }
+
+    #[test]
+    fn kinds_without_defaults_are_left_alone() {
+        for (group, version, plural) in [
+            ("", "v1", "configmaps"),
+            ("", "v1", "serviceaccounts"),
+            ("networking.k8s.io", "v1", "ingresses"),
+            ("policy", "v1", "poddisruptionbudgets"),
+            ("coordination.k8s.io", "v1", "leases"),
+            ("node.k8s.io", "v1", "runtimeclasses"),
+            ("certificates.k8s.io", "v1", "certificatesigningrequests"),
+        ] {
+            let obj = json!({"metadata": {"name": "x"}, "spec": {"a": 1}, "data": {}});
+            assert_eq!(
+                defaulted(group, version, plural, obj.clone()),
+                obj,
+                "{plural}"
+            );
+        }
     }
 }

@@ -49,7 +49,8 @@ fn service_error(name: &str, cause: Cause) -> ApiError {
     ApiError::invalid("", "Service", name, vec![cause])
 }
 
-/// Defaults a Service's type and ports, and allocates its cluster IP and node ports.
+/// Checks a Service's type and allocates its cluster IP and node ports (the
+/// rest of its defaults are `skiff_api::defaults`').
 async fn allocate_service(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
     let name = meta::name(obj).to_string();
     let spec = obj.get_mut("spec").filter(|s| s.is_object());
@@ -75,31 +76,8 @@ async fn allocate_service(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
             ),
         ));
     }
-    if spec.get("sessionAffinity").is_none() {
-        spec["sessionAffinity"] = json!("None");
-    }
-    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-        for p in ports.iter_mut() {
-            if p.get("protocol").is_none() {
-                p["protocol"] = json!("TCP");
-            }
-            if p.get("targetPort").is_none()
-                && let Some(port) = p.get("port").cloned()
-            {
-                p["targetPort"] = port;
-            }
-        }
-    }
     if ty == "ExternalName" {
         return Ok(());
-    }
-    if spec.get("internalTrafficPolicy").is_none() {
-        spec["internalTrafficPolicy"] = json!("Cluster");
-    }
-    if matches!(ty.as_str(), "NodePort" | "LoadBalancer")
-        && spec.get("externalTrafficPolicy").is_none()
-    {
-        spec["externalTrafficPolicy"] = json!("Cluster");
     }
     let ports_empty = spec
         .get("ports")

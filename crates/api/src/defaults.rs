@@ -26,7 +26,9 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
     }
     match (def.group, def.plural) {
         ("", "pods") => {
-            pod_spec(obj_mut(obj, "spec"));
+            let spec = obj_mut(obj, "spec");
+            pod_spec(spec);
+            host_network_ports(spec);
             pod_admission(obj);
         }
         ("", "podtemplates") => {
@@ -278,6 +280,35 @@ fn pod_spec(spec: &mut Map<String, Value>) {
         for kind in ["configMap", "secret"] {
             if let Some(src) = v.get_mut(kind).and_then(Value::as_object_mut) {
                 default(src, "defaultMode", json!(420));
+            }
+        }
+    }
+}
+
+/// A Pod on the host network: host ports default to container ports (pods
+/// only; templates keep 0, as upstream since 1.28).
+fn host_network_ports(spec: &mut Map<String, Value>) {
+    if spec.get("hostNetwork").and_then(Value::as_bool) != Some(true) {
+        return;
+    }
+    for list in ["containers", "initContainers"] {
+        for c in spec
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            for p in c
+                .get_mut("ports")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if p.get("hostPort").and_then(Value::as_i64).unwrap_or(0) == 0
+                    && let Some(cp) = p.get("containerPort").cloned()
+                {
+                    p["hostPort"] = cp;
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Per-kind strategies, as upstream's `pkg/registry/<group>/<resource>/strategy.go`:
 //! how a kind's names are validated, whether its status is a separate
 //! subresource, whether `metadata.generation` tracks its spec, its initial
-//! status, its selectable fields, and its kind-specific validation.
+//! status, its selectable fields, and its kind-specific validation (the rules
+//! themselves live in `validation`'s submodules).
 //!
 //! Defaulting of the built-in kinds' specs lives in `defaults` (per kind).
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use crate::catalogue::ResourceDef;
 use crate::errors::Cause;
 use crate::meta;
-use crate::validation::NameRule;
+use crate::validation::{NameRule, pods};
 
 /// What the generic machinery needs to know of a kind.
 #[derive(Clone, Copy)]
@@ -28,11 +29,19 @@ pub struct Strategy {
     pub keep_status_on_create: bool,
     /// Field selector fields beyond `metadata.name` and `metadata.namespace`.
     pub fields: &'static [&'static str],
-    /// Kind-specific validation of a new object.
+    /// Kind-specific validation of an object written (created, or replacing
+    /// another through the main resource).
     pub validate: fn(&Value) -> Vec<Cause>,
+    /// Kind-specific rules of an update of the main resource: what may not
+    /// change between `old` (second) and `new` (first).
+    pub validate_update: fn(&Value, &Value) -> Vec<Cause>,
 }
 
 fn no_validation(_: &Value) -> Vec<Cause> {
+    Vec::new()
+}
+
+fn no_update_rules(_: &Value, _: &Value) -> Vec<Cause> {
     Vec::new()
 }
 
@@ -81,6 +90,7 @@ impl Strategy {
             keep_status_on_create: false,
             fields: &[],
             validate: no_validation,
+            validate_update: no_update_rules,
         };
         match (def.group, def.plural) {
             ("", "pods") => {
@@ -95,7 +105,8 @@ impl Strategy {
                     "status.podIP",
                     "status.nominatedNodeName",
                 ];
-                s.validate = validate_pod;
+                s.validate = pods::validate_pod;
+                s.validate_update = pods::validate_pod_update;
             }
             ("", "namespaces") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Active"}));
@@ -114,6 +125,7 @@ impl Strategy {
                 s.fields = &["name"];
             }
             ("", "secrets") => s.fields = &["type"],
+            ("", "podtemplates") => s.validate = pods::validate_pod_template,
             ("", "events") => {
                 s.fields = &[
                     "involvedObject.kind",
@@ -264,45 +276,4 @@ fn spec_of(obj: &Value) -> Value {
         ),
         None => Value::Null,
     }
-}
-
-fn validate_pod(obj: &Value) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    let containers = obj.pointer("/spec/containers").and_then(Value::as_array);
-    match containers {
-        None => causes.push(Cause::required("spec.containers")),
-        Some(list) if list.is_empty() => causes.push(Cause::required("spec.containers")),
-        Some(list) => {
-            let mut seen = std::collections::HashSet::new();
-            for (i, c) in list.iter().enumerate() {
-                let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-                if name.is_empty() {
-                    causes.push(Cause::required(format!("spec.containers[{i}].name")));
-                } else {
-                    for p in crate::validation::name_problems(NameRule::Label, name) {
-                        causes.push(Cause::invalid(
-                            format!("spec.containers[{i}].name"),
-                            &json!(name),
-                            p,
-                        ));
-                    }
-                    if !seen.insert(name) {
-                        causes.push(Cause::duplicate(
-                            format!("spec.containers[{i}].name"),
-                            &json!(name),
-                        ));
-                    }
-                }
-                if c.get("image")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .trim()
-                    .is_empty()
-                {
-                    causes.push(Cause::required(format!("spec.containers[{i}].image")));
-                }
-            }
-        }
-    }
-    causes
 }

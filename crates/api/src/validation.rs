@@ -9,6 +9,7 @@
 //! object gets all of them.
 
 pub mod common;
+pub mod pods;
 pub mod quantity;
 
 use serde_json::Value;

@@ -13,6 +13,16 @@ fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     v[key].as_object_mut().expect("object")
 }
 
+/// The object at `key` of a map, made one if absent or not an object.
+fn obj_mut_in<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    if !m.get(key).is_some_and(Value::is_object) {
+        m.insert(key.to_string(), json!({}));
+    }
+    m.get_mut(key)
+        .and_then(Value::as_object_mut)
+        .expect("object")
+}
+
 fn default(m: &mut Map<String, Value>, key: &str, value: Value) {
     if m.get(key).is_none_or(Value::is_null) {
         m.insert(key.to_string(), value);
@@ -37,6 +47,22 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
             }
         }
         ("", "replicationcontrollers") => {
+            // SetDefaults_ReplicationController: selector and labels from the
+            // template's labels when empty.
+            let tl = obj
+                .pointer("/spec/template/metadata/labels")
+                .filter(|l| l.is_object())
+                .cloned();
+            if let Some(tl) = tl {
+                let empty =
+                    |v: Option<&Value>| v.and_then(Value::as_object).is_none_or(Map::is_empty);
+                if empty(obj.pointer("/spec/selector")) {
+                    obj_mut(obj, "spec").insert("selector".into(), tl.clone());
+                }
+                if empty(obj.pointer("/metadata/labels")) {
+                    obj_mut(obj, "metadata").insert("labels".into(), tl);
+                }
+            }
             let spec = obj_mut(obj, "spec");
             default(spec, "replicas", json!(1));
             if let Some(t) = spec.get_mut("template") {
@@ -116,11 +142,21 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
             default(spec, "replicas", json!(1));
             default(spec, "podManagementPolicy", json!("OrderedReady"));
             default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            );
+            // SetDefaults_StatefulSet: a RollingUpdate strategy with partition 0.
+            let us = obj_mut_in(spec, "updateStrategy");
+            if us
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                us.insert("type".into(), json!("RollingUpdate"));
+            }
+            if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                default(us, "rollingUpdate", json!({}));
+                if let Some(ru) = us.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+                    default(ru, "partition", json!(0));
+                }
+            }
             default(
                 spec,
                 "persistentVolumeClaimRetentionPolicy",
@@ -133,11 +169,22 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
         ("apps", "daemonsets") => {
             let spec = obj_mut(obj, "spec");
             default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
-            );
+            // SetDefaults_DaemonSet: RollingUpdate, maxUnavailable 1, maxSurge 0.
+            let us = obj_mut_in(spec, "updateStrategy");
+            if us
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                us.insert("type".into(), json!("RollingUpdate"));
+            }
+            if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                default(us, "rollingUpdate", json!({}));
+                if let Some(ru) = us.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+                    default(ru, "maxUnavailable", json!(1));
+                    default(ru, "maxSurge", json!(0));
+                }
+            }
             if let Some(t) = spec.get_mut("template") {
                 template(t);
             }

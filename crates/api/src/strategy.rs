@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::catalogue::ResourceDef;
 use crate::errors::Cause;
 use crate::meta;
-use crate::validation::{NameRule, pods};
+use crate::validation::{NameRule, apps, batch, pods};
 
 /// What the generic machinery needs to know of a kind.
 #[derive(Clone, Copy)]
@@ -141,9 +141,33 @@ impl Strategy {
                     "type",
                 ]
             }
-            ("", "replicationcontrollers") => s.fields = &["status.replicas"],
-            ("apps", "replicasets") => s.fields = &["status.replicas"],
-            ("batch", "jobs") => s.fields = &["status.successful"],
+            ("", "replicationcontrollers") => {
+                s.fields = &["status.replicas"];
+                s.validate = apps::validate_replication_controller;
+            }
+            ("apps", "deployments") => {
+                s.validate = apps::validate_deployment;
+                s.validate_update = apps::validate_deployment_update;
+            }
+            ("apps", "replicasets") => {
+                s.fields = &["status.replicas"];
+                s.validate = apps::validate_replica_set;
+                s.validate_update = apps::validate_replica_set_update;
+            }
+            ("apps", "statefulsets") => {
+                s.validate = apps::validate_stateful_set;
+                s.validate_update = apps::validate_stateful_set_update;
+            }
+            ("apps", "daemonsets") => {
+                s.validate = apps::validate_daemon_set;
+                s.validate_update = apps::validate_daemon_set_update;
+            }
+            ("batch", "jobs") => {
+                s.fields = &["status.successful"];
+                s.validate = batch::validate_job;
+                s.validate_update = batch::validate_job_update;
+            }
+            ("batch", "cronjobs") => s.validate = batch::validate_cron_job,
             ("certificates.k8s.io", "certificatesigningrequests") => {
                 s.fields = &["spec.signerName"]
             }

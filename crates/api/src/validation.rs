@@ -8,6 +8,8 @@
 //! the resource quantities of `quantity`. Every rule reports its cause; one
 //! object gets all of them.
 
+pub mod apps;
+pub mod batch;
 pub mod common;
 pub mod pods;
 pub mod quantity;

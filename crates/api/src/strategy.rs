@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::catalogue::ResourceDef;
 use crate::errors::Cause;
 use crate::meta;
-use crate::validation::{NameRule, apps, batch, pods};
+use crate::validation::{NameRule, apps, batch, config, pods, services};
 
 /// What the generic machinery needs to know of a kind.
 #[derive(Clone, Copy)]
@@ -124,7 +124,19 @@ impl Strategy {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
                 s.fields = &["name"];
             }
-            ("", "secrets") => s.fields = &["type"],
+            ("", "secrets") => {
+                s.fields = &["type"];
+                s.validate = config::validate_secret;
+                s.validate_update = config::validate_secret_update;
+            }
+            ("", "configmaps") => {
+                s.validate = config::validate_config_map;
+                s.validate_update = config::validate_config_map_update;
+            }
+            ("", "services") => {
+                s.validate = services::validate_service;
+                s.validate_update = services::validate_service_update;
+            }
             ("", "podtemplates") => s.validate = pods::validate_pod_template,
             ("", "events") => {
                 s.fields = &[

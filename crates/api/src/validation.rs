@@ -11,8 +11,10 @@
 pub mod apps;
 pub mod batch;
 pub mod common;
+pub mod config;
 pub mod pods;
 pub mod quantity;
+pub mod services;
 
 use serde_json::Value;
 

@@ -63,14 +63,85 @@ impl Cause {
         }
     }
 
-    pub fn too_long(field: impl Into<String>, value: &Value, max: usize) -> Self {
+    /// `field.TooLong`: the value itself is never shown.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
         Cause {
             reason: "FieldValueTooLong",
-            message: format!("Too long: may not be more than {max} bytes"),
-            field: {
-                let _ = value;
-                field.into()
+            message: format!("Too long: must have at most {max} bytes"),
+            field: field.into(),
+        }
+    }
+
+    /// `field.TooMany`: a list with more than `max` items.
+    pub fn too_many(field: impl Into<String>, actual: usize, max: usize) -> Self {
+        Cause {
+            reason: "FieldValueTooMany",
+            message: format!("Too many: {actual}: must have at most {max} items"),
+            field: field.into(),
+        }
+    }
+
+    /// `field.NotFound`: a reference to something that does not exist.
+    pub fn not_found(field: impl Into<String>, value: &Value) -> Self {
+        Cause {
+            reason: "FieldValueNotFound",
+            message: format!("Not found: {}", render_value(value)),
+            field: field.into(),
+        }
+    }
+
+    /// `field.Required` with a detail: `Required value: <detail>`.
+    pub fn required_because(field: impl Into<String>, detail: impl AsRef<str>) -> Self {
+        Cause {
+            reason: "FieldValueRequired",
+            message: format!("Required value: {}", detail.as_ref()),
+            field: field.into(),
+        }
+    }
+
+    /// `field.Invalid` with a value already rendered as upstream prints it
+    /// (Go's `%#v` of a struct, map or slice: `map[string]string{"a":"b"}`).
+    pub fn invalid_rendered(
+        field: impl Into<String>,
+        rendered: impl AsRef<str>,
+        detail: impl AsRef<str>,
+    ) -> Self {
+        let detail = detail.as_ref();
+        Cause {
+            reason: "FieldValueInvalid",
+            message: if detail.is_empty() {
+                format!("Invalid value: {}", rendered.as_ref())
+            } else {
+                format!("Invalid value: {}: {detail}", rendered.as_ref())
             },
+            field: field.into(),
+        }
+    }
+
+    /// `field.NotSupported` with a value already rendered as upstream prints it.
+    pub fn not_supported_rendered(
+        field: impl Into<String>,
+        rendered: impl AsRef<str>,
+        supported: &[&str],
+    ) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Cause {
+            reason: "FieldValueNotSupported",
+            message: format!(
+                "Unsupported value: {}: supported values: {}",
+                rendered.as_ref(),
+                list.join(", ")
+            ),
+            field: field.into(),
+        }
+    }
+
+    /// `field.Duplicate` with a value already rendered as upstream prints it.
+    pub fn duplicate_rendered(field: impl Into<String>, rendered: impl AsRef<str>) -> Self {
+        Cause {
+            reason: "FieldValueDuplicate",
+            message: format!("Duplicate value: {}", rendered.as_ref()),
+            field: field.into(),
         }
     }
 

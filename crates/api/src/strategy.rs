@@ -1,7 +1,8 @@
 //! Per-kind strategies, as upstream's `pkg/registry/<group>/<resource>/strategy.go`:
 //! how a kind's names are validated, whether its status is a separate
 //! subresource, whether `metadata.generation` tracks its spec, its initial
-//! status, its selectable fields, and its kind-specific validation.
+//! status, its selectable fields, and its kind-specific validation (the rules
+//! themselves live in `validation`'s submodules).
 //!
 //! Defaulting of the built-in kinds' specs lives in `defaults` (per kind).
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use crate::catalogue::ResourceDef;
 use crate::errors::Cause;
 use crate::meta;
-use crate::validation::NameRule;
+use crate::validation::{NameRule, apps, batch, config, pods, services};
 
 /// What the generic machinery needs to know of a kind.
 #[derive(Clone, Copy)]
@@ -28,11 +29,19 @@ pub struct Strategy {
     pub keep_status_on_create: bool,
     /// Field selector fields beyond `metadata.name` and `metadata.namespace`.
     pub fields: &'static [&'static str],
-    /// Kind-specific validation of a new object.
+    /// Kind-specific validation of an object written (created, or replacing
+    /// another through the main resource).
     pub validate: fn(&Value) -> Vec<Cause>,
+    /// Kind-specific rules of an update of the main resource: what may not
+    /// change between `old` (second) and `new` (first).
+    pub validate_update: fn(&Value, &Value) -> Vec<Cause>,
 }
 
 fn no_validation(_: &Value) -> Vec<Cause> {
+    Vec::new()
+}
+
+fn no_update_rules(_: &Value, _: &Value) -> Vec<Cause> {
     Vec::new()
 }
 
@@ -81,6 +90,7 @@ impl Strategy {
             keep_status_on_create: false,
             fields: &[],
             validate: no_validation,
+            validate_update: no_update_rules,
         };
         match (def.group, def.plural) {
             ("", "pods") => {
@@ -95,7 +105,8 @@ impl Strategy {
                     "status.podIP",
                     "status.nominatedNodeName",
                 ];
-                s.validate = validate_pod;
+                s.validate = pods::validate_pod;
+                s.validate_update = pods::validate_pod_update;
             }
             ("", "namespaces") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Active"}));
@@ -113,7 +124,20 @@ impl Strategy {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
                 s.fields = &["name"];
             }
-            ("", "secrets") => s.fields = &["type"],
+            ("", "secrets") => {
+                s.fields = &["type"];
+                s.validate = config::validate_secret;
+                s.validate_update = config::validate_secret_update;
+            }
+            ("", "configmaps") => {
+                s.validate = config::validate_config_map;
+                s.validate_update = config::validate_config_map_update;
+            }
+            ("", "services") => {
+                s.validate = services::validate_service;
+                s.validate_update = services::validate_service_update;
+            }
+            ("", "podtemplates") => s.validate = pods::validate_pod_template,
             ("", "events") => {
                 s.fields = &[
                     "involvedObject.kind",
@@ -129,9 +153,33 @@ impl Strategy {
                     "type",
                 ]
             }
-            ("", "replicationcontrollers") => s.fields = &["status.replicas"],
-            ("apps", "replicasets") => s.fields = &["status.replicas"],
-            ("batch", "jobs") => s.fields = &["status.successful"],
+            ("", "replicationcontrollers") => {
+                s.fields = &["status.replicas"];
+                s.validate = apps::validate_replication_controller;
+            }
+            ("apps", "deployments") => {
+                s.validate = apps::validate_deployment;
+                s.validate_update = apps::validate_deployment_update;
+            }
+            ("apps", "replicasets") => {
+                s.fields = &["status.replicas"];
+                s.validate = apps::validate_replica_set;
+                s.validate_update = apps::validate_replica_set_update;
+            }
+            ("apps", "statefulsets") => {
+                s.validate = apps::validate_stateful_set;
+                s.validate_update = apps::validate_stateful_set_update;
+            }
+            ("apps", "daemonsets") => {
+                s.validate = apps::validate_daemon_set;
+                s.validate_update = apps::validate_daemon_set_update;
+            }
+            ("batch", "jobs") => {
+                s.fields = &["status.successful"];
+                s.validate = batch::validate_job;
+                s.validate_update = batch::validate_job_update;
+            }
+            ("batch", "cronjobs") => s.validate = batch::validate_cron_job,
             ("certificates.k8s.io", "certificatesigningrequests") => {
                 s.fields = &["spec.signerName"]
             }
@@ -264,45 +312,4 @@ fn spec_of(obj: &Value) -> Value {
         ),
         None => Value::Null,
     }
-}
-
-fn validate_pod(obj: &Value) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    let containers = obj.pointer("/spec/containers").and_then(Value::as_array);
-    match containers {
-        None => causes.push(Cause::required("spec.containers")),
-        Some(list) if list.is_empty() => causes.push(Cause::required("spec.containers")),
-        Some(list) => {
-            let mut seen = std::collections::HashSet::new();
-            for (i, c) in list.iter().enumerate() {
-                let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-                if name.is_empty() {
-                    causes.push(Cause::required(format!("spec.containers[{i}].name")));
-                } else {
-                    for p in crate::validation::name_problems(NameRule::Label, name) {
-                        causes.push(Cause::invalid(
-                            format!("spec.containers[{i}].name"),
-                            &json!(name),
-                            p,
-                        ));
-                    }
-                    if !seen.insert(name) {
-                        causes.push(Cause::duplicate(
-                            format!("spec.containers[{i}].name"),
-                            &json!(name),
-                        ));
-                    }
-                }
-                if c.get("image")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .trim()
-                    .is_empty()
-                {
-                    causes.push(Cause::required(format!("spec.containers[{i}].image")));
-                }
-            }
-        }
-    }
-    causes
 }

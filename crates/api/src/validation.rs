@@ -1,5 +1,20 @@
-//! Validation of object metadata with upstream's rules and messages
-//! (k8s.io/apimachinery/pkg/util/validation and api/validation/objectmeta.go).
+//! Validation with upstream's rules, field paths and messages: here, object
+//! metadata and names (k8s.io/apimachinery/pkg/util/validation and
+//! api/validation/objectmeta.go); in the submodules, the specs of the common
+//! built-in kinds and what their updates may not change
+//! (pkg/apis/{core,apps,batch}/validation): `pods` (pod specs and templates),
+//! `apps` (workload controllers), `batch` (jobs and cron jobs), `services`,
+//! `config` (config maps and secrets), over the shared checks of `common` and
+//! the resource quantities of `quantity`. Every rule reports its cause; one
+//! object gets all of them.
+
+pub mod apps;
+pub mod batch;
+pub mod common;
+pub mod config;
+pub mod pods;
+pub mod quantity;
+pub mod services;
 
 use serde_json::Value;
 
@@ -106,7 +121,7 @@ pub fn path_segment_problems(name: &str) -> Vec<String> {
 }
 
 /// A qualified name (label keys, annotation keys, finalizers): `[prefix/]name`.
-fn qualified_name_problems(key: &str) -> Vec<String> {
+pub(crate) fn qualified_name_problems(key: &str) -> Vec<String> {
     let mut out = Vec::new();
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
@@ -144,7 +159,7 @@ fn qualified_name_problems(key: &str) -> Vec<String> {
     out
 }
 
-fn label_value_problems(v: &str) -> Vec<String> {
+pub(crate) fn label_value_problems(v: &str) -> Vec<String> {
     let mut out = Vec::new();
     if v.len() > 63 {
         out.push("must be no more than 63 characters".into());
@@ -239,13 +254,10 @@ pub fn validate_object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Ve
             total += k.len() + v.as_str().map_or(0, str::len);
         }
         if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-            causes.push(Cause {
-                reason: "FieldValueTooLong",
-                message: format!(
-                    "Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"
-                ),
-                field: "metadata.annotations".into(),
-            });
+            causes.push(Cause::too_long(
+                "metadata.annotations",
+                TOTAL_ANNOTATION_SIZE_LIMIT,
+            ));
         }
     }
     for (i, f) in meta::finalizers(obj).iter().enumerate() {

@@ -785,6 +785,9 @@ pub async fn update_object(
     let mut causes =
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
     causes.extend(validation::validate_object_meta_update(&obj, &old));
+    if sub.is_empty() {
+        causes.extend((ctx.res.strategy.validate_update)(&obj, &old));
+    }
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
     // Finalization complete: the object goes.

@@ -396,3 +396,67 @@ async fn patches_and_applies_validate_fields_as_upstreams_patcher() {
         "failed to create typed patch object (ns/c; /v1, Kind=ConfigMap): .dta: field not declared in schema"
     );
 }
+
+#[tokio::test]
+async fn invalid_specs_get_every_cause_and_immutable_fields_hold() {
+    let (s, _dir) = server().await;
+    // Selector not matching the template's labels, and a port out of range: both reported.
+    let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "x"}},
+            "template": {"metadata": {"labels": {"app": "y"}}, "spec": {
+                "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 70000}]}]}}}});
+    let r = call(&s, "POST", DEPLOYMENTS, "application/json", bad.to_string()).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["reason"], "Invalid");
+    let causes = r.body["details"]["causes"].as_array().unwrap();
+    let fields: Vec<&str> = causes
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"spec.template.metadata.labels")
+            && fields.contains(&"spec.template.spec.containers[0].ports[0].containerPort"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`selector` does not match template `labels`"),
+        "{}",
+        r.body
+    );
+    // A valid one, then a changed selector: immutable.
+    let mut good = bad.clone();
+    good["spec"]["template"]["metadata"]["labels"] = json!({"app": "x"});
+    good["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(80);
+    let r = call(
+        &s,
+        "POST",
+        DEPLOYMENTS,
+        "application/json",
+        good.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{DEPLOYMENTS}/d"),
+        "application/merge-patch+json",
+        r#"{"spec":{"selector":{"matchLabels":{"app":"z"}},"template":{"metadata":{"labels":{"app":"z"}}}}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let causes = r.body["details"]["causes"].as_array().unwrap();
+    assert!(
+        causes.iter().any(|c| c["field"] == "spec.selector"
+            && c["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("field is immutable")),
+        "{}",
+        r.body
+    );
+}

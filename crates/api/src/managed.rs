@@ -52,7 +52,13 @@ fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
 /// The set of fields an object of type `ty` sets: leaves, atomic lists, maps
 /// and structs as a whole, keyed list items themselves and their fields, set members.
 pub fn field_set(obj: &Value, skip_status: bool, ty: Ty) -> FieldSet {
-    let mut out = FieldSet::new();
+    from_fields_v1(&fields_v1(obj, skip_status, ty))
+}
+
+/// The fields an object of type `ty` sets, as `fieldsV1` (what a new object's
+/// creator owns; `field_set` reads it as a set).
+pub fn fields_v1(obj: &Value, skip_status: bool, ty: Ty) -> Value {
+    let mut root = Map::new();
     if let Some(m) = obj.as_object() {
         for (k, v) in m {
             match k.as_str() {
@@ -63,73 +69,64 @@ pub fn field_set(obj: &Value, skip_status: bool, ty: Ty) -> FieldSet {
                     if let Some(meta) = v.as_object() {
                         for (mk, mv) in meta {
                             if !UNOWNED_META.contains(&mk.as_str()) {
-                                walk(
-                                    mv,
-                                    vec!["f:metadata".into(), format!("f:{mk}")],
-                                    meta_ty,
-                                    mk,
-                                    &mut out,
+                                let node = child_node(
+                                    child_node(&mut root, "f:metadata"),
+                                    &format!("f:{mk}"),
                                 );
+                                walk(mv, meta_ty, mk, node);
                             }
                         }
                     }
                 }
-                _ => walk(v, vec![format!("f:{k}")], ty, k, &mut out),
+                _ => walk(v, ty, k, child_node(&mut root, &format!("f:{k}"))),
             }
         }
     }
-    out
+    Value::Object(root)
 }
 
-/// Adds the fields of `v`, the value of `field` in a value of type `parent`, at `path`.
-fn walk(v: &Value, path: Path, parent: Ty, field: &str, out: &mut FieldSet) {
+fn child_node<'m>(node: &'m mut Map<String, Value>, el: &str) -> &'m mut Map<String, Value> {
+    node.entry(el.to_string())
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .expect("fieldsV1 nodes are objects")
+}
+
+/// Adds, under `node`, the fields of `v`, the value of `field` in a value of
+/// type `parent` (a leaf leaves `node` empty).
+fn walk(v: &Value, parent: Ty, field: &str, node: &mut Map<String, Value>) {
     let ty = schema::child(parent, field);
     match v {
         Value::Object(m) if !m.is_empty() && !schema::is_atomic(ty) => {
             for (k, child) in m {
-                let mut p = path.clone();
-                p.push(format!("f:{k}"));
-                walk(child, p, ty, k, out);
+                walk(child, ty, k, child_node(node, &format!("f:{k}")));
             }
         }
         Value::Array(items) if !items.is_empty() => match ty {
             Ty::List(item_ty, ListType::Map(keys)) => {
                 for item in items {
-                    match key_element(item, keys) {
-                        Some(el) => {
-                            let mut p = path.clone();
-                            p.push(el);
-                            out.insert(p.clone());
-                            if let Some(m) = item.as_object()
-                                && !schema::is_atomic(*item_ty)
-                            {
-                                for (k, child) in m {
-                                    let mut cp = p.clone();
-                                    cp.push(format!("f:{k}"));
-                                    walk(child, cp, *item_ty, k, out);
-                                }
-                            }
-                        }
-                        None => {
-                            out.insert(path.clone());
+                    let Some(el) = key_element(item, keys) else {
+                        continue;
+                    };
+                    let item_node = child_node(node, &el);
+                    item_node.insert(".".into(), Value::Object(Map::new()));
+                    if let Some(m) = item.as_object()
+                        && !schema::is_atomic(*item_ty)
+                    {
+                        for (k, child) in m {
+                            walk(child, *item_ty, k, child_node(item_node, &format!("f:{k}")));
                         }
                     }
                 }
             }
             Ty::List(_, ListType::Set) => {
                 for item in items {
-                    let mut p = path.clone();
-                    p.push(format!("v:{item}"));
-                    out.insert(p);
+                    child_node(node, &format!("v:{item}"));
                 }
             }
-            _ => {
-                out.insert(path);
-            }
+            _ => {}
         },
-        _ => {
-            out.insert(path);
-        }
+        _ => {}
     }
 }
 
@@ -237,7 +234,9 @@ pub fn from_fields_v1(v: &Value) -> FieldSet {
     fn rec(v: &Value, path: &mut Path, out: &mut FieldSet) {
         let Some(m) = v.as_object() else { return };
         if m.is_empty() {
-            out.insert(path.clone());
+            if !path.is_empty() {
+                out.insert(path.clone());
+            }
             return;
         }
         for (k, child) in m {
@@ -330,6 +329,21 @@ pub fn record_update(
     skip_status: bool,
     ty: Ty,
 ) {
+    let Some(old) = old else {
+        // A new object: its creator owns every field it set.
+        let tree = fields_v1(new, skip_status, ty);
+        if tree.as_object().is_some_and(|m| !m.is_empty()) {
+            let mut entry = json!({"manager": manager, "operation": "Update", "apiVersion": api_version, "time": meta::now(), "fieldsType": "FieldsV1", "fieldsV1": tree});
+            if !subresource.is_empty() {
+                entry["subresource"] = json!(subresource);
+            }
+            meta::set(new, "managedFields", json!([entry]));
+        } else {
+            meta::remove(new, "managedFields");
+        }
+        return;
+    };
+    let old = Some(old);
     let mut list = old.map(entries).unwrap_or_default();
     let before = old
         .map(|o| field_set(o, skip_status, ty))

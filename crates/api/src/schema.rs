@@ -10,6 +10,9 @@
 
 mod defs;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde_json::{Value, json};
 
 /// The type of a field.
@@ -124,10 +127,11 @@ pub fn defs() -> &'static [Def] {
 
 /// A definition by name.
 pub fn def(name: &str) -> Option<&'static Def> {
-    defs::DEFS
-        .binary_search_by(|d| d.name.cmp(name))
-        .ok()
-        .map(|i| &defs::DEFS[i])
+    static INDEX: OnceLock<HashMap<&'static str, &'static Def>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| defs::DEFS.iter().map(|d| (d.name, d)).collect())
+        .get(name)
+        .copied()
 }
 
 /// Upstream's schema of a `<Kind>List` definition (OpenAPI v2 JSON, with

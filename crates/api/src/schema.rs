@@ -203,6 +203,47 @@ pub fn is_atomic(ty: Ty) -> bool {
     }
 }
 
+/// A field path of an object of type `ty` (`spec.containers[0].foo`, as field
+/// validation reports it) in structured-merge-diff's notation
+/// (`.spec.containers[name="c"].foo`): items of map lists by their keys, set
+/// members by value, other list items by index.
+pub fn smd_path(obj: &Value, ty: Ty, path: &str) -> String {
+    let mut out = String::new();
+    let mut cur = Some(obj);
+    let mut cur_ty = ty;
+    for part in path.split('.') {
+        let (name, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        out.push('.');
+        out.push_str(name);
+        cur = cur.and_then(|v| v.get(name));
+        cur_ty = child(cur_ty, name);
+        for index in indices.split('[').filter(|x| !x.is_empty()) {
+            let i: usize = index.trim_end_matches(']').parse().unwrap_or(0);
+            let item = cur.and_then(|v| v.get(i));
+            match (cur_ty, item) {
+                (Ty::List(_, ListType::Map(keys)), Some(item)) => {
+                    let parts: Vec<String> = keys
+                        .iter()
+                        .filter_map(|k| item.get(*k).map(|v| format!("{k}={v}")))
+                        .collect();
+                    out.push_str(&format!("[{}]", parts.join(",")));
+                }
+                (Ty::List(_, ListType::Set), Some(item)) => out.push_str(&format!("[={item}]")),
+                _ => out.push_str(&format!("[{i}]")),
+            }
+            cur = item;
+            cur_ty = match cur_ty {
+                Ty::List(t, _) => *t,
+                _ => Ty::Untyped,
+            };
+        }
+    }
+    out
+}
+
 /// The field metadata of `name` in a value of type `ty` (None for map values,
 /// scalars and unknown fields).
 pub fn field(ty: Ty, name: &str) -> Option<&'static Field> {
@@ -284,5 +325,14 @@ mod tests {
         );
         assert!(field(deployment_spec, "strategy").unwrap().retains_keys());
         assert_eq!(child(Ty::Struct(pod.name), "nonexistent"), Ty::Scalar);
+        let obj = json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "protocol": "TCP", "x": 1}]}], "tolerations": [{"y": 1}]}});
+        assert_eq!(
+            smd_path(&obj, Ty::Struct(pod.name), "spec.containers[0].ports[0].x"),
+            ".spec.containers[name=\"c\"].ports[containerPort=80,protocol=\"TCP\"].x"
+        );
+        assert_eq!(
+            smd_path(&obj, Ty::Struct(pod.name), "spec.tolerations[0].y"),
+            ".spec.tolerations[0].y"
+        );
     }
 }

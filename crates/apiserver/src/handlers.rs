@@ -921,7 +921,13 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
     if !unknown.is_empty() {
         let errors: Vec<String> = unknown
             .iter()
-            .map(|f| format!(".{f}: field not declared in schema"))
+            .map(|f| {
+                format!(
+                    "{}: field not declared in schema",
+                    // Key fields are declared, so they outlive the pruning.
+                    skiff_api::schema::smd_path(&config, ctx.res.ty, f)
+                )
+            })
             .collect();
         let errors = if errors.len() == 1 {
             errors[0].clone()

@@ -113,6 +113,30 @@ pub(super) fn service(m: &mut Map<String, Value>) {
 /// SetDefaults_Secret.
 pub(super) fn secret(m: &mut Map<String, Value>) {
     default_zero(m, "type", json!("Opaque"));
+    // Not a default but upstream's decoding (Convert_v1_Secret_To_core_Secret):
+    // `stringData` is written into `data` (its values win) and never stored.
+    if let Some(Value::Object(string_data)) = m.remove("stringData")
+        && !string_data.is_empty()
+    {
+        use base64::Engine as _;
+        if !m.get("data").is_some_and(Value::is_object) {
+            m.insert("data".into(), json!({}));
+        }
+        let data = m
+            .get_mut("data")
+            .and_then(Value::as_object_mut)
+            .expect("an object");
+        for (k, v) in string_data {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+    }
 }
 
 /// SetDefaults_Namespace (the `kubernetes.io/metadata.name` label, always the
@@ -300,6 +324,22 @@ mod tests {
         );
         assert_eq!(np["spec"]["externalTrafficPolicy"], "Cluster");
         assert!(np["spec"].get("allocateLoadBalancerNodePorts").is_none());
+    }
+
+    #[test]
+    fn secret_string_data_is_written_into_data() {
+        let s = defaulted(
+            "",
+            "v1",
+            "secrets",
+            json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "hello", "c": ""}}),
+        );
+        assert_eq!(
+            s,
+            json!({"type": "Opaque", "data": {"a": "eA==", "b": "aGVsbG8=", "c": ""}})
+        );
+        let s = defaulted("", "v1", "secrets", json!({"stringData": {}}));
+        assert_eq!(s, json!({"type": "Opaque"}));
     }
 
     #[test]

@@ -31,6 +31,8 @@ def ty(p):
     """The Rust `Ty` expression of a property schema."""
     if "$ref" in p:
         name = p["$ref"].rsplit("/", 1)[1]
+        if name == "io.k8s.apimachinery.pkg.api.resource.Quantity":
+            return "Ty::Quantity"
         if name in SCALAR_DEFS:
             return "Ty::Scalar"
         if name in UNTYPED_DEFS:

@@ -81,6 +81,10 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
         ("discovery.k8s.io", _, "endpointslices") => cluster::endpoint_slice(m),
         _ => {}
     }
+    // Quantities as upstream's decoding leaves them: in canonical form.
+    if let Some(d) = crate::schema::of_kind(def.group, def.version, def.kind) {
+        crate::schema::canonicalize_quantities(obj, crate::schema::Ty::Struct(d.name));
+    }
 }
 
 /// Whether `m[key]` is unset as a Go pointer is: absent or `null`.

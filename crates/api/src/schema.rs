@@ -21,6 +21,8 @@ pub enum Ty {
     /// A string, number or boolean (or a type serialized as one: Quantity,
     /// Time, IntOrString).
     Scalar,
+    /// A resource quantity (a scalar serialized in its canonical form).
+    Quantity,
     /// Free-form JSON (RawExtension, JSON): maps merge granularly, lists are atomic.
     Untyped,
     /// A definition, by name.
@@ -244,6 +246,34 @@ pub fn smd_path(obj: &Value, ty: Ty, path: &str) -> String {
     out
 }
 
+/// Rewrites every resource quantity of `v`, a value of type `ty`, in its
+/// canonical form (`0.5` → `"500m"`, `1.5Gi` → `"1536Mi"`, numbers as
+/// strings), as upstream's Quantity serializes; malformed ones stay for
+/// validation to report.
+pub fn canonicalize_quantities(v: &mut Value, ty: Ty) {
+    match (ty, v) {
+        (Ty::Quantity, v) => {
+            if let Ok(q) = crate::validation::quantity::Quantity::from_json(v) {
+                *v = Value::String(q.canonical());
+            }
+        }
+        (Ty::Struct(_) | Ty::Map(..), Value::Object(m)) => {
+            for (k, child_value) in m.iter_mut() {
+                let t = child(ty, k);
+                if !matches!(t, Ty::Scalar | Ty::Untyped) {
+                    canonicalize_quantities(child_value, t);
+                }
+            }
+        }
+        (Ty::List(item, _), Value::Array(items)) if !matches!(item, Ty::Scalar | Ty::Untyped) => {
+            items
+                .iter_mut()
+                .for_each(|i| canonicalize_quantities(i, *item));
+        }
+        _ => {}
+    }
+}
+
 /// The field metadata of `name` in a value of type `ty` (None for map values,
 /// scalars and unknown fields).
 pub fn field(ty: Ty, name: &str) -> Option<&'static Field> {
@@ -325,6 +355,14 @@ mod tests {
         );
         assert!(field(deployment_spec, "strategy").unwrap().retains_keys());
         assert_eq!(child(Ty::Struct(pod.name), "nonexistent"), Ty::Scalar);
+        let mut p = json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, "limits": {"cpu": "1000m", "memory": "x"}}}],
+            "overhead": {"cpu": 1}}});
+        canonicalize_quantities(&mut p, Ty::Struct(pod.name));
+        assert_eq!(
+            p["spec"]["containers"][0]["resources"],
+            json!({"requests": {"cpu": "500m", "memory": "1536Mi"}, "limits": {"cpu": "1", "memory": "x"}})
+        );
+        assert_eq!(p["spec"]["overhead"], json!({"cpu": "1"}));
         let obj = json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "protocol": "TCP", "x": 1}]}], "tolerations": [{"y": 1}]}});
         assert_eq!(
             smd_path(&obj, Ty::Struct(pod.name), "spec.containers[0].ports[0].x"),

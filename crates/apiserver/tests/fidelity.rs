@@ -460,3 +460,35 @@ async fn invalid_specs_get_every_cause_and_immutable_fields_hold() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn quantities_come_back_canonical_and_string_data_becomes_data() {
+    let (s, _dir) = server().await;
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx",
+        "resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, "limits": {"cpu": "1000m"}}}]}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/pods",
+        "application/json",
+        pod.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "500m", "memory": "1536Mi"}, "limits": {"cpu": "1"}})
+    );
+    let secret = json!({"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/secrets",
+        "application/json",
+        secret.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"], json!({"password": "aHVudGVyMg=="}));
+    assert!(r.body.get("stringData").is_none());
+}

@@ -802,7 +802,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.autoscaling.v2.HPAScalingRules",
         atomic: false,
-        fields: &[Field { name: "policies", ty: Ty::List(&Ty::Struct("io.k8s.api.autoscaling.v2.HPAScalingPolicy"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "policies", ty: Ty::List(&Ty::Struct("io.k8s.api.autoscaling.v2.HPAScalingPolicy"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "tolerance", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -862,13 +862,13 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.autoscaling.v2.MetricTarget",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "averageValue", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"type\"]}",
     },
     Def {
         name: "io.k8s.api.autoscaling.v2.MetricValueStatus",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "averageValue", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -1342,7 +1342,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.ContainerStatus",
         atomic: false,
-        fields: &[Field { name: "allocatedResources", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResourcesStatus", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ResourceStatus"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "lastState", ty: Ty::Struct("io.k8s.api.core.v1.ContainerState"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "resources", ty: Ty::Struct("io.k8s.api.core.v1.ResourceRequirements"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "state", ty: Ty::Struct("io.k8s.api.core.v1.ContainerState"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "user", ty: Ty::Struct("io.k8s.api.core.v1.ContainerUser"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "volumeMounts", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.VolumeMountStatus"), ListType::Map(&["mountPath"])), list_type_declared: true, patch_strategy: "merge", merge_key: "mountPath" }],
+        fields: &[Field { name: "allocatedResources", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResourcesStatus", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ResourceStatus"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "lastState", ty: Ty::Struct("io.k8s.api.core.v1.ContainerState"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "resources", ty: Ty::Struct("io.k8s.api.core.v1.ResourceRequirements"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "state", ty: Ty::Struct("io.k8s.api.core.v1.ContainerState"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "user", ty: Ty::Struct("io.k8s.api.core.v1.ContainerUser"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "volumeMounts", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.VolumeMountStatus"), ListType::Map(&["mountPath"])), list_type_declared: true, patch_strategy: "merge", merge_key: "mountPath" }],
         overlay: "{\"required\":[\"name\",\"ready\",\"restartCount\",\"image\",\"imageID\"]}",
     },
     Def {
@@ -1378,7 +1378,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.EmptyDirVolumeSource",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "sizeLimit", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -1600,7 +1600,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.LimitRangeItem",
         atomic: false,
-        fields: &[Field { name: "default", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "defaultRequest", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "max", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "maxLimitRequestRatio", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "min", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "default", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "defaultRequest", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "max", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "maxLimitRequestRatio", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "min", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"type\"]}",
     },
     Def {
@@ -1780,7 +1780,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.NodeStatus",
         atomic: false,
-        fields: &[Field { name: "addresses", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeAddress"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "allocatable", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "conditions", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeCondition"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "config", ty: Ty::Struct("io.k8s.api.core.v1.NodeConfigStatus"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "daemonEndpoints", ty: Ty::Struct("io.k8s.api.core.v1.NodeDaemonEndpoints"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "features", ty: Ty::Struct("io.k8s.api.core.v1.NodeFeatures"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "images", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ContainerImage"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nodeInfo", ty: Ty::Struct("io.k8s.api.core.v1.NodeSystemInfo"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "runtimeHandlers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeRuntimeHandler"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "volumesAttached", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.AttachedVolume"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "volumesInUse", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "addresses", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeAddress"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "allocatable", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "conditions", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeCondition"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "config", ty: Ty::Struct("io.k8s.api.core.v1.NodeConfigStatus"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "daemonEndpoints", ty: Ty::Struct("io.k8s.api.core.v1.NodeDaemonEndpoints"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "features", ty: Ty::Struct("io.k8s.api.core.v1.NodeFeatures"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "images", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ContainerImage"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nodeInfo", ty: Ty::Struct("io.k8s.api.core.v1.NodeSystemInfo"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "runtimeHandlers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.NodeRuntimeHandler"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "volumesAttached", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.AttachedVolume"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "volumesInUse", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -1840,7 +1840,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimStatus",
         atomic: false,
-        fields: &[Field { name: "accessModes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResourceStatuses", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResources", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "conditions", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PersistentVolumeClaimCondition"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "modifyVolumeStatus", ty: Ty::Struct("io.k8s.api.core.v1.ModifyVolumeStatus"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "accessModes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResourceStatuses", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "allocatedResources", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "conditions", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PersistentVolumeClaimCondition"), ListType::Map(&["type"])), list_type_declared: true, patch_strategy: "merge", merge_key: "type" }, Field { name: "modifyVolumeStatus", ty: Ty::Struct("io.k8s.api.core.v1.ModifyVolumeStatus"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"properties\":{\"allocatedResourceStatuses\":{\"x-kubernetes-map-type\":\"granular\"}},\"required\":[]}",
     },
     Def {
@@ -1864,7 +1864,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.PersistentVolumeSpec",
         atomic: false,
-        fields: &[Field { name: "accessModes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "awsElasticBlockStore", ty: Ty::Struct("io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "azureDisk", ty: Ty::Struct("io.k8s.api.core.v1.AzureDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "azureFile", ty: Ty::Struct("io.k8s.api.core.v1.AzureFilePersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "cephfs", ty: Ty::Struct("io.k8s.api.core.v1.CephFSPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "cinder", ty: Ty::Struct("io.k8s.api.core.v1.CinderPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "claimRef", ty: Ty::Struct("io.k8s.api.core.v1.ObjectReference"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "csi", ty: Ty::Struct("io.k8s.api.core.v1.CSIPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "fc", ty: Ty::Struct("io.k8s.api.core.v1.FCVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "flexVolume", ty: Ty::Struct("io.k8s.api.core.v1.FlexPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "flocker", ty: Ty::Struct("io.k8s.api.core.v1.FlockerVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "gcePersistentDisk", ty: Ty::Struct("io.k8s.api.core.v1.GCEPersistentDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "glusterfs", ty: Ty::Struct("io.k8s.api.core.v1.GlusterfsPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "hostPath", ty: Ty::Struct("io.k8s.api.core.v1.HostPathVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "iscsi", ty: Ty::Struct("io.k8s.api.core.v1.ISCSIPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "local", ty: Ty::Struct("io.k8s.api.core.v1.LocalVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "mountOptions", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nfs", ty: Ty::Struct("io.k8s.api.core.v1.NFSVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "nodeAffinity", ty: Ty::Struct("io.k8s.api.core.v1.VolumeNodeAffinity"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "photonPersistentDisk", ty: Ty::Struct("io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "portworxVolume", ty: Ty::Struct("io.k8s.api.core.v1.PortworxVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "quobyte", ty: Ty::Struct("io.k8s.api.core.v1.QuobyteVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "rbd", ty: Ty::Struct("io.k8s.api.core.v1.RBDPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scaleIO", ty: Ty::Struct("io.k8s.api.core.v1.ScaleIOPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "storageos", ty: Ty::Struct("io.k8s.api.core.v1.StorageOSPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "vsphereVolume", ty: Ty::Struct("io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "accessModes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "awsElasticBlockStore", ty: Ty::Struct("io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "azureDisk", ty: Ty::Struct("io.k8s.api.core.v1.AzureDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "azureFile", ty: Ty::Struct("io.k8s.api.core.v1.AzureFilePersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "cephfs", ty: Ty::Struct("io.k8s.api.core.v1.CephFSPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "cinder", ty: Ty::Struct("io.k8s.api.core.v1.CinderPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "claimRef", ty: Ty::Struct("io.k8s.api.core.v1.ObjectReference"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "csi", ty: Ty::Struct("io.k8s.api.core.v1.CSIPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "fc", ty: Ty::Struct("io.k8s.api.core.v1.FCVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "flexVolume", ty: Ty::Struct("io.k8s.api.core.v1.FlexPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "flocker", ty: Ty::Struct("io.k8s.api.core.v1.FlockerVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "gcePersistentDisk", ty: Ty::Struct("io.k8s.api.core.v1.GCEPersistentDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "glusterfs", ty: Ty::Struct("io.k8s.api.core.v1.GlusterfsPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "hostPath", ty: Ty::Struct("io.k8s.api.core.v1.HostPathVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "iscsi", ty: Ty::Struct("io.k8s.api.core.v1.ISCSIPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "local", ty: Ty::Struct("io.k8s.api.core.v1.LocalVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "mountOptions", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nfs", ty: Ty::Struct("io.k8s.api.core.v1.NFSVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "nodeAffinity", ty: Ty::Struct("io.k8s.api.core.v1.VolumeNodeAffinity"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "photonPersistentDisk", ty: Ty::Struct("io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "portworxVolume", ty: Ty::Struct("io.k8s.api.core.v1.PortworxVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "quobyte", ty: Ty::Struct("io.k8s.api.core.v1.QuobyteVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "rbd", ty: Ty::Struct("io.k8s.api.core.v1.RBDPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scaleIO", ty: Ty::Struct("io.k8s.api.core.v1.ScaleIOPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "storageos", ty: Ty::Struct("io.k8s.api.core.v1.StorageOSPersistentVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "vsphereVolume", ty: Ty::Struct("io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"properties\":{\"claimRef\":{\"x-kubernetes-map-type\":\"granular\"}},\"required\":[]}",
     },
     Def {
@@ -1972,7 +1972,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.PodSpec",
         atomic: false,
-        fields: &[Field { name: "affinity", ty: Ty::Struct("io.k8s.api.core.v1.Affinity"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "containers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Container"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "dnsConfig", ty: Ty::Struct("io.k8s.api.core.v1.PodDNSConfig"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "ephemeralContainers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.EphemeralContainer"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "hostAliases", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.HostAlias"), ListType::Map(&["ip"])), list_type_declared: true, patch_strategy: "merge", merge_key: "ip" }, Field { name: "imagePullSecrets", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.LocalObjectReference"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "initContainers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Container"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "nodeSelector", ty: Ty::Map(&Ty::Scalar, true), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "os", ty: Ty::Struct("io.k8s.api.core.v1.PodOS"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "overhead", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "readinessGates", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodReadinessGate"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "resourceClaims", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodResourceClaim"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge,retainKeys", merge_key: "name" }, Field { name: "resources", ty: Ty::Struct("io.k8s.api.core.v1.ResourceRequirements"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "schedulingGates", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodSchedulingGate"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "securityContext", ty: Ty::Struct("io.k8s.api.core.v1.PodSecurityContext"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "tolerations", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Toleration"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "topologySpreadConstraints", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.TopologySpreadConstraint"), ListType::Map(&["topologyKey", "whenUnsatisfiable"])), list_type_declared: true, patch_strategy: "merge", merge_key: "topologyKey" }, Field { name: "volumes", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Volume"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge,retainKeys", merge_key: "name" }],
+        fields: &[Field { name: "affinity", ty: Ty::Struct("io.k8s.api.core.v1.Affinity"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "containers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Container"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "dnsConfig", ty: Ty::Struct("io.k8s.api.core.v1.PodDNSConfig"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "ephemeralContainers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.EphemeralContainer"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "hostAliases", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.HostAlias"), ListType::Map(&["ip"])), list_type_declared: true, patch_strategy: "merge", merge_key: "ip" }, Field { name: "imagePullSecrets", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.LocalObjectReference"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "initContainers", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Container"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "nodeSelector", ty: Ty::Map(&Ty::Scalar, true), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "os", ty: Ty::Struct("io.k8s.api.core.v1.PodOS"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "overhead", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "readinessGates", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodReadinessGate"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "resourceClaims", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodResourceClaim"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge,retainKeys", merge_key: "name" }, Field { name: "resources", ty: Ty::Struct("io.k8s.api.core.v1.ResourceRequirements"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "schedulingGates", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.PodSchedulingGate"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge", merge_key: "name" }, Field { name: "securityContext", ty: Ty::Struct("io.k8s.api.core.v1.PodSecurityContext"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "tolerations", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Toleration"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "topologySpreadConstraints", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.TopologySpreadConstraint"), ListType::Map(&["topologyKey", "whenUnsatisfiable"])), list_type_declared: true, patch_strategy: "merge", merge_key: "topologyKey" }, Field { name: "volumes", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.Volume"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "merge,retainKeys", merge_key: "name" }],
         overlay: "{\"required\":[\"containers\"]}",
     },
     Def {
@@ -2086,7 +2086,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.ResourceFieldSelector",
         atomic: true,
-        fields: &[],
+        fields: &[Field { name: "divisor", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"resource\"]}",
     },
     Def {
@@ -2110,19 +2110,19 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.ResourceQuotaSpec",
         atomic: false,
-        fields: &[Field { name: "hard", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scopeSelector", ty: Ty::Struct("io.k8s.api.core.v1.ScopeSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scopes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "hard", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scopeSelector", ty: Ty::Struct("io.k8s.api.core.v1.ScopeSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "scopes", ty: Ty::List(&Ty::Scalar, ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
         name: "io.k8s.api.core.v1.ResourceQuotaStatus",
         atomic: false,
-        fields: &[Field { name: "hard", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "used", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "hard", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "used", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
         name: "io.k8s.api.core.v1.ResourceRequirements",
         atomic: false,
-        fields: &[Field { name: "claims", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ResourceClaim"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "limits", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "requests", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "claims", ty: Ty::List(&Ty::Struct("io.k8s.api.core.v1.ResourceClaim"), ListType::Map(&["name"])), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "limits", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "requests", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -2380,7 +2380,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.core.v1.VolumeResourceRequirements",
         atomic: false,
-        fields: &[Field { name: "limits", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "requests", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "limits", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "requests", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -2860,7 +2860,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.node.v1.Overhead",
         atomic: false,
-        fields: &[Field { name: "podFixed", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "podFixed", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -2998,7 +2998,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1alpha3.BasicDevice",
         atomic: false,
-        fields: &[Field { name: "attributes", ty: Ty::Map(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceAttribute"), false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Scalar, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "consumesCounters", ty: Ty::List(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceCounterConsumption"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nodeSelector", ty: Ty::Struct("io.k8s.api.core.v1.NodeSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "taints", ty: Ty::List(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceTaint"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "attributes", ty: Ty::Map(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceAttribute"), false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "capacity", ty: Ty::Map(&Ty::Quantity, false), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "consumesCounters", ty: Ty::List(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceCounterConsumption"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }, Field { name: "nodeSelector", ty: Ty::Struct("io.k8s.api.core.v1.NodeSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "taints", ty: Ty::List(&Ty::Struct("io.k8s.api.resource.v1alpha3.DeviceTaint"), ListType::Atomic), list_type_declared: true, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[]}",
     },
     Def {
@@ -3010,7 +3010,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1alpha3.Counter",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"value\"]}",
     },
     Def {
@@ -3262,7 +3262,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1beta1.Counter",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"value\"]}",
     },
     Def {
@@ -3298,7 +3298,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1beta1.DeviceCapacity",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"value\"]}",
     },
     Def {
@@ -3490,7 +3490,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1beta2.Counter",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"value\"]}",
     },
     Def {
@@ -3526,7 +3526,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.resource.v1beta2.DeviceCapacity",
         atomic: false,
-        fields: &[],
+        fields: &[Field { name: "value", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"value\"]}",
     },
     Def {
@@ -3760,7 +3760,7 @@ pub static DEFS: &[Def] = &[
     Def {
         name: "io.k8s.api.storage.v1.CSIStorageCapacity",
         atomic: false,
-        fields: &[Field { name: "metadata", ty: Ty::Struct("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "nodeTopology", ty: Ty::Struct("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
+        fields: &[Field { name: "capacity", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "maximumVolumeSize", ty: Ty::Quantity, list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "metadata", ty: Ty::Struct("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), list_type_declared: false, patch_strategy: "", merge_key: "" }, Field { name: "nodeTopology", ty: Ty::Struct("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), list_type_declared: false, patch_strategy: "", merge_key: "" }],
         overlay: "{\"required\":[\"storageClassName\"]}",
     },
     Def {

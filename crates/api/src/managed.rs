@@ -36,17 +36,15 @@ const UNOWNED_META: &[&str] = &[
 fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
     let mut m = Map::new();
     for k in keys {
-        match item.get(*k) {
-            Some(v) => {
-                m.insert((*k).to_string(), v.clone());
-            }
-            None if *k == "protocol" => {
-                m.insert((*k).to_string(), json!("TCP"));
-            }
-            None => return None,
-        }
+        m.insert((*k).to_string(), key_value(item, k)?);
     }
     Some(format!("k:{}", Value::Object(m)))
+}
+
+/// Whether a list item has the key values of a `k:` path element.
+fn has_key(item: &Value, key: &Map<String, Value>) -> bool {
+    key.iter()
+        .all(|(k, v)| key_value(item, k).as_ref() == Some(v))
 }
 
 /// The set of fields an object of type `ty` sets: leaves, atomic lists, maps
@@ -145,12 +143,7 @@ fn step<'a>(cur: &'a Value, el: &str) -> Option<&'a Value> {
     }
     if let Some(k) = el.strip_prefix("k:") {
         let key: Map<String, Value> = serde_json::from_str(k).ok()?;
-        return cur.as_array()?.iter().find(|item| {
-            key.iter().all(|(kk, kv)| {
-                item.get(kk).unwrap_or(&json!("TCP")) == kv
-                    || (kk != "protocol" && item.get(kk) == Some(kv))
-            })
-        });
+        return cur.as_array()?.iter().find(|item| has_key(item, &key));
     }
     if let Some(v) = el.strip_prefix("v:") {
         let v: Value = serde_json::from_str(v).ok()?;
@@ -172,13 +165,8 @@ pub fn remove(obj: &mut Value, path: &[String]) {
             let Ok(key) = serde_json::from_str::<Map<String, Value>>(k) else {
                 return;
             };
-            cur.as_array_mut().and_then(|a| {
-                a.iter_mut().find(|item| {
-                    key.iter().all(|(kk, kv)| {
-                        item.get(kk) == Some(kv) || (kk == "protocol" && item.get(kk).is_none())
-                    })
-                })
-            })
+            cur.as_array_mut()
+                .and_then(|a| a.iter_mut().find(|item| has_key(item, &key)))
         } else {
             None
         };
@@ -196,11 +184,7 @@ pub fn remove(obj: &mut Value, path: &[String]) {
             serde_json::from_str::<Map<String, Value>>(k),
             cur.as_array_mut(),
         ) {
-            a.retain(|item| {
-                !key.iter().all(|(kk, kv)| {
-                    item.get(kk) == Some(kv) || (kk == "protocol" && item.get(kk).is_none())
-                })
-            });
+            a.retain(|item| !has_key(item, &key));
         }
     } else if let Some(v) = last.strip_prefix("v:")
         && let (Ok(v), Some(a)) = (serde_json::from_str::<Value>(v), cur.as_array_mut())

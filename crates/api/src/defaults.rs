@@ -110,6 +110,17 @@ fn is_empty_list(m: &Map<String, Value>, key: &str) -> bool {
 }
 
 /// Whether `m[key]` is an empty map (absent, `null` or `{}`): Go's `len(x) == 0`.
+/// The non-empty labels of an object's `spec.template`, which a replication
+/// controller's or a job's selector and labels default to.
+fn template_labels(m: &Map<String, Value>) -> Option<Value> {
+    m.get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("metadata"))
+        .and_then(|md| md.get("labels"))
+        .filter(|l| l.as_object().is_some_and(|o| !o.is_empty()))
+        .cloned()
+}
+
 fn is_empty_map(m: &Map<String, Value>, key: &str) -> bool {
     m.get(key)
         .is_none_or(|v| v.is_null() || v.as_object().is_some_and(Map::is_empty))

@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::pod::{pvc_spec, template, volume_source};
-use super::{child, default, default_zero, ensure, is_empty_map, is_nil, is_zero, items};
+use super::{
+    child, default, default_zero, ensure, is_empty_map, is_nil, is_zero, items, template_labels,
+};
 
 /// SetObjectDefaults_PodTemplate.
 pub(super) fn pod_template(m: &mut Map<String, Value>) {
@@ -15,13 +17,7 @@ pub(super) fn pod_template(m: &mut Map<String, Value>) {
 /// SetDefaults_ReplicationController: selector and labels from the template's
 /// labels; replicas 1 (`+default=1`).
 pub(super) fn replication_controller(m: &mut Map<String, Value>) {
-    let labels = m
-        .get("spec")
-        .and_then(|s| s.get("template"))
-        .and_then(|t| t.get("metadata"))
-        .and_then(|md| md.get("labels"))
-        .filter(|l| l.as_object().is_some_and(|o| !o.is_empty()))
-        .cloned();
+    let labels = template_labels(m);
     // (An empty map would be omitted on upstream's output.)
     if let Some(labels) = labels {
         if let Some(spec) = child(m, "spec")

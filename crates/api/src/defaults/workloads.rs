@@ -7,7 +7,9 @@
 use serde_json::{Map, Value, json};
 
 use super::pod::{pvc_spec, template};
-use super::{child, default, default_zero, ensure, is_empty_list, is_empty_map, items};
+use super::{
+    child, default, default_zero, ensure, is_empty_list, is_empty_map, items, template_labels,
+};
 
 /// SetDefaults_Deployment.
 pub(super) fn deployment(m: &mut Map<String, Value>) {
@@ -94,13 +96,7 @@ pub(super) fn daemon_set(m: &mut Map<String, Value>) {
 /// SetDefaults_Job (with JobPodReplacementPolicy and JobBackoffLimitPerIndex
 /// on, as in 1.33).
 pub(super) fn job(m: &mut Map<String, Value>) {
-    let labels = m
-        .get("spec")
-        .and_then(|s| s.get("template"))
-        .and_then(|t| t.get("metadata"))
-        .and_then(|md| md.get("labels"))
-        .filter(|l| l.as_object().is_some_and(|o| !o.is_empty()))
-        .cloned();
+    let labels = template_labels(m);
     if let Some(labels) = labels
         && let Some(md) = ensure(m, "metadata")
         && is_empty_map(md, "labels")

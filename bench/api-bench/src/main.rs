@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use api_bench::pod;
 use base64::Engine;
 use clap::Parser;
 use futures::StreamExt;
@@ -90,22 +91,6 @@ fn client(kubeconfig: &str) -> Result<reqwest::Client> {
         .identity(reqwest::Identity::from_pem(&identity)?)
         .pool_max_idle_per_host(256)
         .build()?)
-}
-
-fn pod(i: usize) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("pod-{i:06}"), "namespace": "bench", "labels": {"app": "bench", "shard": (i % 16).to_string()}},
-        "spec": {
-            "containers": [{
-                "name": "app", "image": "registry.example/app:1.0", "imagePullPolicy": "IfNotPresent",
-                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-                "env": [{"name": "MODE", "value": "bench"}],
-            }],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-        },
-    })
 }
 
 #[tokio::main]

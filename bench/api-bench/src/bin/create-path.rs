@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use serde_json::json;
 use skiff_api::schema::Ty;
 use skiff_api::{catalogue, defaults, managed, strategy::Strategy, validation};
 
@@ -14,20 +13,7 @@ fn main() {
         .find(|d| d.group.is_empty() && d.plural == "pods")
         .expect("pods");
     let strategy = Strategy::of(def);
-    let body = serde_json::to_vec(&json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "pod-000001", "namespace": "bench", "labels": {"app": "bench", "shard": "1"}},
-        "spec": {
-            "containers": [{
-                "name": "app", "image": "registry.example/app:1.0", "imagePullPolicy": "IfNotPresent",
-                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-                "env": [{"name": "MODE", "value": "bench"}],
-            }],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-        },
-    }))
-    .unwrap();
+    let body = serde_json::to_vec(&api_bench::pod(1)).unwrap();
     let n = 20_000;
     let mut steps = [0u128; 5];
     for _ in 0..n {

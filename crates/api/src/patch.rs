@@ -6,13 +6,15 @@ mod strategic;
 
 use serde_json::Value;
 
+use crate::decode::Decoded;
 use crate::errors::ApiError;
 use crate::schema::Ty;
 
-/// Applies a patch of the given content type to `original`, an object of type `ty`
+/// Decodes a PATCH body of the given content type for a value of type `ty`
 /// (`Ty::Untyped` when the kind has no built-in schema: strategic merge patch
-/// is then refused, as upstream refuses it for custom resources).
-pub fn apply(content_type: &str, original: &Value, body: &[u8], ty: Ty) -> Result<Value, ApiError> {
+/// is then refused, as upstream refuses it for custom resources), noting the
+/// fields it sets twice.
+pub fn decode(content_type: &str, body: &[u8], ty: Ty) -> Result<Decoded, ApiError> {
     if !matches!(
         content_type,
         "application/json-patch+json"
@@ -22,12 +24,21 @@ pub fn apply(content_type: &str, original: &Value, body: &[u8], ty: Ty) -> Resul
     {
         return Err(ApiError::unsupported_media_type(true));
     }
-    let patch: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    crate::decode::json(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
+/// Applies a decoded patch of the given content type to `original`, a value of type `ty`.
+pub fn apply(
+    content_type: &str,
+    original: &Value,
+    patch: &Value,
+    ty: Ty,
+) -> Result<Value, ApiError> {
     let mut doc = original.clone();
     match content_type {
         "application/json-patch+json" => {
-            let p: json_patch::Patch = serde_json::from_value(patch)
+            let p: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
             json_patch::patch(&mut doc, &p).map_err(|e| rejected(e.to_string()))?;
         }
@@ -35,20 +46,18 @@ pub fn apply(content_type: &str, original: &Value, body: &[u8], ty: Ty) -> Resul
             if !patch.is_object() {
                 return Err(ApiError::bad_request("merge patch must be a JSON object"));
             }
-            json_patch::merge(&mut doc, &patch);
+            json_patch::merge(&mut doc, patch);
         }
         _ => {
-            let Value::Object(p) = &patch else {
+            if !patch.is_object() {
                 return Err(ApiError::bad_request(
                     "strategic merge patch must be a JSON object",
                 ));
-            };
-            doc = strategic::merge(doc, &Value::Object(p.clone()), ty).map_err(|e| {
-                match e.status {
-                    400 => ApiError::bad_request(e.message),
-                    422 => rejected(e.message),
-                    _ => ApiError::unknown(e.message),
-                }
+            }
+            doc = strategic::merge(doc, patch, ty).map_err(|e| match e.status {
+                400 => ApiError::bad_request(e.message),
+                422 => rejected(e.message),
+                _ => ApiError::unknown(e.message),
             })?;
         }
     }
@@ -180,11 +189,22 @@ mod tests {
         assert!(cases.lines().count() >= 50);
     }
 
+    /// Decodes and applies a patch body, as the API server does.
+    fn apply_bytes(
+        content_type: &str,
+        doc: &Value,
+        body: &[u8],
+        ty: Ty,
+    ) -> Result<Value, ApiError> {
+        let patch = decode(content_type, body, ty)?;
+        apply(content_type, doc, &patch.value, ty)
+    }
+
     #[test]
     fn json_and_merge_patches() {
         let doc = json!({"spec": {"replicas": 1, "paused": true}});
         let ty = Ty::Struct("io.k8s.api.apps.v1.Deployment");
-        let out = apply(
+        let out = apply_bytes(
             "application/merge-patch+json",
             &doc,
             br#"{"spec":{"replicas":3,"paused":null}}"#,
@@ -192,7 +212,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, json!({"spec": {"replicas": 3}}));
-        let out = apply(
+        let out = apply_bytes(
             "application/json-patch+json",
             &doc,
             br#"[{"op":"replace","path":"/spec/replicas","value":5}]"#,
@@ -200,7 +220,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["spec"]["replicas"], 5);
-        let failed = apply(
+        let failed = apply_bytes(
             "application/json-patch+json",
             &doc,
             br#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
@@ -212,8 +232,11 @@ mod tests {
             failed.message,
             "the server rejected our request due to an error in our request"
         );
-        assert_eq!(apply("text/plain", &doc, b"{}", ty).unwrap_err().code, 415);
-        let untyped = apply(
+        assert_eq!(
+            apply_bytes("text/plain", &doc, b"{}", ty).unwrap_err().code,
+            415
+        );
+        let untyped = apply_bytes(
             "application/strategic-merge-patch+json",
             &doc,
             b"{}",

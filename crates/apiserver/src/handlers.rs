@@ -512,16 +512,19 @@ fn field_validation_mode<'c>(ctx: &'c Ctx<'_>) -> Result<&'c str> {
 /// patched object the schema does not know (dropped). Strict refuses the patch
 /// with a 422 on `patch` (its value: the patched object for JSON and merge
 /// patches, the patch as Go prints a map for strategic merge patches).
-fn patch_field_validation(ctx: &Ctx<'_>, patched: &mut Value, body: &[u8]) -> Result<()> {
+fn patch_field_validation(
+    ctx: &Ctx<'_>,
+    patched: &mut Value,
+    patch: &skiff_api::decode::Decoded,
+) -> Result<()> {
     let mode = field_validation_mode(ctx)?;
     if mode == "Ignore" {
         return Ok(());
     }
     let content_type = ctx.media_type();
-    let mut found: Vec<String> = skiff_api::decode::json(body)
-        .map(|d| d.duplicates)
-        .unwrap_or_default()
-        .into_iter()
+    let mut found: Vec<String> = patch
+        .duplicates
+        .iter()
         .map(|f| match content_type.as_str() {
             "application/json-patch+json" => format!("json patch duplicate field \"{f}\""),
             _ => format!("duplicate field \"{f}\""),
@@ -541,9 +544,7 @@ fn patch_field_validation(ctx: &Ctx<'_>, patched: &mut Value, body: &[u8]) -> Re
         return Ok(());
     }
     let shown = match content_type.as_str() {
-        "application/strategic-merge-patch+json" => serde_json::from_slice(body)
-            .map(|p: Value| skiff_api::patch::go_string(&p))
-            .unwrap_or_default(),
+        "application/strategic-merge-patch+json" => skiff_api::patch::go_string(&patch.value),
         _ => patched.to_string(),
     };
     Err(ApiError::invalid(
@@ -861,12 +862,18 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
     if content_type == "application/apply-patch+yaml" {
         return apply_patch(ctx, &body, sub).await;
     }
+    // Decoded once, after the first read: a missing object is a 404 before a bad body is a 400.
+    let mut decoded = None;
     // Retry on conflicts with concurrent writers, as upstream's patcher does.
     for _ in 0..5 {
         let (old, old_rev) = read(ctx, &name).await?;
-        let mut patched = skiff_api::patch::apply(&content_type, &old, &body, ctx.res.ty)?;
+        let patch = match &decoded {
+            Some(p) => p,
+            None => decoded.insert(skiff_api::patch::decode(&content_type, &body, ctx.res.ty)?),
+        };
+        let mut patched = skiff_api::patch::apply(&content_type, &old, &patch.value, ctx.res.ty)?;
         patched = check_type(ctx, patched)?;
-        patch_field_validation(ctx, &mut patched, &body)?;
+        patch_field_validation(ctx, &mut patched, patch)?;
         // A patch that does not set a resource version applies to what it read.
         if meta::resource_version(&patched).is_empty()
             || meta::resource_version(&patched) == old_rev.to_string()

@@ -46,12 +46,11 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
         let wanted = match verb {
             "get" => return Ok(response::json(200, &current)),
             "update" => parse_body(ctx, &body)?,
-            "patch" => skiff_api::patch::apply(
-                &ctx.media_type(),
-                &current,
-                &body,
-                skiff_api::schema::Ty::Struct("io.k8s.api.autoscaling.v1.Scale"),
-            )?,
+            "patch" => {
+                let ty = skiff_api::schema::Ty::Struct("io.k8s.api.autoscaling.v1.Scale");
+                let patch = skiff_api::patch::decode(&ctx.media_type(), &body, ty)?;
+                skiff_api::patch::apply(&ctx.media_type(), &current, &patch.value, ty)?
+            }
             _ => return Err(ApiError::method_not_allowed()),
         };
         let replicas = wanted

@@ -3,40 +3,18 @@
 //! its own data directory and admin kubeconfig.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde_json::Value;
+use skiff_testutil::server::SkiffServer;
 
-/// The `skiff` binary next to this test's directory (target/<profile>/skiff).
-fn skiff_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let bin = dir.join("skiff");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (cargo build --bins)",
-        bin.display()
-    );
-    bin
-}
-
+/// One server on a free port in a temporary directory.
 struct Cluster {
-    child: Child,
+    server: SkiffServer,
     dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Cluster {
@@ -47,104 +25,16 @@ impl Cluster {
     fn start_with(extra: &[&str]) -> Result<Cluster> {
         let dir = tempfile::tempdir()?;
         let port = skiff_testutil::free_port();
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let child = Command::new(skiff_binary())
-            .args(["server", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--secure-port", &port.to_string()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("start skiff server")?;
-        let cluster = Cluster { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !cluster.kubeconfig().exists()
-            || cluster.kubectl(&["get", "--raw", "/readyz"]).is_err()
-        {
-            if Instant::now() > deadline {
-                bail!("server not ready in 30 s; log:\n{}", cluster.log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(cluster)
+        let mut server = SkiffServer::new(&dir.path().join("data"), "127.0.0.1", port, extra);
+        server.start()?;
+        Ok(Cluster { server, dir })
     }
+}
 
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("data/admin.kubeconfig")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
-        c
-    }
-
-    /// Runs kubectl; Ok(stdout) on success, Err(stderr) on failure.
-    fn kubectl(&self, args: &[&str]) -> Result<String, String> {
-        let out = self.command(args).output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-
-    /// Runs kubectl and expects success.
-    fn ok(&self, args: &[&str]) -> String {
-        self.kubectl(args).unwrap_or_else(|e| {
-            panic!(
-                "kubectl {}: {e}\nserver log:\n{}",
-                args.join(" "),
-                self.log()
-            )
-        })
-    }
-
-    /// Runs kubectl and expects failure; returns its output.
-    fn fails(&self, args: &[&str]) -> String {
-        match self.kubectl(args) {
-            Ok(out) => panic!("kubectl {} succeeded: {out}", args.join(" ")),
-            Err(e) => e,
-        }
-    }
-
-    fn apply_stdin(&self, args: &[&str], input: &str) -> String {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a)).unwrap()
+impl std::ops::Deref for Cluster {
+    type Target = SkiffServer;
+    fn deref(&self) -> &SkiffServer {
+        &self.server
     }
 }
 
@@ -212,7 +102,7 @@ fn discovery_version_and_health() {
     );
     assert!(
         c.ok(&["cluster-info"])
-            .contains(&format!("https://127.0.0.1:{}", c.port))
+            .contains(&format!("https://127.0.0.1:{}", c.server.port))
     );
     assert!(
         c.ok(&["get", "--raw", "/readyz?verbose"])
@@ -453,20 +343,7 @@ fn watch_sees_updates() {
 
 impl Cluster {
     fn apply_stdin_fails(&self, args: &[&str], input: &str) -> String {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.kubectl_stdin(args, input);
         assert!(
             !out.status.success(),
             "kubectl {} succeeded",
@@ -955,7 +832,7 @@ fn bearer_tokens_from_the_token_file() {
             &path,
             format!(
                 "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{}\n    insecure-skip-tls-verify: true\n  name: c\nusers:\n- name: u\n  user: {user}\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n",
-                c.port
+                c.server.port
             ),
         )
         .unwrap();

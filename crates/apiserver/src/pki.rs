@@ -1,6 +1,7 @@
-//! The cluster's certificates: a CA generated into the data directory on first
-//! start and reused after, a serving certificate for the API server, and client
-//! certificates (the admin's: CN `admin`, O `system:masters`).
+//! The cluster's certificates: a CA (generated on first start, shared by every
+//! server of the cluster through the store, see `skiff_server::cluster_data`), a
+//! serving certificate for each API server issued for its own addresses, and
+//! client certificates (the admin's: CN `admin`, O `system:masters`).
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,12 @@ fn write(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
     Ok(())
 }
 
+/// A short, stable digest of a PEM text (which CA issued a certificate).
+fn fingerprint(pem: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, pem.as_bytes());
+    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn validity(params: &mut CertificateParams, years: i64) {
     let now = chrono::Utc::now();
     let from = now - chrono::Duration::hours(1);
@@ -75,65 +82,109 @@ impl Pki {
     /// certificate covers `sans` (DNS names or IP addresses) besides the usual
     /// in-cluster names.
     pub fn ensure(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
+        let (cert, key) = match Self::load_ca(dir)? {
+            Some(ca) => ca,
+            None => Self::generate_ca()?,
+        };
+        Self::with_ca(dir, cert, key, sans)
+    }
+
+    /// The CA (certificate PEM, key PEM) stored in `dir`, if any.
+    pub fn load_ca(dir: &Path) -> Result<Option<(String, String)>, PkiError> {
+        match (read(&dir.join("ca.crt"))?, read(&dir.join("ca.key"))?) {
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            _ => Ok(None),
+        }
+    }
+
+    /// A new self-signed cluster CA: (certificate PEM, key PEM).
+    pub fn generate_ca() -> Result<(String, String), PkiError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "skiff-ca");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        validity(&mut params, 10);
+        let cert = params.self_signed(&key)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// The certificates of a server of the cluster whose CA is given (shared by
+    /// every server of the cluster): the CA is written to `dir`, and the serving
+    /// certificate in `dir` reused while it was issued by this CA for the same
+    /// names, else issued anew (a server that moves to another address, or joins
+    /// a cluster, gets a certificate valid for its own address).
+    pub fn with_ca(
+        dir: &Path,
+        ca_cert_pem: String,
+        ca_key_pem: String,
+        sans: &[String],
+    ) -> Result<Pki, PkiError> {
         std::fs::create_dir_all(dir).map_err(|e| PkiError::Io {
             path: dir.into(),
             source: e,
         })?;
-        let (ca_cert, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
-        let (ca_cert_pem, ca_key_pem) = match (read(&ca_cert)?, read(&ca_key)?) {
-            (Some(c), Some(k)) => (c, k),
-            _ => {
-                let key = KeyPair::generate()?;
-                let mut params = CertificateParams::new(Vec::<String>::new())?;
-                params.distinguished_name = DistinguishedName::new();
-                params
-                    .distinguished_name
-                    .push(DnType::CommonName, "skiff-ca");
-                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-                params.key_usages = vec![
-                    KeyUsagePurpose::KeyCertSign,
-                    KeyUsagePurpose::CrlSign,
-                    KeyUsagePurpose::DigitalSignature,
-                ];
-                validity(&mut params, 10);
-                let cert = params.self_signed(&key)?;
-                write(&ca_key, &key.serialize_pem(), true)?;
-                write(&ca_cert, &cert.pem(), false)?;
-                (cert.pem(), key.serialize_pem())
-            }
-        };
+        if read(&dir.join("ca.crt"))?.as_deref() != Some(ca_cert_pem.as_str())
+            || read(&dir.join("ca.key"))?.as_deref() != Some(ca_key_pem.as_str())
+        {
+            write(&dir.join("ca.key"), &ca_key_pem, true)?;
+            write(&dir.join("ca.crt"), &ca_cert_pem, false)?;
+        }
         let mut pki = Pki {
             ca_cert_pem,
             ca_key_pem,
             serving_cert_pem: String::new(),
             serving_key_pem: String::new(),
         };
-        let (srv_cert, srv_key) = (dir.join("server.crt"), dir.join("server.key"));
-        match (read(&srv_cert)?, read(&srv_key)?) {
-            (Some(c), Some(k)) => {
+        let mut names: Vec<String> = vec![
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+            "kubernetes".into(),
+            "kubernetes.default".into(),
+            "kubernetes.default.svc".into(),
+            "kubernetes.default.svc.cluster.local".into(),
+            "10.96.0.1".into(),
+        ];
+        for n in sans {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        // What the serving certificate was issued for: its names and its CA.
+        let stamp = format!("{}\n{}", names.join(","), fingerprint(&pki.ca_cert_pem));
+        let (srv_cert, srv_key, srv_stamp) = (
+            dir.join("server.crt"),
+            dir.join("server.key"),
+            dir.join("server.issued-for"),
+        );
+        match (read(&srv_cert)?, read(&srv_key)?, read(&srv_stamp)?) {
+            (Some(c), Some(k), Some(s)) if s == stamp => {
                 pki.serving_cert_pem = c;
                 pki.serving_key_pem = k;
             }
             _ => {
-                let mut names: Vec<String> = vec![
-                    "localhost".into(),
-                    "127.0.0.1".into(),
-                    "::1".into(),
-                    "kubernetes".into(),
-                    "kubernetes.default".into(),
-                    "kubernetes.default.svc".into(),
-                    "kubernetes.default.svc.cluster.local".into(),
-                ];
-                names.extend(sans.iter().cloned());
-                names.dedup();
                 let (cert, key) = pki.issue(&names, "kube-apiserver", &[], true)?;
                 write(&srv_key, &key, true)?;
                 write(&srv_cert, &cert, false)?;
+                write(&srv_stamp, &stamp, false)?;
                 pki.serving_cert_pem = cert;
                 pki.serving_key_pem = key;
             }
         }
         Ok(pki)
+    }
+
+    /// The CA key (PEM), shared by the cluster's servers.
+    pub fn ca_key_pem(&self) -> &str {
+        &self.ca_key_pem
     }
 
     /// A client certificate for `user` in `groups`: (certificate PEM, key PEM).

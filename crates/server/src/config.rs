@@ -31,10 +31,16 @@ impl std::str::FromStr for StoreKind {
 pub struct Config {
     pub data_dir: PathBuf,
     pub bind_address: IpAddr,
+    /// The address this server is reached at by the cluster (the `kubernetes`
+    /// Endpoints); the bind address when unset.
+    pub advertise_address: Option<IpAddr>,
     pub secure_port: u16,
     pub store: StoreKind,
     pub etcd_servers: Vec<String>,
     pub token_auth_file: Option<PathBuf>,
+    /// The cluster's shared secret: it encrypts the cluster data in the store
+    /// and every server of the cluster is started with it.
+    pub token: Option<String>,
     pub max_requests_inflight: usize,
     pub max_mutating_requests_inflight: usize,
 }
@@ -46,10 +52,12 @@ pub struct Config {
 pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub bind_address: Option<IpAddr>,
+    pub advertise_address: Option<IpAddr>,
     pub secure_port: Option<u16>,
     pub store: Option<StoreKind>,
     pub etcd_servers: Option<Vec<String>>,
     pub token_auth_file: Option<PathBuf>,
+    pub token: Option<String>,
     pub max_requests_inflight: Option<usize>,
     pub max_mutating_requests_inflight: Option<usize>,
 }
@@ -83,10 +91,12 @@ impl Layer {
         Layer {
             data_dir: self.data_dir.or(lower.data_dir),
             bind_address: self.bind_address.or(lower.bind_address),
+            advertise_address: self.advertise_address.or(lower.advertise_address),
             secure_port: self.secure_port.or(lower.secure_port),
             store: self.store.or(lower.store),
             etcd_servers: self.etcd_servers.or(lower.etcd_servers),
             token_auth_file: self.token_auth_file.or(lower.token_auth_file),
+            token: self.token.or(lower.token),
             max_requests_inflight: self.max_requests_inflight.or(lower.max_requests_inflight),
             max_mutating_requests_inflight: self
                 .max_mutating_requests_inflight
@@ -104,10 +114,12 @@ impl Layer {
         Ok(Config {
             data_dir: self.data_dir.ok_or(ConfigError::NoDataDir)?,
             bind_address: self.bind_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            advertise_address: self.advertise_address,
             secure_port: self.secure_port.unwrap_or(6443),
             store,
             etcd_servers,
             token_auth_file: self.token_auth_file,
+            token: self.token,
             max_requests_inflight: self.max_requests_inflight.unwrap_or(400),
             max_mutating_requests_inflight: self.max_mutating_requests_inflight.unwrap_or(200),
         })

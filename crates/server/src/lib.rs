@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bootstrap;
+pub mod cluster_data;
 pub mod config;
 
 use std::sync::Arc;
@@ -35,8 +36,10 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cluster data: {0}")]
+    ClusterData(#[from] cluster_data::ClusterDataError),
     #[error("bootstrap: {0}")]
-    Bootstrap(String),
+    Bootstrap(#[from] bootstrap::BootstrapError),
 }
 
 /// Runs the control plane until `shutdown` completes.
@@ -57,10 +60,28 @@ pub async fn run(
         }
     };
     let address = format!("{}:{}", config.bind_address, config.secure_port);
-    let pki = Pki::ensure(
-        &config.data_dir.join("tls"),
-        &[config.bind_address.to_string()],
-    )?;
+    // The CA is the cluster's, shared through the store; the serving
+    // certificate is this server's, for its own addresses.
+    let token = cluster_data::token(config.token.as_deref(), &config.data_dir)?;
+    let tls_dir = config.data_dir.join("tls");
+    let (ca_cert_pem, ca_key_pem) = match Pki::load_ca(&tls_dir)? {
+        Some(ca) => ca,
+        None => Pki::generate_ca()?,
+    };
+    let shared = cluster_data::shared(
+        store.as_ref(),
+        &token,
+        cluster_data::ClusterData {
+            ca_cert_pem,
+            ca_key_pem,
+        },
+    )
+    .await?;
+    let mut sans = vec![config.bind_address.to_string()];
+    if let Some(a) = config.advertise_address {
+        sans.push(a.to_string());
+    }
+    let pki = Pki::with_ca(&tls_dir, shared.ca_cert_pem, shared.ca_key_pem, &sans)?;
     let tls = skiff_apiserver::tls_config(&pki)?;
     let authn = match &config.token_auth_file {
         Some(path) => Authenticator::from_token_file(path)?,
@@ -88,9 +109,18 @@ pub async fn run(
             let _ = stop_rx.await;
         },
     ));
-    bootstrap::ensure(&server, &local)
-        .await
-        .map_err(ServerError::Bootstrap)?;
+    let advertise = std::net::SocketAddr::new(
+        config
+            .advertise_address
+            .unwrap_or_else(|| advertise_ip(local.ip())),
+        local.port(),
+    );
+    let bootstrap = Arc::new(bootstrap::Bootstrap::new(
+        server.clone(),
+        store.clone(),
+        advertise,
+    ));
+    bootstrap.reconcile().await?;
     bootstrap::write_kubeconfig(&pki, &config.data_dir.join("admin.kubeconfig"), &local)
         .map_err(io("write admin.kubeconfig".into()))?;
     server.set_ready();
@@ -109,11 +139,35 @@ pub async fn run(
             }
         })
     };
+    let (bootstrap_stop, bootstrap_stopped) = tokio::sync::oneshot::channel::<()>();
+    let controllers = {
+        let bootstrap = bootstrap.clone();
+        tokio::spawn(async move {
+            bootstrap
+                .run(async {
+                    let _ = bootstrap_stopped.await;
+                })
+                .await
+        })
+    };
     shutdown.await;
     tracing::info!("shutting down");
+    // Out of the `kubernetes` endpoints first, while the server still serves.
+    let _ = bootstrap_stop.send(());
+    let _ = controllers.await;
     let _ = stop_tx.send(());
     compactor.abort();
     sampler.abort();
     let _ = serving.await;
     Ok(())
+}
+
+/// The address to advertise when none is configured: the bind address, or
+/// loopback when bound to every interface.
+fn advertise_ip(bind: std::net::IpAddr) -> std::net::IpAddr {
+    if bind.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind
+    }
 }

@@ -31,6 +31,10 @@ struct ServerArgs {
     /// Address to serve HTTPS on.
     #[arg(long, env = "SKIFF_BIND_ADDRESS")]
     bind_address: Option<IpAddr>,
+    /// Address advertised to the cluster (the `kubernetes` Endpoints); the bind
+    /// address by default.
+    #[arg(long, env = "SKIFF_ADVERTISE_ADDRESS")]
+    advertise_address: Option<IpAddr>,
     /// Port to serve HTTPS on.
     #[arg(long, env = "SKIFF_SECURE_PORT")]
     secure_port: Option<u16>,
@@ -43,6 +47,10 @@ struct ServerArgs {
     /// Static bearer tokens: CSV of token,user,uid,"group1,group2".
     #[arg(long, env = "SKIFF_TOKEN_AUTH_FILE")]
     token_auth_file: Option<PathBuf>,
+    /// The cluster's shared secret: servers on the same store must share it
+    /// (default: <data-dir>/token, generated on first start).
+    #[arg(long, env = "SKIFF_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Read-only requests served at once before 429.
     #[arg(long, env = "SKIFF_MAX_REQUESTS_INFLIGHT")]
     max_requests_inflight: Option<usize>,
@@ -60,10 +68,12 @@ impl ServerArgs {
             Layer {
                 data_dir: self.data_dir,
                 bind_address: self.bind_address,
+                advertise_address: self.advertise_address,
                 secure_port: self.secure_port,
                 store: self.store,
                 etcd_servers: self.etcd_servers,
                 token_auth_file: self.token_auth_file,
+                token: self.token,
                 max_requests_inflight: self.max_requests_inflight,
                 max_mutating_requests_inflight: self.max_mutating_requests_inflight,
             },

@@ -1,7 +1,10 @@
 //! Test and benchmark support shared by the workspace's test suites: real etcd
-//! members on loopback, started from the `etcd` binary (Debian's `etcd-server`).
-//! Nothing here is used by the product.
+//! members on loopback, started from the `etcd` binary (Debian's `etcd-server`),
+//! and the real `skiff server` binary as a process (`server`). Nothing here is
+//! used by the product.
 #![forbid(unsafe_code)]
+
+pub mod server;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,0 +1,176 @@
+//! What a cluster starts with and keeps, reconciled as upstream's bootstrap
+//! controllers and post-start hooks do: read, create when missing, repair when
+//! changed, on every start and then periodically, so a restart on existing data,
+//! a second server on the same store, or a user's change to a system object
+//! never stops the server and is put right. The objects are written through the
+//! API server itself (loopback identity, the same admission and validation as
+//! any client). Also the admin kubeconfig.
+//!
+//! - `namespaces`: `default`, `kube-system`, `kube-public`, `kube-node-lease`;
+//! - `kubernetes_service`: the `kubernetes` Service, its Endpoints and
+//!   EndpointSlice from every live server's master lease;
+//! - `priority_classes`: `system-node-critical`, `system-cluster-critical`;
+//! - `apiservices`: the local APIService of every built-in group version;
+//! - `flowcontrol`: API Priority and Fairness' mandatory and suggested
+//!   configuration.
+
+mod apiservices;
+mod client;
+mod flowcontrol;
+pub mod kubernetes_service;
+pub mod namespaces;
+mod priorities;
+pub mod priority_classes;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use skiff_apiserver::ApiServer;
+use skiff_apiserver::pki::Pki;
+use skiff_store::Store;
+
+use client::Loopback;
+use kubernetes_service::MasterLease;
+
+/// A bootstrap step that failed: what was asked and what the server answered.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {status}: {message}")]
+pub struct BootstrapError {
+    pub what: String,
+    pub status: u16,
+    pub message: String,
+}
+
+impl BootstrapError {
+    pub(crate) fn new(what: &str, status: u16, message: impl std::fmt::Display) -> Self {
+        BootstrapError {
+            what: what.to_string(),
+            status,
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn status(method: &str, path: &str, status: u16, body: &serde_json::Value) -> Self {
+        let message = body
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string());
+        BootstrapError::new(&format!("{method} {path}"), status, message)
+    }
+}
+
+/// How often the `kubernetes` Service, this server's lease and the endpoints
+/// are reconciled (upstream's endpoint reconciler interval: 10 s).
+pub const ENDPOINT_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the rest is (upstream's system namespaces controller: 1 min).
+pub const SYSTEM_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The bootstrap controllers of one server.
+pub struct Bootstrap {
+    client: Loopback,
+    lease: MasterLease,
+    /// The address other components reach this server at (the Endpoints' address).
+    advertise: SocketAddr,
+}
+
+impl Bootstrap {
+    pub fn new(server: ApiServer, store: Arc<dyn Store>, advertise: SocketAddr) -> Self {
+        Bootstrap {
+            client: Loopback::new(server),
+            lease: MasterLease::new(store, advertise.ip(), advertise.port()),
+            advertise,
+        }
+    }
+
+    /// The `kubernetes` Service, this server's lease and the endpoints.
+    pub async fn reconcile_endpoints(&self) -> Result<(), BootstrapError> {
+        let port = self.advertise.port();
+        kubernetes_service::reconcile_service(&self.client, port).await?;
+        self.lease.renew().await?;
+        let live = self.lease.live().await?;
+        kubernetes_service::reconcile_endpoints(&self.client, &live, port).await
+    }
+
+    /// Everything else: namespaces, priority classes, APIServices, flow control.
+    pub async fn reconcile_system(&self) -> Result<(), BootstrapError> {
+        namespaces::reconcile(&self.client).await?;
+        priority_classes::reconcile(&self.client).await?;
+        apiservices::reconcile(&self.client).await?;
+        flowcontrol::reconcile(&self.client).await
+    }
+
+    /// One full round, as on start: the server is ready once it succeeds.
+    pub async fn reconcile(&self) -> Result<(), BootstrapError> {
+        namespaces::reconcile(&self.client).await?;
+        self.reconcile_endpoints().await?;
+        self.reconcile_system().await
+    }
+
+    /// Keeps reconciling until `shutdown`; then releases this server's lease and
+    /// takes its address out of the endpoints (upstream's `RemoveEndpoints`).
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut endpoints = tokio::time::interval(ENDPOINT_INTERVAL);
+        let mut system = tokio::time::interval(SYSTEM_INTERVAL);
+        endpoints.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        system.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Both fire at once; the first round already ran on start.
+        endpoints.tick().await;
+        system.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = endpoints.tick() => {
+                    if let Err(e) = self.reconcile_endpoints().await {
+                        tracing::warn!(error = %e, "bootstrap: endpoints");
+                    }
+                }
+                _ = system.tick() => {
+                    if let Err(e) = self.reconcile_system().await {
+                        tracing::warn!(error = %e, "bootstrap: system objects");
+                    }
+                }
+            }
+        }
+        self.stop().await;
+    }
+
+    /// Releases this server's lease and updates the endpoints without it.
+    pub async fn stop(&self) {
+        let result = async {
+            self.lease.release().await?;
+            let live = self.lease.live().await?;
+            kubernetes_service::reconcile_endpoints(&self.client, &live, self.advertise.port())
+                .await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "bootstrap: removing this server from the endpoints");
+        }
+    }
+}
+
+/// Writes a kubeconfig for the admin (CN admin, O system:masters).
+pub fn write_kubeconfig(pki: &Pki, path: &Path, address: &SocketAddr) -> std::io::Result<()> {
+    let (cert, key) = pki
+        .client_certificate("admin", &["system:masters"])
+        .map_err(std::io::Error::other)?;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let server = match address.ip() {
+        ip if ip.is_unspecified() => format!("https://127.0.0.1:{}", address.port()),
+        ip => format!("https://{}", SocketAddr::new(ip, address.port())),
+    };
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {server}\n  name: skiff\ncontexts:\n- context:\n    cluster: skiff\n    user: admin\n  name: skiff\ncurrent-context: skiff\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+        b64(&pki.ca_cert_pem),
+        b64(&cert),
+        b64(&key)
+    );
+    std::fs::write(path, config)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}

@@ -21,6 +21,7 @@ pub mod proto;
 pub mod schema;
 pub mod selector;
 pub mod strategy;
+pub mod typed;
 pub mod validation;
 
 pub use catalogue::{ResourceDef, SubresourceDef};

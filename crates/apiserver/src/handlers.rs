@@ -346,7 +346,68 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
     if !value.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
-    check_type(ctx, value)
+    let mut value = check_type(ctx, value)?;
+    check_go_types(ctx, &mut value)?;
+    Ok(value)
+}
+
+/// The group, version and kind a request body of this request decodes into
+/// (the subresource's, such as autoscaling/v1 Scale, or the resource's).
+fn body_kind(ctx: &Ctx<'_>) -> (&'static str, &'static str, &'static str) {
+    let def = ctx.res.def;
+    let sub = ctx.info.subresource.as_str();
+    match def.subresource(sub) {
+        Some(s) if !sub.is_empty() && sub != "status" && sub != "finalize" => {
+            (s.group, s.version, s.kind)
+        }
+        _ => (def.group, def.version, def.kind),
+    }
+}
+
+/// Refuses a body that the Go type of its kind cannot hold (a number where a
+/// string belongs, a malformed quantity or time), as upstream's decoder does,
+/// and puts in place of each `null` what Go would hold: nothing is stored that
+/// a typed client could not read back.
+fn check_go_types(ctx: &Ctx<'_>, value: &mut Value) -> Result<()> {
+    let (group, version, kind) = body_kind(ctx);
+    match skiff_api::typed::check(group, version, kind, value, skiff_api::typed::Decoder::Json) {
+        None => {
+            skiff_api::typed::normalize_nulls(group, version, kind, value);
+            Ok(())
+        }
+        Some(err) => Err(ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {err}"
+        ))),
+    }
+}
+
+/// Refuses a patch whose result the Go type cannot hold, as upstream's
+/// patcher does (422 on `patch`: the patched object for JSON and merge
+/// patches, the patch as Go prints a map for strategic merge patches, whose
+/// result upstream converts with the unstructured converter).
+fn check_patched_go_types(ctx: &Ctx<'_>, patched: &mut Value, patch: &Value) -> Result<()> {
+    let (group, version, kind) = body_kind(ctx);
+    let strategic = ctx.media_type() == "application/strategic-merge-patch+json";
+    let decoder = if strategic {
+        skiff_api::typed::Decoder::Converter
+    } else {
+        skiff_api::typed::Decoder::Json
+    };
+    let Some(err) = skiff_api::typed::check(group, version, kind, patched, decoder) else {
+        skiff_api::typed::normalize_nulls(group, version, kind, patched);
+        return Ok(());
+    };
+    let shown = if strategic {
+        skiff_api::patch::go_string(patch)
+    } else {
+        patched.to_string()
+    };
+    Err(ApiError::invalid(
+        "",
+        "",
+        "",
+        vec![skiff_api::Cause::invalid("patch", &json!(shown), err)],
+    ))
 }
 
 /// Checks (and fills in) `apiVersion` and `kind` against the addressed resource.
@@ -873,6 +934,7 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
         };
         let mut patched = skiff_api::patch::apply(&content_type, &old, &patch.value, ctx.res.ty)?;
         patched = check_type(ctx, patched)?;
+        check_patched_go_types(ctx, &mut patched, &patch.value)?;
         patch_field_validation(ctx, &mut patched, patch)?;
         // A patch that does not set a resource version applies to what it read.
         if meta::resource_version(&patched).is_empty()
@@ -891,6 +953,19 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
         ctx.res.def.plural,
         &name,
     ))
+}
+
+/// Structured-merge-diff's words for an applied configuration it cannot type.
+fn typed_patch_error(ctx: &Ctx<'_>, config: &Value, err: &str) -> String {
+    let def = ctx.res.def;
+    format!(
+        "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {err}",
+        meta::namespace(config),
+        meta::name(config),
+        def.group,
+        def.version,
+        def.kind
+    )
 }
 
 /// Server-side apply: merge the applied configuration with field ownership.
@@ -941,14 +1016,20 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         } else {
             format!("errors:\n  {}", errors.join("\n  "))
         };
-        return Err(ApiError::bad_request(format!(
-            "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {errors}",
-            meta::namespace(&config),
-            meta::name(&config),
-            def.group,
-            def.version,
-            def.kind
+        return Err(ApiError::bad_request(typed_patch_error(
+            ctx, &config, &errors,
         )));
+    }
+    // A wrongly typed applied configuration: upstream's structured-merge-diff
+    // refuses it while building the typed patch, a plain error (500).
+    if let Some(err) = skiff_api::typed::check(
+        def.group,
+        def.version,
+        def.kind,
+        &config,
+        skiff_api::typed::Decoder::Json,
+    ) {
+        return Err(ApiError::unknown(typed_patch_error(ctx, &config, &err)));
     }
     let name = ctx.info.name.clone();
     let body_name = meta::name(&config);

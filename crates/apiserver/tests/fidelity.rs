@@ -7,20 +7,10 @@ mod common;
 
 use common::call;
 use serde_json::{Value, json};
-use skiff_apiserver::{ApiServer, Options};
+use skiff_apiserver::ApiServer;
 
 async fn server() -> (ApiServer, tempfile::TempDir) {
-    let (server, _, dir) = common::server(Options::default()).await;
-    let ns = call(
-        &server,
-        "POST",
-        "/api/v1/namespaces",
-        "application/json",
-        r#"{"metadata":{"name":"ns"}}"#,
-    )
-    .await;
-    assert_eq!(ns.status, 201, "{}", ns.body);
-    (server, dir)
+    common::server_with_namespace().await
 }
 
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ns/deployments";

@@ -60,3 +60,18 @@ pub async fn call(
         warnings,
     }
 }
+
+/// An API server on a new SQLite store with the namespace `ns`.
+pub async fn server_with_namespace() -> (ApiServer, tempfile::TempDir) {
+    let (server, _, dir) = server(Options::default()).await;
+    let ns = call(
+        &server,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        r#"{"metadata":{"name":"ns"}}"#,
+    )
+    .await;
+    assert_eq!(ns.status, 201, "{}", ns.body);
+    (server, dir)
+}

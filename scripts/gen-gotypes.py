@@ -645,7 +645,7 @@ def json_tag(tag):
 
 def struct_fields(pkg, name):
     """The JSON fields of a struct, as encoding/json's typeFields computes them:
-    [(json name, GoType)], sorted by name."""
+    [(json name, GoType, omitempty)], sorted by name."""
     fields = []
     current, nxt = [], [(pkg, name, ())]
     count, next_count = {}, {(pkg.path, name): 1}
@@ -697,7 +697,8 @@ def struct_fields(pkg, name):
                         ty = resolve(p, f, e, "%s.%s" % (where, gname))
                         if "string" in opts.split(","):
                             warn("%s.%s: `,string` option not recorded" % (where, gname))
-                        fields.append((tname or gname, bool(tname), idx, ty))
+                        omitempty = "omitempty" in opts.split(",")
+                        fields.append((tname or gname, bool(tname), idx, ty, omitempty))
                         if count.get(key, 0) > 1:
                             fields.append(fields[-1])
                         continue
@@ -720,7 +721,7 @@ def struct_fields(pkg, name):
             continue
         if len(group) > 1:
             warn("%s.%s: JSON name %r given by several fields; the shallowest wins" % (pkg.name, name, n))
-        out.append((n, group[0][3]))
+        out.append((n, group[0][3], group[0][4]))
     return out
 
 
@@ -835,7 +836,7 @@ def main():
         todo.extend(STRUCT_REFS - before)
     # a struct referring to one that failed is left in; report those references
     for (path, n), fields in structs.items():
-        for _, ty in fields:
+        for _, ty, _ in fields:
             for ref in struct_refs(ty):
                 if ref not in structs:
                     failed.append("%s.%s refers to %s.%s, which is not in the table" % (path, n, ref[0], ref[1]))
@@ -874,8 +875,8 @@ def main():
         if p.name != path.rsplit("/", 1)[-1]:
             sys.exit("package %s is named %s, not its last path element" % (path, p.name))
         w("    GoStruct { path: %s, pkg: %s, name: %s, fields: &[" % (rust_str(path), rust_str(p.name), rust_str(n)))
-        for js, ty in structs[(path, n)]:
-            w("        GoField { json: %s, ty: &%s }," % (rust_str(js), rust(ty)))
+        for js, ty, omitempty in structs[(path, n)]:
+            w("        GoField { json: %s, ty: &%s, omitempty: %s }," % (rust_str(js), rust(ty), "true" if omitempty else "false"))
             nfields += 1
         w("    ] },")
     w("];")

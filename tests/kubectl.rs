@@ -362,6 +362,20 @@ fn imperative_commands_and_describe() {
     let c = Cluster::start().unwrap();
     // These send protobuf bodies, as kubectl does for built-in kinds.
     c.ok(&["create", "namespace", "apps"]);
+    // A pointer set to zero in a protobuf body stays zero (not defaulted to 1).
+    c.ok(&[
+        "create",
+        "deployment",
+        "idle",
+        "-n",
+        "apps",
+        "--image=busybox",
+        "--replicas=0",
+    ]);
+    assert_eq!(
+        c.json(&["get", "deploy", "idle", "-n", "apps"])["spec"]["replicas"],
+        0
+    );
     c.ok(&[
         "create",
         "configmap",

@@ -1,6 +1,7 @@
 //! Kubernetes protobuf bodies (`application/vnd.kubernetes.protobuf`) decoded to
-//! JSON objects, so the rest of the server sees one encoding. kubectl 1.32 and
-//! client-go send built-in objects this way.
+//! JSON objects, so the rest of the server sees one encoding, and JSON objects
+//! encoded back for clients that ask for protobuf (`encode`). kubectl 1.32 and
+//! client-go send and read built-in objects this way.
 //!
 //! The envelope is upstream's: the magic `k8s\0`, then a `runtime.Unknown`
 //! (typeMeta {apiVersion, kind}, raw = the object's protobuf). Objects decode with
@@ -8,7 +9,10 @@
 //! mapping apimachinery's special messages (Time, MicroTime, Duration, Quantity,
 //! IntOrString, RawExtension, FieldsV1) to their JSON forms.
 
+mod encode;
 mod schema;
+
+pub use encode::{encode, has_message, watch_frame};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -17,6 +21,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::errors::ApiError;
+use crate::typed::{GoStruct, GoType};
 
 /// The prefix of every Kubernetes protobuf body.
 pub const MAGIC: &[u8] = b"k8s\0";
@@ -213,11 +218,15 @@ fn packed(kind: Scalar, bytes: &[u8]) -> Result<Vec<Value>, ApiError> {
 
 const GO_ZERO_TIME: i64 = -62_135_596_800;
 
-fn time(seconds: i64, nanos: i64, micro: bool) -> Value {
-    // Go marshals a zero Time as an empty Timestamp.
-    if (seconds == GO_ZERO_TIME || seconds == 0) && nanos == 0 {
+/// A Time or MicroTime from its Timestamp; None when the message was empty.
+fn time(stamp: Option<(i64, i64)>, micro: bool) -> Value {
+    // Go marshals a zero Time as an empty Timestamp; an explicit Go zero time
+    // is zero too, and JSON prints it as null.
+    let Some((seconds, nanos)) = stamp.filter(|(s, n)| !(*s == GO_ZERO_TIME && *n == 0)) else {
         return Value::Null;
-    }
+    };
+    // Upstream's Time keeps whole seconds; MicroTime keeps microseconds.
+    let nanos = if micro { nanos } else { 0 };
     let Some(t) = chrono::DateTime::from_timestamp(seconds, nanos.max(0) as u32) else {
         return Value::Null;
     };
@@ -264,6 +273,27 @@ fn trim_float(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The short name of an apimachinery message with a JSON form of its own
+/// (Time, MicroTime, Duration, Quantity, IntOrString, RawExtension, FieldsV1,
+/// apiextensions' JSON), or None.
+fn special_message(name: &str) -> Option<&str> {
+    let short = name.rsplit("::").next().unwrap_or("");
+    let special = name.starts_with("apimachinery::") || short == "Json";
+    (special
+        && matches!(
+            short,
+            "Time"
+                | "MicroTime"
+                | "Duration"
+                | "Quantity"
+                | "IntOrString"
+                | "RawExtension"
+                | "FieldsV1"
+                | "Json"
+        ))
+    .then_some(short)
+}
+
 /// Decodes one message into its JSON form.
 fn decode_message(bytes: &[u8], name: &str, depth: usize) -> Result<Value, ApiError> {
     if depth > 64 {
@@ -275,6 +305,7 @@ fn decode_message(bytes: &[u8], name: &str, depth: usize) -> Result<Value, ApiEr
     let special = msg.name.starts_with("apimachinery::") || short == "Json";
     let mut obj = Map::new();
     let mut specials: HashMap<u32, Raw<'_>> = HashMap::new();
+    let go = go_struct(msg.name);
     while !r.done() {
         let (tag, wire) = r.key()?;
         let Some(field) = msg.fields.iter().find(|f| f.tag == tag) else {
@@ -282,19 +313,7 @@ fn decode_message(bytes: &[u8], name: &str, depth: usize) -> Result<Value, ApiEr
             continue;
         };
         let raw = read_raw(&mut r, wire)?;
-        if special
-            && matches!(
-                short,
-                "Time"
-                    | "MicroTime"
-                    | "Duration"
-                    | "Quantity"
-                    | "IntOrString"
-                    | "RawExtension"
-                    | "FieldsV1"
-                    | "Json"
-            )
-        {
+        if special_message(msg.name).is_some() {
             specials.insert(tag, raw);
             continue;
         }
@@ -362,10 +381,7 @@ fn decode_message(bytes: &[u8], name: &str, depth: usize) -> Result<Value, ApiEr
             if let Value::Array(a) = list {
                 a.push(value);
             }
-        } else if !(value.is_null()
-            || value.as_str() == Some("")
-            || (is_zero(&value) && !ZERO_MEANS_SOMETHING.contains(&field.json)))
-        {
+        } else if present(go, field.json, &value) {
             obj.insert(field.json.to_string(), value);
         }
     }
@@ -381,51 +397,43 @@ fn decode_message(bytes: &[u8], name: &str, depth: usize) -> Result<Value, ApiEr
     Ok(Value::Object(obj))
 }
 
-/// Fields whose zero or false differs from leaving them out (pointers in the Go
-/// types, or fields without `omitempty`). Every other zero or false is dropped,
-/// as the protobuf encoding cannot tell Go's `omitempty` zeros from values set.
-const ZERO_MEANS_SOMETHING: &[&str] = &[
-    "replicas",
-    "terminationGracePeriodSeconds",
-    "backoffLimit",
-    "backoffLimitPerIndex",
-    "maxFailedIndexes",
-    "parallelism",
-    "completions",
-    "activeDeadlineSeconds",
-    "revisionHistoryLimit",
-    "successfulJobsHistoryLimit",
-    "failedJobsHistoryLimit",
-    "runAsUser",
-    "runAsGroup",
-    "fsGroup",
-    "defaultMode",
-    "mode",
-    "priority",
-    "value",
-    "weight",
-    "port",
-    "containerPort",
-    "exitCode",
-    "restartCount",
-    "ready",
-    "progressDeadlineSeconds",
-    "ttlSecondsAfterFinished",
-    "startingDeadlineSeconds",
-    "expirationSeconds",
-    "minReplicas",
-    "gracePeriodSeconds",
-    "automountServiceAccountToken",
-    "allowPrivilegeEscalation",
-    "enableServiceLinks",
-    "hostUsers",
-    "allocateLoadBalancerNodePorts",
-    "orphanDependents",
-    "start",
-    "allowed",
-    "authenticated",
-    "denied",
-];
+/// The Go struct of a protobuf message (by its Go package and name).
+fn go_struct(message: &str) -> Option<&'static GoStruct> {
+    let (package, name) = message.rsplit_once("::")?;
+    let path = [
+        ("api::", "k8s.io/api/"),
+        ("apimachinery::", "k8s.io/apimachinery/"),
+        (
+            "apiextensions_apiserver::",
+            "k8s.io/apiextensions-apiserver/",
+        ),
+        ("kube_aggregator::", "k8s.io/kube-aggregator/"),
+    ]
+    .iter()
+    .find_map(|(proto, go)| {
+        package
+            .strip_prefix(proto)
+            .map(|rest| format!("{go}{}", rest.replace("::", "/")))
+    })?;
+    crate::typed::find_struct(&path, name)
+}
+
+/// Whether a singular field read off the wire is part of the object, as Go
+/// decodes and then encodes it to JSON: Go's generated marshalers write a
+/// pointer field when it is set (whatever its value: `replicas: 0`, `paused:
+/// false`, `storageClassName: ""` are kept) and every other field always, which
+/// JSON then leaves out when it is zero and `omitempty`.
+fn present(go: Option<&'static GoStruct>, json: &str, value: &Value) -> bool {
+    if value.is_null() {
+        return false;
+    }
+    let zero = is_zero(value) || value.as_str() == Some("");
+    match go.and_then(|s| s.get(json)) {
+        Some(f) if matches!(f.ty, GoType::Pointer(_)) => true,
+        Some(f) => !(zero && f.omitempty),
+        None => !zero,
+    }
+}
 
 /// Zero numbers and false.
 fn is_zero(v: &Value) -> bool {
@@ -448,8 +456,10 @@ fn bytes_of<'a>(raw: Option<&Raw<'a>>) -> &'a [u8] {
 
 fn special_value(short: &str, f: HashMap<u32, Raw<'_>>) -> Result<Value, ApiError> {
     Ok(match short {
-        "Time" => time(int_of(f.get(&1)), int_of(f.get(&2)), false),
-        "MicroTime" => time(int_of(f.get(&1)), int_of(f.get(&2)), true),
+        "Time" | "MicroTime" => {
+            let stamp = (!f.is_empty()).then(|| (int_of(f.get(&1)), int_of(f.get(&2))));
+            time(stamp, short == "MicroTime")
+        }
         "Duration" => Value::String(go_duration(int_of(f.get(&1)))),
         "Quantity" => Value::String(String::from_utf8_lossy(bytes_of(f.get(&1))).into_owned()),
         "IntOrString" => {
@@ -567,13 +577,116 @@ mod tests {
         );
     }
 
+    fn tag(message: &str, json: &str) -> u32 {
+        super::message(message)
+            .unwrap()
+            .fields
+            .iter()
+            .find(|f| f.json == json)
+            .unwrap()
+            .tag
+    }
+
+    fn envelope(api_version: &str, kind: &str, object: &[u8]) -> Vec<u8> {
+        let mut type_meta = Vec::new();
+        field_bytes(1, api_version.as_bytes(), &mut type_meta);
+        field_bytes(2, kind.as_bytes(), &mut type_meta);
+        let mut unknown = MAGIC.to_vec();
+        field_bytes(1, &type_meta, &mut unknown);
+        field_bytes(2, object, &mut unknown);
+        unknown
+    }
+
+    /// Field presence as client-go's generated marshalers write it: pointers
+    /// when set (zero or not), everything else always.
+    #[test]
+    fn zero_values_of_pointers_are_kept() {
+        let spec_msg = "api::apps::v1::DeploymentSpec";
+        let mut spec = Vec::new();
+        field_varint(tag(spec_msg, "replicas"), 0, &mut spec); // *int32
+        field_varint(tag(spec_msg, "paused"), 0, &mut spec); // bool, omitempty
+        field_varint(tag(spec_msg, "minReadySeconds"), 0, &mut spec); // int32, omitempty
+        let mut meta = Vec::new();
+        field_bytes(1, b"d", &mut meta);
+        field_bytes(2, b"", &mut meta); // generateName: always written, omitempty
+        let mut deploy = Vec::new();
+        field_bytes(1, &meta, &mut deploy);
+        field_bytes(2, &spec, &mut deploy);
+        let v = decode(&envelope("apps/v1", "Deployment", &deploy)).unwrap();
+        assert_eq!(v["spec"], json!({"replicas": 0}), "{v}");
+        assert_eq!(v["metadata"], json!({"name": "d"}));
+
+        let lease_msg = "api::coordination::v1::LeaseSpec";
+        let mut lease_spec = Vec::new();
+        field_varint(tag(lease_msg, "leaseTransitions"), 0, &mut lease_spec);
+        let mut epoch = Vec::new();
+        field_varint(1, 0, &mut epoch);
+        field_bytes(tag(lease_msg, "acquireTime"), &epoch, &mut lease_spec);
+        let mut lease = Vec::new();
+        field_bytes(1, &meta, &mut lease);
+        field_bytes(2, &lease_spec, &mut lease);
+        let v = decode(&envelope("coordination.k8s.io/v1", "Lease", &lease)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"leaseTransitions": 0, "acquireTime": "1970-01-01T00:00:00.000000Z"})
+        );
+
+        let port_msg = "api::core::v1::ContainerPort";
+        let mut port = Vec::new();
+        field_varint(tag(port_msg, "containerPort"), 0, &mut port); // int32, no omitempty
+        field_bytes(tag(port_msg, "protocol"), b"", &mut port);
+        let mut pvc = Vec::new();
+        field_bytes(
+            tag(
+                "api::core::v1::PersistentVolumeClaimSpec",
+                "storageClassName",
+            ),
+            b"",
+            &mut pvc,
+        );
+        let claim = {
+            let mut c = Vec::new();
+            field_bytes(1, &meta, &mut c);
+            field_bytes(2, &pvc, &mut c);
+            c
+        };
+        let v = decode(&envelope("v1", "PersistentVolumeClaim", &claim)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"storageClassName": ""}),
+            "an empty *string is kept"
+        );
+        assert_eq!(
+            super::decode_message(&port, port_msg, 0).unwrap(),
+            json!({"containerPort": 0}),
+            "a zero without omitempty is printed"
+        );
+    }
+
     #[test]
     fn special_messages() {
         assert_eq!(go_duration(90_000_000_000), "1m30s");
         assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
         assert_eq!(go_duration(1_500_000), "1.5ms");
-        assert_eq!(time(0, 0, false), Value::Null);
-        assert_eq!(time(1_700_000_000, 0, false), json!("2023-11-14T22:13:20Z"));
+        assert_eq!(time(None, false), Value::Null);
+        assert_eq!(time(Some((GO_ZERO_TIME, 0)), false), Value::Null);
+        assert_eq!(time(Some((0, 0)), false), json!("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            time(Some((GO_ZERO_TIME + 1, 0)), false),
+            json!("0001-01-01T00:00:01Z")
+        );
+        assert_eq!(
+            time(Some((-86_400, 0)), false),
+            json!("1969-12-31T00:00:00Z")
+        );
+        assert_eq!(
+            time(Some((1_700_000_000, 5_000)), true),
+            json!("2023-11-14T22:13:20.000005Z")
+        );
+        assert_eq!(
+            time(Some((1_700_000_000, 0)), false),
+            json!("2023-11-14T22:13:20Z")
+        );
         assert!(message_for("apps/v1", "Deployment").is_some());
         assert!(message_for("storage.k8s.io/v1", "CSIDriver").is_some());
         assert!(message_for("v1", "DeleteOptions").is_some());

@@ -151,7 +151,7 @@ pub async fn handle(
     };
     let resp = match result {
         Ok(r) => r,
-        Err(e) => response::error(&e),
+        Err(e) => response::error_for(&e, &parts.headers),
     };
     server.inner.metrics.observe(
         &verb,

@@ -321,9 +321,14 @@ pub fn served_form(def: &skiff_api::ResourceDef, bytes: Bytes) -> Bytes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum As {
     Object,
+    /// The object in Kubernetes protobuf (client-go's default for built-in kinds).
+    Protobuf,
     Table,
     PartialObjectMetadata,
 }
+
+/// The media type of protobuf responses.
+pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
 pub fn wanted(headers: &http::HeaderMap) -> As {
     let accept = headers
@@ -337,6 +342,9 @@ pub fn wanted(headers: &http::HeaderMap) -> As {
         }
         if p.contains("as=PartialObjectMetadata") && p.contains("g=meta.k8s.io") {
             return As::PartialObjectMetadata;
+        }
+        if p.starts_with(PROTOBUF) && !p.contains("as=") {
+            return As::Protobuf;
         }
         if p.starts_with("application/json") || p.starts_with("*/*") || p.is_empty() {
             return As::Object;
@@ -355,6 +363,10 @@ pub fn respond_object(ctx: &Ctx<'_>, status: u16, bytes: Bytes) -> Result<http::
     let bytes = served_form(ctx.res.def, bytes);
     match wanted(ctx.headers) {
         As::Object => Ok(response::bytes_response(status, "application/json", bytes)),
+        As::Protobuf => {
+            let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+            Ok(response::protobuf(status, &obj))
+        }
         As::PartialObjectMetadata => {
             let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
             Ok(response::json(status, &partial_metadata(&obj, false)))
@@ -413,6 +425,17 @@ pub fn respond_list(
                 "application/json",
                 out.freeze(),
             ))
+        }
+        As::Protobuf => {
+            let def = ctx.res.def;
+            let items: Vec<Value> = items
+                .iter()
+                .map(|b| serde_json::from_slice::<Value>(b))
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::internal)?;
+            let list = json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(),
+                              "metadata": list_meta, "items": items});
+            Ok(response::protobuf(200, &list))
         }
         As::PartialObjectMetadata => {
             let objs: Vec<Value> = items

@@ -46,6 +46,32 @@ pub fn json(status: u16, value: &Value) -> http::Response<Body> {
     )
 }
 
+/// An object as a Kubernetes protobuf body; JSON when its kind has no
+/// protobuf form (as upstream falls back to the next acceptable type).
+pub fn protobuf(status: u16, value: &Value) -> http::Response<Body> {
+    match skiff_api::proto::encode(value) {
+        Ok(bytes) => bytes_response(status, crate::list::PROTOBUF, bytes),
+        Err(_) => json(status, value),
+    }
+}
+
+/// An error in the encoding the request asked for (a protobuf `Status` for
+/// clients that read protobuf).
+pub fn error_for(err: &ApiError, headers: &http::HeaderMap) -> http::Response<Body> {
+    let resp = error(err);
+    if err.code == 429 || crate::list::wanted(headers) != crate::list::As::Protobuf {
+        return resp;
+    }
+    let (parts, _) = resp.into_parts();
+    let mut proto = protobuf(err.code, &err.status());
+    for (name, value) in parts.headers.iter() {
+        if name != http::header::CONTENT_TYPE {
+            proto.headers_mut().insert(name, value.clone());
+        }
+    }
+    proto
+}
+
 pub fn error(err: &ApiError) -> http::Response<Body> {
     if err.code == 429 {
         // As upstream's max-in-flight filter: plain text, not a Status.

@@ -68,6 +68,12 @@ impl Watcher {
         let served = crate::list::served_form(self.res.def, served);
         let object: Bytes = match self.form {
             As::Object => served,
+            As::Protobuf => {
+                return match serde_json::from_slice::<Value>(&served) {
+                    Ok(o) => self.send_protobuf(kind, &o).await,
+                    Err(_) => true,
+                };
+            }
             As::PartialObjectMetadata => match serde_json::from_slice::<Value>(&served) {
                 Ok(o) => Bytes::from(serde_json::to_vec(&json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.get("metadata")})).unwrap_or_default()),
                 Err(_) => return true,
@@ -89,6 +95,21 @@ impl Watcher {
         self.tx.send(line.freeze()).await.is_ok()
     }
 
+    /// Sends one event as a protobuf `WatchEvent` frame; false when the client is gone.
+    async fn send_protobuf(&self, kind: &str, obj: &Value) -> bool {
+        match skiff_api::proto::encode(obj) {
+            Ok(object) => self
+                .tx
+                .send(Bytes::from(skiff_api::proto::watch_frame(kind, &object)))
+                .await
+                .is_ok(),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "watch event without a protobuf form");
+                true
+            }
+        }
+    }
+
     async fn bookmark(&self, rv: i64, initial_end: bool) -> bool {
         let def = self.res.def;
         let mut metadata = json!({"resourceVersion": rv.to_string()});
@@ -96,11 +117,18 @@ impl Watcher {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": metadata});
+        if self.form == As::Protobuf {
+            return self.send_protobuf("BOOKMARK", &obj).await;
+        }
         let line = format!("{{\"type\":\"BOOKMARK\",\"object\":{}}}\n", obj);
         self.tx.send(Bytes::from(line)).await.is_ok()
     }
 
     async fn error(&self, err: &ApiError) {
+        if self.form == As::Protobuf {
+            self.send_protobuf("ERROR", &err.status()).await;
+            return;
+        }
         let line = format!("{{\"type\":\"ERROR\",\"object\":{}}}\n", err.status());
         let _ = self.tx.send(Bytes::from(line)).await;
     }
@@ -126,6 +154,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     let send_initial = explicit_initial || rv_param.is_empty() || rv_param == "0";
     let bookmarks = crate::request::param_bool(ctx.params, "allowWatchBookmarks").unwrap_or(false);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let form = wanted(ctx.headers);
     let timeout = match ctx.params.get("timeoutSeconds").filter(|t| !t.is_empty()) {
         Some(t) => Duration::from_secs(
             t.parse::<u64>()
@@ -136,7 +165,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     let watcher = Watcher {
         res: ctx.res.clone(),
         sel,
-        form: wanted(ctx.headers),
+        form,
         params: ctx.params.clone(),
         tx,
     };
@@ -159,7 +188,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             bookmarks,
             timeout,
         ));
-        return Ok(streaming(rx));
+        return Ok(streaming(rx, form));
     }
     let Watcher {
         res,
@@ -235,13 +264,17 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             }
         }
     });
-    Ok(streaming(rx))
+    Ok(streaming(rx, form))
 }
 
-fn streaming(rx: mpsc::Receiver<Bytes>) -> http::Response<Body> {
+fn streaming(rx: mpsc::Receiver<Bytes>, form: As) -> http::Response<Body> {
+    let content_type = match form {
+        As::Protobuf => "application/vnd.kubernetes.protobuf;stream=watch",
+        _ => "application/json",
+    };
     http::Response::builder()
         .status(200)
-        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_TYPE, content_type)
         .header("Cache-Control", "no-cache, private")
         .body(response::streamed(rx))
         .expect("valid response")

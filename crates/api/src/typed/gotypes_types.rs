@@ -84,6 +84,8 @@ pub struct GoField {
     pub json: &'static str,
     /// The field's Go type.
     pub ty: &'static GoType,
+    /// `omitempty` in its tag: Go's encoder leaves a zero value out.
+    pub omitempty: bool,
 }
 
 /// A Go struct.
@@ -100,6 +102,14 @@ pub struct GoStruct {
 }
 
 impl GoStruct {
+    /// The field with this JSON name.
+    pub fn get(&self, json: &str) -> Option<&'static GoField> {
+        self.fields
+            .binary_search_by(|f| f.json.cmp(json))
+            .ok()
+            .map(|i| &self.fields[i])
+    }
+
     /// The type of the field with this JSON name.
     pub fn field(&self, json: &str) -> Option<&'static GoType> {
         self.fields

@@ -273,6 +273,24 @@ fn updates_patches_and_deletes() {
     // delete by label, --all, with cascade and grace period flags.
     c.ok(&["delete", "cm", "-n", "demo", "-l", "env=prod"]);
     assert_eq!(c.ok(&["get", "cm", "-n", "demo", "-o", "name"]).trim(), "");
+    // --cascade=orphan and =foreground complete (no garbage collector needed):
+    // the orphan keeps living without its owner reference, the foreground
+    // dependent goes first.
+    let owned_rs = |name: &str, owner: &str| {
+        let uid = c.ok(&[
+            "get",
+            "deploy",
+            owner,
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ]);
+        format!(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: {name}\n  namespace: demo\n  ownerReferences:\n  - {{apiVersion: apps/v1, kind: Deployment, name: {owner}, uid: {uid}, controller: true, blockOwnerDeletion: true}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: busybox}}]}}\n"
+        )
+    };
+    c.apply_stdin(&["apply", "-f", "-"], &owned_rs("web-rs", "web"));
     c.ok(&[
         "delete",
         "deploy",
@@ -280,18 +298,43 @@ fn updates_patches_and_deletes() {
         "-n",
         "demo",
         "--cascade=orphan",
-        "--wait=false",
+        "--timeout=30s",
     ]);
-    let orphaned = c.json(&["get", "deploy", "web", "-n", "demo"]);
     assert!(
-        orphaned["metadata"]["finalizers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "orphan"),
-        "{orphaned}"
+        c.fails(&["get", "deploy", "web", "-n", "demo"])
+            .contains("NotFound")
     );
-    assert!(orphaned["metadata"]["deletionTimestamp"].is_string());
+    let orphan = c.json(&["get", "rs", "web-rs", "-n", "demo"]);
+    assert!(
+        orphan["metadata"].get("ownerReferences").is_none(),
+        "{orphan}"
+    );
+    c.ok(&[
+        "create",
+        "deployment",
+        "web2",
+        "-n",
+        "demo",
+        "--image=busybox",
+    ]);
+    c.apply_stdin(&["apply", "-f", "-"], &owned_rs("web2-rs", "web2"));
+    c.ok(&[
+        "delete",
+        "deploy",
+        "web2",
+        "-n",
+        "demo",
+        "--cascade=foreground",
+        "--timeout=30s",
+    ]);
+    assert!(
+        c.fails(&["get", "rs", "web2-rs", "-n", "demo"])
+            .contains("NotFound")
+    );
+    assert!(
+        c.fails(&["get", "deploy", "web2", "-n", "demo"])
+            .contains("NotFound")
+    );
     c.ok(&["delete", "svc", "--all", "-n", "demo", "--grace-period=0"]);
     assert_eq!(c.ok(&["get", "svc", "-n", "demo", "-o", "name"]).trim(), "");
     // Deleting the namespace removes what is in it, then the namespace.

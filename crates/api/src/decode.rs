@@ -2,10 +2,15 @@
 //! value (the last of duplicated fields wins, as in Go), and the paths of the
 //! fields that appear twice in one object (`metadata.name`,
 //! `spec.containers[0].image`), which `fieldValidation` reports as
-//! `duplicate field "<path>"`.
+//! `duplicate field "<path>"`; and the duplicate keys of YAML bodies, which
+//! it reports as goyaml's `line N: key "x" already set in map` (`yaml`).
+
+mod yaml;
 
 use std::collections::HashMap;
 use std::fmt;
+
+pub use yaml::duplicate_keys as yaml_duplicate_keys;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};

@@ -179,6 +179,8 @@ pub struct Ctx<'a> {
     pub body: Bytes,
     /// Fields the JSON body sets twice in one object (for `fieldValidation`).
     pub duplicates: std::sync::Mutex<Vec<String>>,
+    /// Keys a YAML body sets twice in one map, as goyaml reports them.
+    pub yaml_duplicates: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -250,6 +252,7 @@ async fn resource(
         warnings: Default::default(),
         body: body.clone(),
         duplicates: Default::default(),
+        yaml_duplicates: Default::default(),
     };
     let mut resp = dispatch(&ctx, body).await?;
     for w in ctx.warnings.lock().expect("poisoned").iter() {
@@ -338,8 +341,13 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
             *ctx.duplicates.lock().expect("poisoned") = decoded.duplicates;
             decoded.value
         }
-        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let value = serde_yaml::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+            *ctx.yaml_duplicates.lock().expect("poisoned") =
+                skiff_api::decode::yaml_duplicate_keys(&String::from_utf8_lossy(body));
+            value
+        }
         "application/vnd.kubernetes.protobuf" => skiff_api::proto::decode(body)?,
         _ => return Err(ApiError::unsupported_media_type(false)),
     };
@@ -522,16 +530,21 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
                     .is_some_and(|r| r.starts_with(['.', '[']))
         })
     });
-    if (unknown.is_empty() && duplicates.is_empty()) || mode == "Ignore" {
+    let yaml = std::mem::take(&mut *ctx.yaml_duplicates.lock().expect("poisoned"));
+    if (unknown.is_empty() && duplicates.is_empty() && yaml.is_empty()) || mode == "Ignore" {
         return Ok(());
     }
-    // Reported in the order the fields appear in the body, as upstream's decoder does.
+    // Reported in the order the fields appear in the body, as upstream's decoder
+    // does; a YAML body's in key order (upstream converts it to JSON through a
+    // Go map first).
     let mut found: Vec<(&str, String)> = duplicates
         .into_iter()
         .map(|f| ("duplicate", f))
         .chain(unknown.into_iter().map(|f| ("unknown", f)))
         .collect();
-    if found.len() > 1 {
+    if ctx.media_type().contains("yaml") {
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+    } else if found.len() > 1 {
         let order = skiff_api::decode::document_order(&ctx.body);
         found.sort_by_key(|(_, f)| order.get(f).copied().unwrap_or(usize::MAX));
     }
@@ -540,15 +553,23 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
         .map(|(what, f)| format!("{what} field \"{f}\""))
         .collect();
     if mode == "Strict" {
-        // As upstream's transformDecodeError words a strict decoding failure.
+        // As upstream's transformDecodeError words a strict decoding failure;
+        // goyaml's duplicate keys come first, as one error.
+        let mut errors = Vec::new();
+        if !yaml.is_empty() {
+            errors.push(format!("yaml: unmarshal errors:\n  {}", yaml.join("\n  ")));
+        }
+        errors.extend(list);
         return Err(ApiError::bad_request(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
-            list.join(", "),
+            errors.join(", "),
             kind = def.kind,
             version = def.version,
         )));
     }
-    ctx.warnings.lock().expect("poisoned").extend(list);
+    let mut warnings = ctx.warnings.lock().expect("poisoned");
+    warnings.extend(yaml);
+    warnings.extend(list);
     Ok(())
 }
 
@@ -901,7 +922,19 @@ pub async fn update_object(
         .await
         .map_err(store_error)?
     {
-        Outcome::Written { revision, .. } => Ok(with_resource_version(&stored, revision)),
+        Outcome::Written { revision, .. } => {
+            // A deleting owner given a propagation finalizer by an update.
+            if meta::deletion_timestamp(&obj).is_some()
+                && crate::dependents::has_propagation_finalizer(&obj)
+            {
+                crate::dependents::owner_deleting(
+                    ctx.server,
+                    ctx.key(&name),
+                    ctx.namespace().to_string(),
+                );
+            }
+            Ok(with_resource_version(&stored, revision))
+        }
         Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
         Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
     }
@@ -994,7 +1027,20 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         ));
     }
     let mut config = check_type(ctx, config)?;
-    field_validation_mode(ctx)?;
+    let mode = field_validation_mode(ctx)?;
+    let duplicates = skiff_api::decode::yaml_duplicate_keys(&String::from_utf8_lossy(body));
+    if !duplicates.is_empty() {
+        match mode {
+            "Strict" => {
+                return Err(ApiError::bad_request(format!(
+                    "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  {}",
+                    duplicates.join("\n  ")
+                )));
+            }
+            "Warn" => ctx.warnings.lock().expect("poisoned").extend(duplicates),
+            _ => {}
+        }
+    }
     // Whatever fieldValidation says, upstream's typed apply refuses fields the
     // schema does not declare.
     let def = ctx.res.def;
@@ -1249,6 +1295,13 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
             Outcome::Written { revision, .. } => {
                 if namespace_terminating {
                     crate::admission::namespace_deleted(ctx.server, name);
+                }
+                if crate::dependents::has_propagation_finalizer(&obj) {
+                    crate::dependents::owner_deleting(
+                        ctx.server,
+                        ctx.key(name),
+                        ctx.namespace().to_string(),
+                    );
                 }
                 return Ok((with_resource_version(&stored, revision), false));
             }

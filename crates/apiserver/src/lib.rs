@@ -15,6 +15,7 @@ pub mod authn;
 pub mod authz;
 mod cacher;
 mod client;
+mod dependents;
 mod discovery;
 mod handlers;
 mod health;
@@ -116,6 +117,12 @@ impl ApiServer {
         self.inner
             .ready
             .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Picks up work a previous run left: owners being deleted with the
+    /// `orphan` or `foregroundDeletion` finalizer.
+    pub async fn resume(&self) -> Result<(), skiff_store::StoreError> {
+        dependents::resume(self).await
     }
 
     /// Counts the stored objects of every resource for `apiserver_storage_objects`.

@@ -482,3 +482,182 @@ async fn quantities_come_back_canonical_and_string_data_becomes_data() {
     assert_eq!(r.body["data"], json!({"password": "aHVudGVyMg=="}));
     assert!(r.body.get("stringData").is_none());
 }
+
+/// Polls `path` until `done` holds for its reply (10 s at most).
+async fn eventually(
+    s: &ApiServer,
+    path: &str,
+    done: impl Fn(&common::Reply) -> bool,
+) -> common::Reply {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = call(s, "GET", path, "", "").await;
+        if done(&r) {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path}: {}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Orphan and foreground deletion finish without a garbage collector: the
+/// orphan loses its owner reference; a foreground owner waits for a
+/// dependent that blocks it, and goes once the dependent is gone.
+#[tokio::test]
+async fn orphan_and_foreground_deletion_complete() {
+    let (s, _dir) = server().await;
+    const CMS: &str = "/api/v1/namespaces/ns/configmaps";
+    let owner = |name: &str| json!({"metadata": {"name": name}});
+    let dependent = |name: &str, uid: &str, block: bool, finalizers: Value| {
+        json!({"metadata": {"name": name, "finalizers": finalizers, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": uid, "blockOwnerDeletion": block}]}})
+    };
+    // Orphan.
+    let o = call(&s, "POST", CMS, "application/json", owner("o").to_string()).await;
+    let uid = o.body["metadata"]["uid"].as_str().unwrap().to_string();
+    for name in ["d1", "d2"] {
+        let r = call(
+            &s,
+            "POST",
+            CMS,
+            "application/json",
+            dependent(name, &uid, true, json!([])).to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = call(
+        &s,
+        "DELETE",
+        &format!("{CMS}/o?propagationPolicy=Orphan"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually(&s, &format!("{CMS}/o"), |r| r.status == 404).await;
+    for name in ["d1", "d2"] {
+        let d = call(&s, "GET", &format!("{CMS}/{name}"), "", "").await;
+        assert!(
+            d.body["metadata"].get("ownerReferences").is_none(),
+            "{}",
+            d.body
+        );
+    }
+    // Foreground, with a dependent held by a finalizer of its own.
+    let o = call(&s, "POST", CMS, "application/json", owner("f").to_string()).await;
+    let uid = o.body["metadata"]["uid"].as_str().unwrap().to_string();
+    call(
+        &s,
+        "POST",
+        CMS,
+        "application/json",
+        dependent("held", &uid, true, json!(["example.com/hold"])).to_string(),
+    )
+    .await;
+    call(
+        &s,
+        "POST",
+        CMS,
+        "application/json",
+        dependent("free", &uid, false, json!([])).to_string(),
+    )
+    .await;
+    let r = call(
+        &s,
+        "DELETE",
+        &format!("{CMS}/f?propagationPolicy=Foreground"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["metadata"]["finalizers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "foregroundDeletion")
+    );
+    eventually(&s, &format!("{CMS}/free"), |r| r.status == 404).await;
+    let held = eventually(&s, &format!("{CMS}/held"), |r| {
+        r.body["metadata"]["deletionTimestamp"].is_string()
+    })
+    .await;
+    let owner_now = call(&s, "GET", &format!("{CMS}/f"), "", "").await;
+    assert_eq!(
+        owner_now.status, 200,
+        "the owner waits for the blocking dependent"
+    );
+    let mut release = held.body.clone();
+    release["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+    release["metadata"]["finalizers"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f != "example.com/hold");
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CMS}/held"),
+        "application/json",
+        release.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually(&s, &format!("{CMS}/held"), |r| r.status == 404).await;
+    eventually(&s, &format!("{CMS}/f"), |r| r.status == 404).await;
+}
+
+/// Upstream's YAML body with duplicate keys (its field validation integration test).
+const INVALID_DEPLOYMENT_YAML: &str = include_str!("../../api/testdata/deployment-duplicates.yaml");
+
+#[tokio::test]
+async fn yaml_duplicate_keys_as_upstream() {
+    let (s, _dir) = server().await;
+    let r = call(
+        &s,
+        "POST",
+        &format!("{DEPLOYMENTS}?fieldValidation=Strict"),
+        "application/yaml",
+        INVALID_DEPLOYMENT_YAML,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: yaml: unmarshal errors:\n  \
+         line 5: key \"name\" already set in map\n  line 12: key \"unknownDupe\" already set in map\n  \
+         line 14: key \"paused\" already set in map\n  line 28: key \"imagePullPolicy\" already set in map, \
+         unknown field \"metadata.unknownMeta\", unknown field \"spec.template.spec.containers[0].unknownNested\", \
+         unknown field \"spec.unknown1\", unknown field \"spec.unknownDupe\""
+    );
+    let r = call(
+        &s,
+        "POST",
+        DEPLOYMENTS,
+        "application/yaml",
+        INVALID_DEPLOYMENT_YAML,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let warnings: Vec<&str> = r
+        .warnings
+        .iter()
+        .map(|w| w.trim_start_matches("299 - "))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "\"line 5: key \\\"name\\\" already set in map\"",
+            "\"line 12: key \\\"unknownDupe\\\" already set in map\"",
+            "\"line 14: key \\\"paused\\\" already set in map\"",
+            "\"line 28: key \\\"imagePullPolicy\\\" already set in map\"",
+            "\"unknown field \\\"metadata.unknownMeta\\\"\"",
+            "\"unknown field \\\"spec.template.spec.containers[0].unknownNested\\\"\"",
+            "\"unknown field \\\"spec.unknown1\\\"\"",
+            "\"unknown field \\\"spec.unknownDupe\\\"\"",
+        ]
+    );
+    assert_eq!(r.body["metadata"]["name"], "y", "the last value wins");
+    assert_eq!(r.body["spec"]["paused"], false);
+}

@@ -115,6 +115,7 @@ pub async fn run(
             .unwrap_or_else(|| advertise_ip(local.ip())),
         local.port(),
     );
+    server.resume().await?;
     let bootstrap = Arc::new(bootstrap::Bootstrap::new(
         server.clone(),
         store.clone(),

@@ -333,13 +333,13 @@ impl ApiError {
         )
     }
 
-    pub fn not_acceptable(accept: &str) -> Self {
+    /// No media type the client accepts can be served (upstream's negotiation
+    /// error, which lists the serializers' media types).
+    pub fn not_acceptable() -> Self {
         Self::new(
             406,
             "NotAcceptable",
-            format!(
-                "only the following media types are accepted: application/json, application/yaml; got {accept:?}"
-            ),
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
         )
     }
 

@@ -14,6 +14,7 @@ pub mod conversion;
 pub mod decode;
 pub mod defaults;
 pub mod errors;
+pub mod fields;
 pub mod managed;
 pub mod meta;
 pub mod patch;

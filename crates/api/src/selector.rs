@@ -110,21 +110,46 @@ pub struct FieldSelector {
 }
 
 impl FieldSelector {
+    /// Parses a field selector as upstream's `fields.ParseSelector`: terms
+    /// split at unescaped commas and sorted, each `label=value`,
+    /// `label==value` or `label!=value` (the first operator from the left), the
+    /// label taken as it is, the value unescaped (`\\`, `\,`, `\=`).
     pub fn parse(s: &str) -> Result<Self, ApiError> {
+        let mut terms = Vec::new();
+        let mut term = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    term.push(c);
+                    if let Some(next) = chars.next() {
+                        term.push(next);
+                    }
+                }
+                ',' => terms.push(std::mem::take(&mut term)),
+                c => term.push(c),
+            }
+        }
+        terms.push(term);
+        terms.sort();
         let mut requirements = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
-                (f, false, v)
-            } else if let Some((f, v)) = part.split_once("==") {
-                (f, true, v)
-            } else if let Some((f, v)) = part.split_once('=') {
-                (f, true, v)
-            } else {
+        for part in terms.iter().filter(|t| !t.is_empty()) {
+            let op = (0..part.len())
+                .filter(|i| part.is_char_boundary(*i))
+                .find_map(|i| {
+                    let rest = &part[i..];
+                    ["!=", "==", "="]
+                        .into_iter()
+                        .find(|op| rest.starts_with(op))
+                        .map(|op| (i, op))
+                });
+            let Some((at, op)) = op else {
                 return Err(ApiError::bad_request(format!(
                     "invalid selector: '{s}'; can't understand '{part}'"
                 )));
             };
-            requirements.push((field.trim().to_string(), equal, value.trim().to_string()));
+            let value = unescape(&part[at + op.len()..]).map_err(ApiError::bad_request)?;
+            requirements.push((part[..at].to_string(), op != "!=", value));
         }
         Ok(FieldSelector { requirements })
     }
@@ -149,6 +174,34 @@ impl FieldSelector {
             (actual == *v) == *eq
         })
     }
+}
+
+/// A field selector value with its escapes (`\\`, `\,`, `\=`) undone, as
+/// upstream's `fields.UnescapeValue`.
+fn unescape(v: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('\\' | ',' | '=')) => out.push(e),
+                Some(e) => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence: \\{e}"
+                    ));
+                }
+                None => return Err("invalid field selector: invalid escape sequence: \\".into()),
+            },
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 /// A `metav1.LabelSelector` (or a plain label map, as Services and RCs have) as
@@ -241,5 +294,51 @@ mod tests {
         }));
         assert!(!s.matches(|_| Some("n1".into())));
         assert!(FieldSelector::parse("nonsense").is_err());
+    }
+}
+
+#[cfg(test)]
+mod field_selector_tests {
+    use super::FieldSelector;
+
+    fn parse(s: &str) -> Result<Vec<(String, bool, String)>, String> {
+        FieldSelector::parse(s)
+            .map(|f| f.requirements)
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn grammar_as_upstream() {
+        assert_eq!(
+            parse("status.phase!=Running,spec.nodeName=n1").unwrap(),
+            [
+                ("spec.nodeName".into(), true, "n1".into()),
+                ("status.phase".into(), false, "Running".into())
+            ],
+            "terms sorted"
+        );
+        assert_eq!(parse("a==b").unwrap(), [("a".into(), true, "b".into())]);
+        assert_eq!(
+            parse("a=x\\,y\\=z\\\\").unwrap(),
+            [("a".into(), true, "x,y=z\\".into())]
+        );
+        assert_eq!(parse(",,").unwrap(), []);
+        assert_eq!(
+            parse(" a=b").unwrap(),
+            [(" a".into(), true, "b".into())],
+            "labels are not trimmed"
+        );
+        assert_eq!(
+            parse("status.phase in (Running)").unwrap_err(),
+            "invalid selector: 'status.phase in (Running)'; can't understand 'status.phase in (Running)'"
+        );
+        assert_eq!(
+            parse("a=b=c").unwrap_err(),
+            "invalid field selector: unescaped character in value: 61"
+        );
+        assert_eq!(
+            parse("a=b\\x").unwrap_err(),
+            "invalid field selector: invalid escape sequence: \\x"
+        );
     }
 }

@@ -27,8 +27,11 @@ pub struct Strategy {
     /// Whether create keeps the status the client sent (nodes: the kubelet
     /// registers with its status).
     pub keep_status_on_create: bool,
-    /// Field selector fields beyond `metadata.name` and `metadata.namespace`.
-    pub fields: &'static [&'static str],
+    /// The field selector labels the kind's group version accepts.
+    pub field_labels: crate::fields::FieldLabels,
+    /// Where the kind is stored (for its selectable fields' values).
+    group: &'static str,
+    plural: &'static str,
     /// Kind-specific validation of an object written (created, or replacing
     /// another through the main resource).
     pub validate: fn(&Value) -> Vec<Cause>,
@@ -88,44 +91,31 @@ impl Strategy {
             generation: GENERATION_KINDS.contains(&def.plural),
             initial_status: None,
             keep_status_on_create: false,
-            fields: &[],
+            field_labels: crate::fields::labels(def.group, def.version, def.kind),
+            group: def.group,
+            plural: def.plural,
             validate: no_validation,
             validate_update: no_update_rules,
         };
         match (def.group, def.plural) {
             ("", "pods") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
-                s.fields = &[
-                    "spec.nodeName",
-                    "spec.restartPolicy",
-                    "spec.schedulerName",
-                    "spec.serviceAccountName",
-                    "spec.hostNetwork",
-                    "status.phase",
-                    "status.podIP",
-                    "status.nominatedNodeName",
-                ];
                 s.validate = pods::validate_pod;
                 s.validate_update = pods::validate_pod_update;
             }
             ("", "namespaces") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Active"}));
-                s.fields = &["status.phase"];
             }
             ("", "nodes") => {
                 s.keep_status_on_create = true;
-                s.fields = &["spec.unschedulable"];
             }
             ("", "persistentvolumes") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
-                s.fields = &["name"];
             }
             ("", "persistentvolumeclaims") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
-                s.fields = &["name"];
             }
             ("", "secrets") => {
-                s.fields = &["type"];
                 s.validate = config::validate_secret;
                 s.validate_update = config::validate_secret_update;
             }
@@ -138,23 +128,7 @@ impl Strategy {
                 s.validate_update = services::validate_service_update;
             }
             ("", "podtemplates") => s.validate = pods::validate_pod_template,
-            ("", "events") => {
-                s.fields = &[
-                    "involvedObject.kind",
-                    "involvedObject.namespace",
-                    "involvedObject.name",
-                    "involvedObject.uid",
-                    "involvedObject.apiVersion",
-                    "involvedObject.resourceVersion",
-                    "involvedObject.fieldPath",
-                    "reason",
-                    "reportingComponent",
-                    "source",
-                    "type",
-                ]
-            }
             ("", "replicationcontrollers") => {
-                s.fields = &["status.replicas"];
                 s.validate = apps::validate_replication_controller;
             }
             ("apps", "deployments") => {
@@ -162,7 +136,6 @@ impl Strategy {
                 s.validate_update = apps::validate_deployment_update;
             }
             ("apps", "replicasets") => {
-                s.fields = &["status.replicas"];
                 s.validate = apps::validate_replica_set;
                 s.validate_update = apps::validate_replica_set_update;
             }
@@ -175,14 +148,10 @@ impl Strategy {
                 s.validate_update = apps::validate_daemon_set_update;
             }
             ("batch", "jobs") => {
-                s.fields = &["status.successful"];
                 s.validate = batch::validate_job;
                 s.validate_update = batch::validate_job_update;
             }
             ("batch", "cronjobs") => s.validate = batch::validate_cron_job,
-            ("certificates.k8s.io", "certificatesigningrequests") => {
-                s.fields = &["spec.signerName"]
-            }
             _ => {}
         }
         s
@@ -264,38 +233,10 @@ impl Strategy {
         );
     }
 
-    /// The value of a selectable field, or None if the kind does not support it.
+    /// The value of a selectable field (by the field it selects, after
+    /// [`crate::fields::FieldLabels::convert`]) of a stored object.
     pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
-        match field {
-            "metadata.name" => Some(meta::name(obj).to_string()),
-            "metadata.namespace" => Some(meta::namespace(obj).to_string()),
-            "name" if self.fields.contains(&"name") => Some(meta::name(obj).to_string()),
-            "source" if self.fields.contains(&"source") => Some(
-                obj.get("reportingComponent")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| obj.pointer("/source/component").and_then(Value::as_str))
-                    .unwrap_or("")
-                    .to_string(),
-            ),
-            f if self.fields.contains(&f) => {
-                Some(meta::field_string(obj, f).unwrap_or_else(|| default_field(f)))
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether a field selector on `field` is supported.
-    pub fn supports_field(&self, field: &str) -> bool {
-        matches!(field, "metadata.name" | "metadata.namespace") || self.fields.contains(&field)
-    }
-}
-
-/// What a field reads as when unset (booleans read "false").
-fn default_field(field: &str) -> String {
-    match field {
-        "spec.hostNetwork" | "spec.unschedulable" => "false".into(),
-        _ => String::new(),
+        Some(crate::fields::value(self.group, self.plural, obj, field))
     }
 }
 

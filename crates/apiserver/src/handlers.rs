@@ -287,6 +287,13 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
             return Err(ApiError::method_not_allowed());
         }
     }
+    // Reviews, bindings and evictions have no table converter.
+    let tableless = crate::reviews::is_review(def.group, def.plural)
+        || (def.group.is_empty() && def.plural == "bindings")
+        || matches!(sub.as_str(), "binding" | "eviction");
+    if tableless && ctx.info.verb == "create" && list::only_tables(ctx.headers) {
+        return Err(ApiError::not_acceptable());
+    }
     if crate::reviews::is_review(def.group, def.plural)
         && sub.is_empty()
         && ctx.info.verb == "create"

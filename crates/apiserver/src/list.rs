@@ -30,18 +30,21 @@ impl Selectors {
                 .map(String::as_str)
                 .unwrap_or(""),
         )?;
-        let fields = FieldSelector::parse(
+        let mut fields = FieldSelector::parse(
             ctx.params
                 .get("fieldSelector")
                 .map(String::as_str)
                 .unwrap_or(""),
         )?;
-        for (f, _, _) in &fields.requirements {
-            if !ctx.res.strategy.supports_field(f) {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {f}"
-                )));
-            }
+        // Each label as the kind's group version names it, to the field it selects.
+        for (f, _, _) in &mut fields.requirements {
+            let field = ctx
+                .res
+                .strategy
+                .field_labels
+                .convert(f)
+                .map_err(ApiError::bad_request)?;
+            *f = field.to_string();
         }
         Ok(Selectors { labels, fields })
     }
@@ -351,6 +354,18 @@ pub fn wanted(headers: &http::HeaderMap) -> As {
         }
     }
     As::Object
+}
+
+/// Whether the client accepts nothing but Table responses (no plain media
+/// type to fall back to), which resources without a table converter (the
+/// reviews, bindings, evictions) cannot give: upstream answers 406.
+pub fn only_tables(headers: &http::HeaderMap) -> bool {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let parts: Vec<String> = accept.split(',').map(|p| p.replace(' ', "")).collect();
+    !accept.trim().is_empty() && parts.iter().all(|p| p.contains("as=Table"))
 }
 
 fn partial_metadata(obj: &Value, list_item: bool) -> Value {

@@ -661,3 +661,189 @@ async fn yaml_duplicate_keys_as_upstream() {
     assert_eq!(r.body["metadata"]["name"], "y", "the last value wins");
     assert_eq!(r.body["spec"]["paused"], false);
 }
+
+/// A review has no table: a client that accepts nothing else gets upstream's
+/// 406; one with a plain fallback (kubectl's Accept) gets the review.
+#[tokio::test]
+async fn tables_of_reviews_are_not_acceptable() {
+    let (s, _dir) = server().await;
+    let body = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}"#;
+    let post = |accept: &'static str| {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+            .header("Content-Type", "application/json")
+            .header("Accept", accept)
+            .body(bytes::Bytes::from(body))
+            .unwrap();
+        s.handle(req, Some(skiff_apiserver::UserInfo::loopback()))
+    };
+    let resp = post("application/json;as=Table;v=v1;g=meta.k8s.io").await;
+    assert_eq!(resp.status(), 406);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let status: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status["reason"], "NotAcceptable");
+    assert_eq!(
+        status["message"],
+        "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    );
+    let resp = post("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json").await;
+    assert_eq!(resp.status(), 201);
+}
+
+/// Field selectors: each group version's labels, upstream's values and refusals.
+#[tokio::test]
+async fn field_selectors_as_upstream() {
+    let (s, _dir) = server().await;
+    const PODS: &str = "/api/v1/namespaces/ns/pods";
+    for (name, node, host_network) in [("a", "n1", false), ("b", "n2", true)] {
+        let pod = json!({"metadata": {"name": name}, "spec": {"nodeName": node, "hostNetwork": host_network,
+                         "containers": [{"name": "c", "image": "i"}]}});
+        let r = call(&s, "POST", PODS, "application/json", pod.to_string()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let names = |r: &common::Reply| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(
+            &call(
+                &s,
+                "GET",
+                &format!("{PODS}?fieldSelector=spec.nodeName%3Dn2"),
+                "",
+                ""
+            )
+            .await
+        ),
+        ["b"]
+    );
+    assert_eq!(
+        names(
+            &call(
+                &s,
+                "GET",
+                &format!("{PODS}?fieldSelector=spec.host%3Dn1"),
+                "",
+                ""
+            )
+            .await
+        ),
+        ["a"],
+        "the legacy label"
+    );
+    assert_eq!(
+        names(
+            &call(
+                &s,
+                "GET",
+                &format!("{PODS}?fieldSelector=spec.hostNetwork%3Dfalse"),
+                "",
+                ""
+            )
+            .await
+        ),
+        ["a"],
+        "an unset boolean reads false"
+    );
+    assert_eq!(
+        names(
+            &call(
+                &s,
+                "GET",
+                &format!("{PODS}?fieldSelector=status.phase%3DPending,metadata.name!%3Da"),
+                "",
+                ""
+            )
+            .await
+        ),
+        ["b"]
+    );
+    let r = call(
+        &s,
+        "GET",
+        &format!("{PODS}?fieldSelector=spec.foo%3Dbar"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (400, Some("field label not supported: spec.foo"))
+    );
+    let r = call(
+        &s,
+        "GET",
+        "/apis/apps/v1/namespaces/ns/replicasets?fieldSelector=status.replicas%3D0",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["message"],
+        "\"status.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    );
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/nodes?fieldSelector=metadata.namespace%3D",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        r.body["message"],
+        "field label not supported: metadata.namespace"
+    );
+    // events.k8s.io/v1 names for the core Event's fields.
+    let event = json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "a", "namespace": "ns"},
+                       "reason": "Started", "message": "m", "reportingComponent": "kubelet", "source": {}});
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/api/v1/namespaces/ns/events",
+            "application/json",
+            event.to_string()
+        )
+        .await
+        .status,
+        201
+    );
+    let r = call(&s, "GET", "/apis/events.k8s.io/v1/namespaces/ns/events?fieldSelector=regarding.name%3Da,reportingController%3Dkubelet", "", "").await;
+    assert_eq!(names(&r), ["e"], "{}", r.body);
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/namespaces/ns/events?fieldSelector=source%3Dkubelet",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        names(&r),
+        ["e"],
+        "source falls back to the reporting component"
+    );
+    let r = call(
+        &s,
+        "GET",
+        "/apis/events.k8s.io/v1/namespaces/ns/events?fieldSelector=involvedObject.name%3Da",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        r.body["message"],
+        "field label not supported: involvedObject.name"
+    );
+}

@@ -185,40 +185,104 @@ impl Strategy {
     /// the generation when the spec changed.
     pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         if self.status_split {
-            match old.get("status") {
-                Some(status) => new["status"] = status.clone(),
+            copy_field(new, old, "status");
+        }
+        match (self.group, self.plural) {
+            // spec.finalizers change only through /finalize.
+            ("", "namespaces") => match old.pointer("/spec/finalizers") {
+                Some(f) => new["spec"]["finalizers"] = f.clone(),
                 None => {
-                    if let Some(o) = new.as_object_mut() {
-                        o.remove("status");
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
                     }
                 }
-            }
+            },
+            // Through the main resource only metadata changes.
+            ("certificates.k8s.io", "certificatesigningrequests") => copy_field(new, old, "spec"),
+            _ => {}
         }
         self.carry_generation(new, old, true);
     }
 
-    /// Prepares an update through the status subresource: only `status` changes.
+    /// Prepares an update through the status subresource, as upstream's
+    /// status strategies do: everything but `status` and `metadata` is the
+    /// stored object's; metadata changes are kept except where the kind's
+    /// strategy resets them.
     pub fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
-        let status = new.get("status").cloned();
         let mut merged = old.clone();
-        match status {
-            Some(s) => merged["status"] = s,
-            None => {
-                if let Some(o) = merged.as_object_mut() {
-                    o.remove("status");
-                }
+        copy_field(&mut merged, new, "status");
+        copy_field(&mut merged, new, "metadata");
+        let reset: &[&str] = match (self.group, self.plural) {
+            // Old kubelets corrupt owner references.
+            ("", "pods") => &["ownerReferences", "deletionTimestamp"],
+            ("apps", "deployments") => &["labels"],
+            ("apiregistration.k8s.io", "apiservices") => {
+                &["labels", "annotations", "finalizers", "ownerReferences"]
+            }
+            // metav1.ResetObjectMetaForStatus.
+            ("storage.k8s.io", "volumeattachments")
+            | ("admissionregistration.k8s.io", "validatingadmissionpolicies") => &[
+                "deletionTimestamp",
+                "generation",
+                "labels",
+                "annotations",
+                "finalizers",
+                "ownerReferences",
+            ],
+            _ => &[],
+        };
+        for field in reset {
+            match meta::metadata(old).and_then(|m| m.get(*field)) {
+                Some(v) => meta::set(&mut merged, field, v.clone()),
+                None => meta::remove(&mut merged, field),
             }
         }
-        // Metadata the client may still change through status: none but the
-        // resource version it sent (for the compare).
-        let rv = meta::resource_version(new).to_string();
-        meta::set(&mut merged, "resourceVersion", json!(rv));
+        // Flow control keeps all of its metadata but the managed fields.
+        if self.group == "flowcontrol.apiserver.k8s.io" {
+            let managed = meta::metadata(new)
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
+            let rv = meta::resource_version(new).to_string();
+            merged["metadata"] = old["metadata"].clone();
+            match managed {
+                Some(m) => meta::set(&mut merged, "managedFields", m),
+                None => meta::remove(&mut merged, "managedFields"),
+            }
+            meta::set(&mut merged, "resourceVersion", json!(rv));
+        }
+        if (self.group, self.plural) == ("certificates.k8s.io", "certificatesigningrequests") {
+            preserve_csr_conditions(&mut merged, old, "Approved");
+            preserve_csr_conditions(&mut merged, old, "Denied");
+            populate_condition_timestamps(&mut merged, old);
+        }
         *new = merged;
         self.carry_generation(new, old, false);
     }
 
+    /// Prepares an update through a CSR's `approval` subresource: only
+    /// `status.conditions` change (and metadata).
+    pub fn prepare_for_approval(&self, new: &mut Value, old: &Value) {
+        populate_condition_timestamps(new, old);
+        let conditions = new.pointer("/status/conditions").cloned();
+        copy_field(new, old, "spec");
+        copy_field(new, old, "status");
+        match conditions {
+            Some(c) => new["status"]["conditions"] = c,
+            None => {
+                if let Some(status) = new.get_mut("status").and_then(Value::as_object_mut) {
+                    status.remove("conditions");
+                }
+            }
+        }
+    }
+
     fn carry_generation(&self, new: &mut Value, old: &Value, may_bump: bool) {
         if !self.generation {
+            // Only the strategy moves the generation (upstream's BeforeUpdate).
+            match meta::metadata(old).and_then(|m| m.get("generation")) {
+                Some(g) => meta::set(new, "generation", g.clone()),
+                None => meta::remove(new, "generation"),
+            }
             return;
         }
         let old_gen = meta::metadata(old)
@@ -237,6 +301,75 @@ impl Strategy {
     /// [`crate::fields::FieldLabels::convert`]) of a stored object.
     pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
         Some(crate::fields::value(self.group, self.plural, obj, field))
+    }
+}
+
+/// Sets `to[field]` to `from[field]` (removing it when `from` has none).
+fn copy_field(to: &mut Value, from: &Value, field: &str) {
+    match from.get(field) {
+        Some(v) => to[field] = v.clone(),
+        None => {
+            if let Some(o) = to.as_object_mut() {
+                o.remove(field);
+            }
+        }
+    }
+}
+
+fn conditions_of<'a>(obj: &'a Value, ty: &str) -> Vec<&'a Value> {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter(|c| c["type"] == ty).collect())
+        .unwrap_or_default()
+}
+
+/// A CSR's Approved or Denied conditions come back from the stored object
+/// when their number did not change (upstream's `preserveConditionInstances`).
+fn preserve_csr_conditions(new: &mut Value, old: &Value, ty: &str) {
+    let olds: Vec<Value> = conditions_of(old, ty).into_iter().cloned().collect();
+    if olds.len() != conditions_of(new, ty).len() {
+        return;
+    }
+    let mut olds = olds.into_iter();
+    if let Some(conditions) = new
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        for c in conditions.iter_mut().filter(|c| c["type"] == ty) {
+            if let Some(o) = olds.next() {
+                *c = o;
+            }
+        }
+    }
+}
+
+/// Condition timestamps a client left empty: `lastUpdateTime` now,
+/// `lastTransitionTime` the stored condition's of the same type and status, or now.
+fn populate_condition_timestamps(new: &mut Value, old: &Value) {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let olds: Vec<Value> = old
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(conditions) = new
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        for c in conditions.iter_mut() {
+            if c.get("lastUpdateTime").is_none_or(Value::is_null) {
+                c["lastUpdateTime"] = json!(now);
+            }
+            if c.get("lastTransitionTime").is_none_or(Value::is_null) {
+                let before = olds
+                    .iter()
+                    .find(|o| o["type"] == c["type"] && o["status"] == c["status"])
+                    .and_then(|o| o.get("lastTransitionTime"))
+                    .filter(|t| !t.is_null())
+                    .cloned();
+                c["lastTransitionTime"] = before.unwrap_or_else(|| json!(now));
+            }
+        }
     }
 }
 

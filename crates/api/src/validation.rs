@@ -10,6 +10,7 @@
 
 pub mod apps;
 pub mod batch;
+pub mod certificates;
 pub mod common;
 pub mod config;
 pub mod pods;

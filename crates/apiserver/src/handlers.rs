@@ -308,14 +308,16 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         ("", "list") => list::list(ctx).await,
         ("", "watch") => watch::watch(ctx).await,
         ("", "create") => create(ctx, body).await,
-        ("", "update") | ("status", "update") | ("finalize", "update") => {
+        ("", "update") | ("status", "update") | ("finalize", "update") | ("approval", "update") => {
             let obj = parse_body(ctx, &body)?;
             update(ctx, obj, sub.as_str()).await
         }
-        ("", "patch") | ("status", "patch") => patch(ctx, body, sub.as_str()).await,
+        ("", "patch") | ("status", "patch") | ("approval", "patch") => {
+            patch(ctx, body, sub.as_str()).await
+        }
         ("", "delete") => delete(ctx, &body).await,
         ("", "deletecollection") => delete_collection(ctx, &body).await,
-        ("status", "get") => get(ctx).await,
+        ("status", "get") | ("approval", "get") => get(ctx).await,
         ("scale", verb) => crate::subresources::scale(ctx, verb, body).await,
         ("binding", "create") => crate::subresources::binding(ctx, body).await,
         ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
@@ -850,6 +852,7 @@ pub async fn update_object(
     }
     match sub {
         "status" => ctx.res.strategy.prepare_for_status_update(&mut obj, &old),
+        "approval" => ctx.res.strategy.prepare_for_approval(&mut obj, &old),
         "finalize" => {
             // Only spec.finalizers change through finalize.
             let finalizers = obj.pointer("/spec/finalizers").cloned();
@@ -877,6 +880,15 @@ pub async fn update_object(
     causes.extend(validation::validate_object_meta_update(&obj, &old));
     if sub.is_empty() {
         causes.extend((ctx.res.strategy.validate_update)(&obj, &old));
+    }
+    if (def.group, def.plural) == ("certificates.k8s.io", "certificatesigningrequests") {
+        use skiff_api::validation::certificates::{CsrUpdate, validate_csr_update};
+        let how = match sub {
+            "status" => CsrUpdate::Status,
+            "approval" => CsrUpdate::Approval,
+            _ => CsrUpdate::Main,
+        };
+        causes.extend(validate_csr_update(&obj, &old, how));
     }
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;

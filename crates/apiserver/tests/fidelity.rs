@@ -847,3 +847,162 @@ async fn field_selectors_as_upstream() {
         "field label not supported: involvedObject.name"
     );
 }
+
+/// Status updates keep what each kind's status strategy keeps: spec from the
+/// stored object, metadata changes but those the kind resets.
+#[tokio::test]
+async fn status_strategies_per_kind() {
+    let (s, _dir) = server().await;
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "1"}},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
+                            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let r = call(&s, "POST", DEPLOYMENTS, "application/json", d.to_string()).await;
+    let mut st = r.body.clone();
+    st["spec"]["replicas"] = json!(5);
+    st["metadata"]["labels"]["a"] = json!("2");
+    st["metadata"]["annotations"] = json!({"note": "kept"});
+    st["status"] = json!({"replicas": 3});
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{DEPLOYMENTS}/d/status"),
+        "application/json",
+        st.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["spec"]["replicas"], 1, "spec from the stored object");
+    assert_eq!(r.body["status"]["replicas"], 3);
+    assert_eq!(
+        r.body["metadata"]["labels"]["a"], "1",
+        "a deployment's labels reset"
+    );
+    assert_eq!(r.body["metadata"]["annotations"]["note"], "kept");
+    assert_eq!(r.body["metadata"]["generation"], 1);
+    // Pods keep label changes but not owner references.
+    let pod =
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/pods",
+        "application/json",
+        pod.to_string(),
+    )
+    .await;
+    let mut st = r.body.clone();
+    st["metadata"]["labels"] = json!({"x": "y"});
+    st["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u"}]);
+    st["status"]["phase"] = json!("Running");
+    let r = call(
+        &s,
+        "PUT",
+        "/api/v1/namespaces/ns/pods/p/status",
+        "application/json",
+        st.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["metadata"]["labels"]["x"], "y");
+    assert!(r.body["metadata"].get("ownerReferences").is_none());
+    assert_eq!(r.body["status"]["phase"], "Running");
+    // A namespace's spec.finalizers change only through /finalize.
+    let r = call(&s, "GET", "/api/v1/namespaces/ns", "", "").await;
+    let mut ns = r.body.clone();
+    ns["spec"]["finalizers"] = json!([]);
+    let r = call(
+        &s,
+        "PUT",
+        "/api/v1/namespaces/ns",
+        "application/json",
+        ns.to_string(),
+    )
+    .await;
+    assert_eq!(r.body["spec"]["finalizers"], json!(["kubernetes"]));
+}
+
+/// A CSR is approved through /approval only; /status may set the certificate once.
+#[tokio::test]
+async fn csr_approval_and_status() {
+    let (s, _dir) = server().await;
+    const CSRS: &str = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+    let csr = json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "c"},
+                     "spec": {"request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KLS0tLS1FTkQgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCg==",
+                              "signerName": "example.com/signer", "usages": ["client auth"]}});
+    let r = call(&s, "POST", CSRS, "application/json", csr.to_string()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut approve = r.body.clone();
+    approve["status"] = json!({"conditions": [{"type": "Approved", "status": "True", "reason": "Test", "message": "ok"}]});
+    // Not through /status...
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CSRS}/c/status"),
+        "application/json",
+        approve.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("updates may not add a condition of type \"Approved\""),
+        "{}",
+        r.body
+    );
+    // ...but through /approval, with timestamps filled in.
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CSRS}/c/approval"),
+        "application/json",
+        approve.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cond = &r.body["status"]["conditions"][0];
+    assert_eq!(cond["type"], "Approved");
+    assert!(cond["lastUpdateTime"].is_string() && cond["lastTransitionTime"].is_string());
+    // The main resource changes neither spec nor status.
+    let mut main = r.body.clone();
+    main["status"]["certificate"] = json!("LS0t");
+    main["metadata"]["labels"] = json!({"l": "v"});
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CSRS}/c"),
+        "application/json",
+        main.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["status"].get("certificate").is_none());
+    assert_eq!(r.body["metadata"]["labels"]["l"], "v");
+    // The signer sets the certificate through /status.
+    let mut issued = r.body.clone();
+    issued["status"]["certificate"] = json!("LS0t");
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CSRS}/c/status"),
+        "application/json",
+        issued.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"]["certificate"], "LS0t");
+    // An approval cannot be taken back.
+    let mut revoke = r.body.clone();
+    revoke["status"]["conditions"] = json!([]);
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{CSRS}/c/approval"),
+        "application/json",
+        revoke.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+}

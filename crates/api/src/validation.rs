@@ -13,6 +13,7 @@ pub mod batch;
 pub mod certificates;
 pub mod common;
 pub mod config;
+pub mod pod_subresources;
 pub mod pods;
 pub mod quantity;
 pub mod services;

@@ -308,16 +308,23 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         ("", "list") => list::list(ctx).await,
         ("", "watch") => watch::watch(ctx).await,
         ("", "create") => create(ctx, body).await,
-        ("", "update") | ("status", "update") | ("finalize", "update") | ("approval", "update") => {
+        ("", "update")
+        | ("status", "update")
+        | ("finalize", "update")
+        | ("approval", "update")
+        | ("ephemeralcontainers", "update")
+        | ("resize", "update") => {
             let obj = parse_body(ctx, &body)?;
             update(ctx, obj, sub.as_str()).await
         }
-        ("", "patch") | ("status", "patch") | ("approval", "patch") => {
-            patch(ctx, body, sub.as_str()).await
-        }
+        ("", "patch")
+        | ("status", "patch")
+        | ("approval", "patch")
+        | ("ephemeralcontainers", "patch")
+        | ("resize", "patch") => patch(ctx, body, sub.as_str()).await,
         ("", "delete") => delete(ctx, &body).await,
         ("", "deletecollection") => delete_collection(ctx, &body).await,
-        ("status", "get") | ("approval", "get") => get(ctx).await,
+        ("status" | "approval" | "ephemeralcontainers" | "resize", "get") => get(ctx).await,
         ("scale", verb) => crate::subresources::scale(ctx, verb, body).await,
         ("binding", "create") => crate::subresources::binding(ctx, body).await,
         ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
@@ -853,6 +860,10 @@ pub async fn update_object(
     match sub {
         "status" => ctx.res.strategy.prepare_for_status_update(&mut obj, &old),
         "approval" => ctx.res.strategy.prepare_for_approval(&mut obj, &old),
+        "ephemeralcontainers" => {
+            skiff_api::validation::pod_subresources::prepare_ephemeral_containers(&mut obj, &old)
+        }
+        "resize" => skiff_api::validation::pod_subresources::prepare_resize(&mut obj, &old),
         "finalize" => {
             // Only spec.finalizers change through finalize.
             let finalizers = obj.pointer("/spec/finalizers").cloned();
@@ -880,6 +891,17 @@ pub async fn update_object(
     causes.extend(validation::validate_object_meta_update(&obj, &old));
     if sub.is_empty() {
         causes.extend((ctx.res.strategy.validate_update)(&obj, &old));
+    }
+    match sub {
+        "ephemeralcontainers" => causes.extend(
+            skiff_api::validation::pod_subresources::validate_ephemeral_containers_update(
+                &obj, &old,
+            ),
+        ),
+        "resize" => causes.extend(skiff_api::validation::pod_subresources::validate_resize(
+            &obj, &old,
+        )),
+        _ => {}
     }
     if (def.group, def.plural) == ("certificates.k8s.io", "certificatesigningrequests") {
         use skiff_api::validation::certificates::{CsrUpdate, validate_csr_update};

@@ -1006,3 +1006,63 @@ async fn csr_approval_and_status() {
     .await;
     assert_eq!(r.status, 422);
 }
+
+/// `kubectl debug` adds an ephemeral container with a strategic merge patch
+/// of pods/ephemeralcontainers; pods/resize changes container resources only.
+#[tokio::test]
+async fn ephemeral_containers_and_resize() {
+    let (s, _dir) = server().await;
+    const POD: &str = "/api/v1/namespaces/ns/pods/p";
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+                     "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}}}]}});
+    call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/pods",
+        "application/json",
+        pod.to_string(),
+    )
+    .await;
+    let patch = json!({"spec": {"ephemeralContainers": [{"name": "debugger", "image": "busybox", "targetContainerName": "c",
+                                                          "stdin": true, "tty": true}]}});
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{POD}/ephemeralcontainers"),
+        "application/strategic-merge-patch+json",
+        patch.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["spec"]["ephemeralContainers"][0]["name"], "debugger");
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{POD}/ephemeralcontainers"),
+        "application/json-patch+json",
+        r#"[{"op":"remove","path":"/spec/ephemeralContainers/0"}]"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let resize = json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "300m"}, "limits": {"cpu": "400m"}}}],
+                                 "activeDeadlineSeconds": 5}});
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{POD}/resize"),
+        "application/strategic-merge-patch+json",
+        resize.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["spec"]["containers"][0]["resources"]["limits"]["cpu"],
+        "400m"
+    );
+    assert!(
+        r.body["spec"].get("activeDeadlineSeconds").is_none(),
+        "only resources change through resize"
+    );
+    let r = call(&s, "GET", &format!("{POD}/resize"), "", "").await;
+    assert_eq!(r.body["kind"], "Pod");
+}

@@ -137,3 +137,25 @@ pub fn field_string(obj: &Value, path: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// What `metav1.ResetObjectMetaForStatus` resets: the metadata a status-like
+/// subresource may not change.
+pub const RESET_FOR_STATUS: &[&str] = &[
+    "deletionTimestamp",
+    "generation",
+    "labels",
+    "annotations",
+    "finalizers",
+    "ownerReferences",
+];
+
+/// Sets each of `fields` of `new`'s metadata to `old`'s (removing it where
+/// `old` has none).
+pub fn reset_fields(new: &mut Value, old: &Value, fields: &[&str]) {
+    for field in fields {
+        match metadata(old).and_then(|m| m.get(*field)) {
+            Some(v) => set(new, field, v.clone()),
+            None => remove(new, field),
+        }
+    }
+}

@@ -219,24 +219,13 @@ impl Strategy {
             ("apiregistration.k8s.io", "apiservices") => {
                 &["labels", "annotations", "finalizers", "ownerReferences"]
             }
-            // metav1.ResetObjectMetaForStatus.
             ("storage.k8s.io", "volumeattachments")
-            | ("admissionregistration.k8s.io", "validatingadmissionpolicies") => &[
-                "deletionTimestamp",
-                "generation",
-                "labels",
-                "annotations",
-                "finalizers",
-                "ownerReferences",
-            ],
+            | ("admissionregistration.k8s.io", "validatingadmissionpolicies") => {
+                meta::RESET_FOR_STATUS
+            }
             _ => &[],
         };
-        for field in reset {
-            match meta::metadata(old).and_then(|m| m.get(*field)) {
-                Some(v) => meta::set(&mut merged, field, v.clone()),
-                None => meta::remove(&mut merged, field),
-            }
-        }
+        meta::reset_fields(&mut merged, old, reset);
         // Flow control keeps all of its metadata but the managed fields.
         if self.group == "flowcontrol.apiserver.k8s.io" {
             let managed = meta::metadata(new)

@@ -12,19 +12,7 @@ use crate::meta;
 
 /// Metadata the request may not change (upstream's `ResetObjectMetaForStatus`).
 fn reset_meta_for_status(new: &mut Value, old: &Value) {
-    for field in [
-        "deletionTimestamp",
-        "generation",
-        "labels",
-        "annotations",
-        "finalizers",
-        "ownerReferences",
-    ] {
-        match meta::metadata(old).and_then(|m| m.get(field)) {
-            Some(v) => meta::set(new, field, v.clone()),
-            None => meta::remove(new, field),
-        }
-    }
+    meta::reset_fields(new, old, meta::RESET_FOR_STATUS);
 }
 
 fn containers<'a>(spec: &'a Value, list: &str) -> &'a [Value] {

@@ -330,6 +330,7 @@ fn restart_keeps_everything(extra: &[&str]) {
     s.ok(&["delete", "apiservice", "v1.batch"]);
     let before_stop = list_rv(&s, "/api/v1/namespaces/demo/configmaps");
 
+    let jwks = s.ok(&["get", "--raw", "/openid/v1/jwks"]);
     // 1. A clean stop and a start on the same data.
     let status = s.terminate().unwrap();
     assert!(status.success(), "SIGTERM exit: {status}\n{}", s.log());
@@ -338,6 +339,11 @@ fn restart_keeps_everything(extra: &[&str]) {
         user_objects(&s),
         stored,
         "objects unchanged across the restart"
+    );
+    assert_eq!(
+        s.ok(&["get", "--raw", "/openid/v1/jwks"]),
+        jwks,
+        "the signing key is kept"
     );
     let svc = s.json(&["get", "service", "kubernetes", "-n", "default"]);
     assert_eq!(
@@ -518,9 +524,18 @@ fn three_servers_on_one_etcd() {
         s.wait_ready(Duration::from_secs(60)).unwrap();
     }
     let ca = ca_of(&servers[0]);
+    let jwks = servers[0].ok(&["get", "--raw", "/openid/v1/jwks"]);
     for s in &servers {
         assert_eq!(ca_of(s), ca, "one cluster CA");
+        assert_eq!(
+            s.ok(&["get", "--raw", "/openid/v1/jwks"]),
+            jwks,
+            "one service account key"
+        );
     }
+    servers[0].ok(&["create", "serviceaccount", "robot", "-n", "default"]);
+    let token = servers[1].ok(&["create", "token", "robot", "-n", "default"]);
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
     // A write through one server is read and watched through the others.
     let rv = list_rv(&servers[2], "/api/v1/namespaces/default/configmaps");
     servers[0].ok(&[

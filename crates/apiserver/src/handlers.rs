@@ -98,6 +98,23 @@ pub async fn handle(
         }
         Route::Other => match path.as_str() {
             "/metrics" => Ok(server.inner.metrics.render(server)),
+            "/.well-known/openid-configuration" | "/openid/v1/jwks" => {
+                match &server.inner.token_issuer {
+                    Some(issuer) if path.ends_with("jwks") => Ok(response::bytes_response(
+                        200,
+                        "application/jwk-set+json",
+                        crate::serviceaccount::jwks(issuer).to_string(),
+                    )),
+                    Some(issuer) => Ok(response::json(
+                        200,
+                        &crate::serviceaccount::discovery(
+                            issuer,
+                            &server.inner.options.advertise_address,
+                        ),
+                    )),
+                    None => Err(ApiError::not_found_path()),
+                }
+            }
             "/openapi/v3" | "/openapi/v3/" => Ok(response::json(200, &crate::openapi::index())),
             "/openapi/v2" | "/openapi/v2/" => {
                 let accept = parts
@@ -328,6 +345,7 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         ("scale", verb) => crate::subresources::scale(ctx, verb, body).await,
         ("binding", "create") => crate::subresources::binding(ctx, body).await,
         ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
+        ("token", "create") => crate::serviceaccount::create_token(ctx, &body).await,
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",

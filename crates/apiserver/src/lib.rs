@@ -28,6 +28,7 @@ mod request;
 mod response;
 mod reviews;
 mod serve;
+pub mod serviceaccount;
 mod subresources;
 mod table;
 mod watch;
@@ -58,6 +59,9 @@ pub struct Options {
     pub max_mutating_requests_inflight: usize,
     /// The address clients reach the server at (for discovery's serverAddressByClientCIDRs).
     pub advertise_address: String,
+    /// Signs service account tokens (`serviceaccounts/token`); without it
+    /// token requests fail.
+    pub token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
 }
 
 impl Default for Options {
@@ -66,6 +70,7 @@ impl Default for Options {
             max_requests_inflight: 400,
             max_mutating_requests_inflight: 200,
             advertise_address: "127.0.0.1:6443".into(),
+            token_issuer: None,
         }
     }
 }
@@ -87,10 +92,12 @@ pub(crate) struct Inner {
     pub(crate) inflight: tokio::sync::Semaphore,
     pub(crate) inflight_mutating: tokio::sync::Semaphore,
     pub(crate) ready: std::sync::atomic::AtomicBool,
+    pub(crate) token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
 }
 
 impl ApiServer {
     pub fn new(store: Arc<dyn Store>, options: Options) -> Self {
+        let token_issuer = options.token_issuer.clone();
         let inflight = tokio::sync::Semaphore::new(options.max_requests_inflight);
         let inflight_mutating = tokio::sync::Semaphore::new(options.max_mutating_requests_inflight);
         ApiServer {
@@ -108,6 +115,7 @@ impl ApiServer {
                 inflight,
                 inflight_mutating,
                 ready: std::sync::atomic::AtomicBool::new(false),
+                token_issuer,
             }),
         }
     }

@@ -1066,3 +1066,132 @@ async fn ephemeral_containers_and_resize() {
     let r = call(&s, "GET", &format!("{POD}/resize"), "", "").await;
     assert_eq!(r.body["kind"], "Pod");
 }
+
+/// `serviceaccounts/token`: a signed token with upstream's claims, checked
+/// against the published key; upstream's refusals.
+#[tokio::test]
+async fn service_account_tokens() {
+    use base64::Engine;
+    let issuer = skiff_apiserver::serviceaccount::TokenIssuer::new(
+        &skiff_apiserver::serviceaccount::generate_key().unwrap(),
+        skiff_apiserver::serviceaccount::DEFAULT_ISSUER,
+    )
+    .unwrap();
+    let options = skiff_apiserver::Options {
+        token_issuer: Some(std::sync::Arc::new(issuer)),
+        ..Default::default()
+    };
+    let (s, _, _dir) = common::server(options).await;
+    call(
+        &s,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        r#"{"metadata":{"name":"ns"}}"#,
+    )
+    .await;
+    let sa = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts",
+        "application/json",
+        r#"{"metadata":{"name":"robot"}}"#,
+    )
+    .await;
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "image": "i"}]}});
+    let pod = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/pods",
+        "application/json",
+        pod.to_string(),
+    )
+    .await;
+    let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                         "spec": {"audiences": ["api"], "expirationSeconds": 600,
+                                  "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": pod.body["metadata"]["uid"]}}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts/robot/token",
+        "application/json",
+        request.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["kind"], "TokenRequest");
+    assert!(r.body["status"]["expirationTimestamp"].is_string());
+    let token = r.body["status"]["token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "system:serviceaccount:ns:robot");
+    assert_eq!(claims["aud"], json!(["api"]));
+    assert_eq!(
+        claims["iss"],
+        "https://kubernetes.default.svc.cluster.local"
+    );
+    assert_eq!(
+        claims["kubernetes.io"]["serviceaccount"]["uid"],
+        sa.body["metadata"]["uid"]
+    );
+    assert_eq!(claims["kubernetes.io"]["pod"]["name"], "p");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    let jwks = call(&s, "GET", "/openid/v1/jwks", "", "").await;
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], jwks.body["keys"][0]["kid"]);
+    let discovery = call(&s, "GET", "/.well-known/openid-configuration", "", "").await;
+    assert_eq!(
+        discovery.body["issuer"],
+        "https://kubernetes.default.svc.cluster.local"
+    );
+    // Refusals.
+    let short = json!({"spec": {"expirationSeconds": 599}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts/robot/token",
+        "application/json",
+        short.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not specify a duration less than 10 minutes"),
+        "{}",
+        r.body
+    );
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts/nobody/token",
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let stale = json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "other"}}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts/robot/token",
+        "application/json",
+        stale.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}

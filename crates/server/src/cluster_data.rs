@@ -1,7 +1,8 @@
 //! The cluster's shared secrets, kept in the datastore so that every server on
-//! the same store serves the same cluster (k3s's "bootstrap data"): today the
+//! the same store serves the same cluster (k3s's "bootstrap data"): the
 //! cluster CA (certificate and key), from which each server issues its own
-//! serving certificate and the admin's client certificate.
+//! serving certificate and the admin's client certificate, and the service
+//! account signing key, so that a token one server issues verifies on all.
 //!
 //! The record lives at `/bootstrap/<first 12 hex digits of SHA-256(token)>`,
 //! encrypted with AES-256-GCM under a key derived from the server token by
@@ -55,6 +56,10 @@ pub enum ClusterDataError {
 pub struct ClusterData {
     pub ca_cert_pem: String,
     pub ca_key_pem: String,
+    /// The service account signing key, PKCS#8 DER in base64 (absent from
+    /// records written before it existed: added on the next start).
+    #[serde(default)]
+    pub service_account_key: String,
 }
 
 /// The stored form of a record.
@@ -168,33 +173,46 @@ pub async fn shared(
     candidate: ClusterData,
 ) -> Result<ClusterData, ClusterDataError> {
     let key = key(token);
-    let existing = store
-        .list(ListRequest {
-            prefix: PREFIX.into(),
-            ..Default::default()
-        })
-        .await?;
-    if let Some(kv) = existing.kvs.iter().find(|kv| kv.key == key) {
-        return open(token, &key, &kv.value);
+    for _ in 0..5 {
+        let existing = store
+            .list(ListRequest {
+                prefix: PREFIX.into(),
+                ..Default::default()
+            })
+            .await?;
+        if let Some(kv) = existing.kvs.iter().find(|kv| kv.key == key) {
+            let mut data = open(token, &key, &kv.value)?;
+            if !data.service_account_key.is_empty() {
+                return Ok(data);
+            }
+            // A record from before the signing key: this server's key is added.
+            data.service_account_key = candidate.service_account_key.clone();
+            let sealed = Bytes::from(seal(token, &data)?);
+            if let Outcome::Written { .. } =
+                store.update(&key, sealed, kv.mod_revision, None).await?
+            {
+                return Ok(data);
+            }
+            continue;
+        }
+        if let Some(other) = existing.kvs.first() {
+            return Err(ClusterDataError::OtherCluster {
+                key: other.key.clone(),
+            });
+        }
+        match store
+            .create(&key, Bytes::from(seal(token, &candidate)?), None)
+            .await?
+        {
+            Outcome::Written { .. } => return Ok(candidate),
+            // Another server created it first: read theirs.
+            Outcome::Failed { .. } => continue,
+        }
     }
-    if let Some(other) = existing.kvs.first() {
-        return Err(ClusterDataError::OtherCluster {
-            key: other.key.clone(),
-        });
-    }
-    match store
-        .create(&key, Bytes::from(seal(token, &candidate)?), None)
-        .await?
-    {
-        Outcome::Written { .. } => Ok(candidate),
-        Outcome::Failed {
-            current: Some(kv), ..
-        } => open(token, &key, &kv.value),
-        Outcome::Failed { current: None } => Err(ClusterDataError::Corrupt {
-            key,
-            why: "create failed on a missing key".into(),
-        }),
-    }
+    Err(ClusterDataError::Corrupt {
+        key,
+        why: "written concurrently five times in a row".into(),
+    })
 }
 
 #[cfg(test)]
@@ -205,6 +223,7 @@ mod tests {
         ClusterData {
             ca_cert_pem: "cert".into(),
             ca_key_pem: "key".into(),
+            service_account_key: "sa".into(),
         }
     }
 

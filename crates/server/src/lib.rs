@@ -9,6 +9,8 @@ pub mod cluster_data;
 pub mod config;
 
 use std::sync::Arc;
+
+use base64::Engine;
 use std::time::Instant;
 
 use skiff_apiserver::pki::Pki;
@@ -36,6 +38,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("service account signing key: {0}")]
+    ServiceAccountKey(String),
     #[error("cluster data: {0}")]
     ClusterData(#[from] cluster_data::ClusterDataError),
     #[error("bootstrap: {0}")]
@@ -74,9 +78,23 @@ pub async fn run(
         cluster_data::ClusterData {
             ca_cert_pem,
             ca_key_pem,
+            service_account_key: base64::engine::general_purpose::STANDARD.encode(
+                skiff_apiserver::serviceaccount::generate_key()
+                    .map_err(|e| ServerError::ServiceAccountKey(e.to_string()))?,
+            ),
         },
     )
     .await?;
+    let token_issuer = base64::engine::general_purpose::STANDARD
+        .decode(&shared.service_account_key)
+        .map_err(|e| ServerError::ServiceAccountKey(e.to_string()))
+        .and_then(|der| {
+            skiff_apiserver::serviceaccount::TokenIssuer::new(
+                &der,
+                skiff_apiserver::serviceaccount::DEFAULT_ISSUER,
+            )
+            .map_err(|e| ServerError::ServiceAccountKey(e.to_string()))
+        })?;
     let mut sans = vec![config.bind_address.to_string()];
     if let Some(a) = config.advertise_address {
         sans.push(a.to_string());
@@ -97,6 +115,7 @@ pub async fn run(
             max_requests_inflight: config.max_requests_inflight,
             max_mutating_requests_inflight: config.max_mutating_requests_inflight,
             advertise_address: local.to_string(),
+            token_issuer: Some(Arc::new(token_issuer)),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,269 @@
+//! Service account tokens, as upstream's token issuer
+//! (`pkg/serviceaccount/jwt.go`, `pkg/registry/core/serviceaccount/storage/token.go`):
+//! `serviceaccounts/token` (TokenRequest) signs a JWT for a service account,
+//! optionally bound to a Pod, Secret or Node, with upstream's claims
+//! (`iss`, `sub` `system:serviceaccount:<ns>:<name>`, `aud`, `exp`, `iat`,
+//! `nbf`, `jti` and the private `kubernetes.io` claim); and the issuer's
+//! discovery documents (`/.well-known/openid-configuration`,
+//! `/openid/v1/jwks`). The signing key is the cluster's (ES256, shared by
+//! every server through the cluster data); its key id is upstream's: the
+//! base64url SHA-256 of the public key's DER.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use skiff_api::{ApiError, Cause, meta};
+
+use crate::handlers::{Ctx, parse_body, read};
+use crate::response::Body;
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// The issuer of tokens when none is configured (upstream's
+/// `--service-account-issuer` as kubeadm sets it).
+pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// The DER prefix of a P-256 SubjectPublicKeyInfo before the 65-byte point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// Why a signing key is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("service account signing key: {0}")]
+pub struct KeyError(String);
+
+/// The issuer: its signing key, key id and name.
+pub struct TokenIssuer {
+    key: EcdsaKeyPair,
+    key_id: String,
+    pub issuer: String,
+}
+
+/// A new P-256 signing key, PKCS#8 DER.
+pub fn generate_key() -> std::result::Result<Vec<u8>, KeyError> {
+    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .map(|d| d.as_ref().to_vec())
+        .map_err(|e| KeyError(e.to_string()))
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("issuer", &self.issuer)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    /// From a PKCS#8 DER key.
+    pub fn new(pkcs8: &[u8], issuer: &str) -> std::result::Result<Self, KeyError> {
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|e| KeyError(e.to_string()))?;
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(key.public_key().as_ref());
+        let key_id = B64URL.encode(ring::digest::digest(&ring::digest::SHA256, &der));
+        Ok(TokenIssuer {
+            key,
+            key_id,
+            issuer: issuer.to_string(),
+        })
+    }
+
+    /// The public key as a JWK (`/openid/v1/jwks`).
+    pub fn jwk(&self) -> Value {
+        let point = self.key.public_key().as_ref();
+        json!({"use": "sig", "kty": "EC", "kid": self.key_id, "crv": "P-256", "alg": "ES256",
+               "x": B64URL.encode(&point[1..33]), "y": B64URL.encode(&point[33..65])})
+    }
+
+    /// A signed JWT of `claims`.
+    pub fn sign(&self, claims: &Value) -> Result<String> {
+        let header = json!({"alg": "ES256", "kid": self.key_id});
+        let input = format!(
+            "{}.{}",
+            B64URL.encode(header.to_string()),
+            B64URL.encode(claims.to_string())
+        );
+        let sig = self
+            .key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .map_err(|e| ApiError::internal(format!("signing a token: {e}")))?;
+        Ok(format!("{input}.{}", B64URL.encode(sig.as_ref())))
+    }
+}
+
+/// `/.well-known/openid-configuration` for a server reached at `host`.
+pub fn discovery(issuer: &TokenIssuer, host: &str) -> Value {
+    json!({"issuer": issuer.issuer, "jwks_uri": format!("https://{host}/openid/v1/jwks"),
+           "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
+           "id_token_signing_alg_values_supported": ["ES256"]})
+}
+
+/// `/openid/v1/jwks`.
+pub fn jwks(issuer: &TokenIssuer) -> Value {
+    json!({"keys": [issuer.jwk()]})
+}
+
+fn invalid(causes: Vec<Cause>) -> ApiError {
+    ApiError::invalid("authentication.k8s.io", "TokenRequest", "", causes)
+}
+
+/// The object a token is bound to: (claim name, object's name and uid).
+async fn bound_object(ctx: &Ctx<'_>, reference: &Value) -> Result<Option<(&'static str, Value)>> {
+    if reference.is_null() {
+        return Ok(None);
+    }
+    let kind = reference["kind"].as_str().unwrap_or("");
+    let name = reference["name"].as_str().unwrap_or("");
+    let (claim, plural, namespace) = match kind {
+        "Pod" => ("pod", "pods", ctx.namespace()),
+        "Secret" => ("secret", "secrets", ctx.namespace()),
+        "Node" => ("node", "nodes", ""),
+        other => {
+            return Err(invalid(vec![Cause::not_supported(
+                "spec.boundObjectRef.kind",
+                &json!(other),
+                &["Pod", "Secret", "Node"],
+            )]));
+        }
+    };
+    let res = ctx
+        .server
+        .inner
+        .registry
+        .resource("", "v1", plural)
+        .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))?;
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&res.key(namespace, name), 0)
+        .await
+        .map_err(crate::registry::store_error)?;
+    let kv = kv.ok_or_else(|| ApiError::not_found("", plural, name))?;
+    let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+    let uid = meta::uid(&obj).to_string();
+    if let Some(want) = reference["uid"].as_str().filter(|u| !u.is_empty())
+        && want != uid
+    {
+        return Err(ApiError::conflict(
+            "",
+            &format!("{}s", kind.to_lowercase()),
+            name,
+            &format!(
+                "the UID in the bound object reference ({want}) does not match the UID in record. The object might have been deleted and then recreated"
+            ),
+        ));
+    }
+    Ok(Some((claim, json!({"name": name, "uid": uid}))))
+}
+
+/// POST `serviceaccounts/<name>/token`.
+pub async fn create_token(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
+    let issuer = ctx
+        .server
+        .inner
+        .token_issuer
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("no service account signing key is configured"))?;
+    let mut request = parse_body(ctx, body)?;
+    let (sa, _) = read(ctx, &ctx.info.name).await?;
+    let expiration = request
+        .pointer("/spec/expirationSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(3600);
+    let mut causes = Vec::new();
+    if expiration < 600 {
+        causes.push(Cause::invalid(
+            "spec.expirationSeconds",
+            &json!(expiration),
+            "may not specify a duration less than 10 minutes",
+        ));
+    } else if expiration > 1 << 32 {
+        causes.push(Cause::invalid(
+            "spec.expirationSeconds",
+            &json!(expiration),
+            "may not specify a duration larger than 2^32 seconds",
+        ));
+    }
+    if !causes.is_empty() {
+        return Err(invalid(causes));
+    }
+    let audiences = match request.pointer("/spec/audiences").and_then(Value::as_array) {
+        Some(a) if !a.is_empty() => Value::Array(a.clone()),
+        _ => json!([issuer.issuer]),
+    };
+    let bound = bound_object(
+        ctx,
+        request
+            .pointer("/spec/boundObjectRef")
+            .unwrap_or(&Value::Null),
+    )
+    .await?;
+    let now = chrono::Utc::now();
+    let exp = now + chrono::Duration::seconds(expiration);
+    let ns = ctx.namespace();
+    let name = meta::name(&sa);
+    let mut private =
+        json!({"namespace": ns, "serviceaccount": {"name": name, "uid": meta::uid(&sa)}});
+    if let Some((claim, obj)) = &bound {
+        private[*claim] = obj.clone();
+    }
+    let claims = json!({
+        "aud": audiences, "exp": exp.timestamp(), "iat": now.timestamp(), "iss": issuer.issuer,
+        "jti": meta::new_uid(), "kubernetes.io": private, "nbf": now.timestamp(),
+        "sub": format!("system:serviceaccount:{ns}:{name}"),
+    });
+    let token = issuer.sign(&claims)?;
+    request["apiVersion"] = json!("authentication.k8s.io/v1");
+    request["kind"] = json!("TokenRequest");
+    request["metadata"] = json!({"name": name, "namespace": ns, "creationTimestamp": null});
+    request["spec"]["audiences"] = audiences;
+    request["spec"]["expirationSeconds"] = json!(expiration);
+    if request.pointer("/spec/boundObjectRef").is_none() {
+        request["spec"]["boundObjectRef"] = Value::Null;
+    }
+    request["status"] = json!({"token": token, "expirationTimestamp": exp.format("%Y-%m-%dT%H:%M:%SZ").to_string()});
+    Ok(crate::response::json(201, &request))
+}
+
+#[cfg(test)]
+mod tests {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+
+    use super::*;
+
+    #[test]
+    fn tokens_verify_with_the_published_key() {
+        let issuer = TokenIssuer::new(&generate_key().unwrap(), DEFAULT_ISSUER).unwrap();
+        let token = issuer
+            .sign(&json!({"sub": "system:serviceaccount:ns:sa"}))
+            .unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header: Value = serde_json::from_slice(&B64URL.decode(parts[0]).unwrap()).unwrap();
+        let jwk = &jwks(&issuer)["keys"][0];
+        assert_eq!(header["kid"], jwk["kid"]);
+        assert_eq!(header["alg"], "ES256");
+        let mut point = vec![4u8];
+        point.extend(B64URL.decode(jwk["x"].as_str().unwrap()).unwrap());
+        point.extend(B64URL.decode(jwk["y"].as_str().unwrap()).unwrap());
+        let input = format!("{}.{}", parts[0], parts[1]);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+            .verify(input.as_bytes(), &B64URL.decode(parts[2]).unwrap())
+            .expect("the signature verifies");
+        assert_eq!(
+            discovery(&issuer, "h:6443")["jwks_uri"],
+            "https://h:6443/openid/v1/jwks"
+        );
+    }
+}

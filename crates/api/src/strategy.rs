@@ -99,7 +99,12 @@ impl Strategy {
         };
         match (def.group, def.plural) {
             ("", "pods") => {
-                s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.initial_status = Some(|o| {
+                    let qos = crate::validation::pod_subresources::qos_class(
+                        o.get("spec").unwrap_or(&Value::Null),
+                    );
+                    o["status"] = json!({"phase": "Pending", "qosClass": qos});
+                });
                 s.validate = pods::validate_pod;
                 s.validate_update = pods::validate_pod_update;
             }
@@ -110,7 +115,10 @@ impl Strategy {
                 s.keep_status_on_create = true;
             }
             ("", "persistentvolumes") => {
-                s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.initial_status = Some(|o| {
+                    o["status"] =
+                        json!({"phase": "Pending", "lastPhaseTransitionTime": meta::now()})
+                });
             }
             ("", "persistentvolumeclaims") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
@@ -238,6 +246,28 @@ impl Strategy {
                 None => meta::remove(&mut merged, "managedFields"),
             }
             meta::set(&mut merged, "resourceVersion", json!(rv));
+        }
+        match (self.group, self.plural) {
+            // Old kubelets drop the QoS class: it comes back from the stored pod.
+            ("", "pods") if merged.pointer("/status/qosClass").is_none_or(|q| q == "") => {
+                if let Some(q) = old.pointer("/status/qosClass") {
+                    merged["status"]["qosClass"] = q.clone();
+                }
+            }
+            // When the phase changes, so does its transition time (unless the client set it).
+            ("", "persistentvolumes") => {
+                let time = "/status/lastPhaseTransitionTime";
+                let same_phase = merged.pointer("/status/phase") == old.pointer("/status/phase");
+                let unset = merged.pointer(time).is_none_or(Value::is_null);
+                if same_phase && unset {
+                    if let Some(t) = old.pointer(time) {
+                        merged["status"]["lastPhaseTransitionTime"] = t.clone();
+                    }
+                } else if !same_phase && (unset || merged.pointer(time) == old.pointer(time)) {
+                    merged["status"]["lastPhaseTransitionTime"] = json!(meta::now());
+                }
+            }
+            _ => {}
         }
         if (self.group, self.plural) == ("certificates.k8s.io", "certificatesigningrequests") {
             preserve_csr_conditions(&mut merged, old, "Approved");

@@ -1195,3 +1195,52 @@ async fn service_account_tokens() {
     .await;
     assert_eq!(r.status, 409, "{}", r.body);
 }
+
+/// A pod starts with its QoS class; a PV's phase carries its transition time.
+#[tokio::test]
+async fn initial_status_as_upstream() {
+    let (s, _dir) = server().await;
+    let pod = json!({"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "image": "i",
+                     "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/pods",
+        "application/json",
+        pod.to_string(),
+    )
+    .await;
+    assert_eq!(
+        r.body["status"],
+        json!({"phase": "Pending", "qosClass": "Guaranteed"})
+    );
+    let mut st = r.body.clone();
+    st["status"] = json!({"phase": "Running"});
+    let r = call(
+        &s,
+        "PUT",
+        "/api/v1/namespaces/ns/pods/q/status",
+        "application/json",
+        st.to_string(),
+    )
+    .await;
+    assert_eq!(
+        r.body["status"]["qosClass"], "Guaranteed",
+        "kept from the stored pod"
+    );
+    let pv = json!({"metadata": {"name": "v"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/x"}}});
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/persistentvolumes",
+        "application/json",
+        pv.to_string(),
+    )
+    .await;
+    assert_eq!(r.body["status"]["phase"], "Pending");
+    assert!(
+        r.body["status"]["lastPhaseTransitionTime"].is_string(),
+        "{}",
+        r.body
+    );
+}

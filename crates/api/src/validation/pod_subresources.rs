@@ -154,8 +154,9 @@ pub fn prepare_resize(new: &mut Value, old: &Value) {
     reset_meta_for_status(new, old);
 }
 
-/// A pod's QoS class from its containers' requests and limits.
-fn qos_class(spec: &Value) -> &'static str {
+/// A pod's QoS class from its containers' requests and limits (upstream's
+/// `qos.GetPodQOS`: a missing request counts as its limit).
+pub fn qos_class(spec: &Value) -> &'static str {
     let all: Vec<&Value> = ["containers", "initContainers"]
         .iter()
         .flat_map(|l| containers(spec, l))

@@ -202,10 +202,10 @@ fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) ->
     }
 }
 
-/// The events of a watch from `rv` on `path`, which ends by itself after one
-/// second: (type, name, resourceVersion).
-fn watch_from(s: &SkiffServer, path: &str, rv: &str) -> Vec<(String, String, u64)> {
-    let url = format!("{path}?watch=1&resourceVersion={rv}&timeoutSeconds=1");
+/// The events of a watch from `rv` on `path`, which ends by itself after
+/// `secs` seconds: (type, name, resourceVersion).
+fn watch_from(s: &SkiffServer, path: &str, rv: &str, secs: u32) -> Vec<(String, String, u64)> {
+    let url = format!("{path}?watch=1&resourceVersion={rv}&timeoutSeconds={secs}");
     let out = s.ok(&["get", "--raw", &url]);
     serde_json::Deserializer::from_str(&out)
         .into_iter::<Value>()
@@ -390,7 +390,7 @@ fn restart_keeps_everything(extra: &[&str]) {
     );
     // A watch resumes from the resourceVersion last seen before the stop.
     s.ok(&["create", "configmap", "after-restart", "-n", "demo"]);
-    let events = watch_from(&s, "/api/v1/namespaces/demo/configmaps", &before_stop);
+    let events = watch_from(&s, "/api/v1/namespaces/demo/configmaps", &before_stop, 1);
     assert_eq!(
         events
             .iter()
@@ -421,7 +421,7 @@ fn restart_keeps_everything(extra: &[&str]) {
                 );
             }
             // The watch from before the load replays every acknowledged create.
-            let events = watch_from(&s, "/api/v1/namespaces/load/configmaps", &first_rv);
+            let events = watch_from(&s, "/api/v1/namespaces/load/configmaps", &first_rv, 5);
             let seen: BTreeMap<&str, u64> = events
                 .iter()
                 .filter(|(t, _, _)| t == "ADDED")
@@ -550,7 +550,7 @@ fn three_servers_on_one_etcd() {
         servers[1].json(&["get", "configmap", "shared", "-n", "default"])["data"]["a"],
         "b"
     );
-    let events = watch_from(&servers[2], "/api/v1/namespaces/default/configmaps", &rv);
+    let events = watch_from(&servers[2], "/api/v1/namespaces/default/configmaps", &rv, 1);
     assert!(
         events.iter().any(|(t, n, _)| t == "ADDED" && n == "shared"),
         "watch through the third server: {events:?}"

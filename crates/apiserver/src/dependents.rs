@@ -27,8 +27,10 @@ use crate::registry::encode;
 pub const ORPHAN: &str = "orphan";
 pub const FOREGROUND: &str = "foregroundDeletion";
 
-/// How often a foreground deletion looks again at dependents that are going.
-const POLL: Duration = Duration::from_millis(200);
+/// How soon a foreground deletion looks again at dependents that are going,
+/// doubling up to `POLL_MAX`.
+const POLL: Duration = Duration::from_millis(100);
+const POLL_MAX: Duration = Duration::from_secs(5);
 
 /// Whether an object carries a finalizer handled here.
 pub fn has_propagation_finalizer(obj: &Value) -> bool {
@@ -37,13 +39,29 @@ pub fn has_propagation_finalizer(obj: &Value) -> bool {
         .any(|f| f == ORPHAN || f == FOREGROUND)
 }
 
-/// Starts processing the owner stored at `key` (its namespace: `namespace`).
+/// Starts processing the owner stored at `key` (its namespace: `namespace`),
+/// unless it is being processed already.
 pub fn owner_deleting(server: &ApiServer, key: String, namespace: String) {
+    if !server
+        .inner
+        .deleting_owners
+        .lock()
+        .expect("poisoned")
+        .insert(key.clone())
+    {
+        return;
+    }
     let server = server.clone();
     tokio::spawn(async move {
         if let Err(e) = process(&server, &key, &namespace).await {
             tracing::warn!(owner = %key, error = %e, "processing deletion finalizers");
         }
+        server
+            .inner
+            .deleting_owners
+            .lock()
+            .expect("poisoned")
+            .remove(&key);
     });
 }
 
@@ -110,9 +128,19 @@ async fn dependents(
     Ok(out)
 }
 
-/// Writes `obj` at `key` over `kv`; false when it changed meanwhile.
+/// Writes `obj` at `key` over `kv`, deleting it when nothing holds it any more
+/// (a namespace also waits for its `spec.finalizers`); false when it changed
+/// meanwhile.
 async fn put(server: &ApiServer, kv: &KeyValue, obj: &Value) -> Result<bool, Error> {
-    let outcome = if meta::deletion_timestamp(obj).is_some() && meta::finalizers(obj).is_empty() {
+    let namespace_pending = obj
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+        && obj.get("kind").and_then(Value::as_str) == Some("Namespace");
+    let outcome = if meta::deletion_timestamp(obj).is_some()
+        && meta::finalizers(obj).is_empty()
+        && !namespace_pending
+    {
         server
             .inner
             .store
@@ -197,6 +225,7 @@ pub async fn resume(server: &ApiServer) -> Result<(), Error> {
 }
 
 async fn process(server: &ApiServer, key: &str, namespace: &str) -> Result<(), Error> {
+    let mut poll = POLL;
     loop {
         let (_, Some(kv)) = server.inner.store.get(key, 0).await? else {
             return Ok(());
@@ -226,7 +255,8 @@ async fn process(server: &ApiServer, key: &str, namespace: &str) -> Result<(), E
                 delete_in_foreground(server, dep, obj).await?;
             }
             if blocking {
-                tokio::time::sleep(POLL).await;
+                tokio::time::sleep(poll).await;
+                poll = (poll * 2).min(POLL_MAX);
                 continue;
             }
             without_finalizer(&mut owner, FOREGROUND);

@@ -60,8 +60,10 @@ pub async fn handle(
         "create" | "update" | "patch" | "delete" | "deletecollection"
     );
     let long_running = verb == "watch";
-    // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt.
-    let _permit = if long_running {
+    // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
+    // so is the server's own loopback (exempt in upstream's priority and
+    // fairness), so that its bootstrap controllers keep its lease under load.
+    let _permit = if long_running || user == UserInfo::loopback() {
         None
     } else {
         let sem = if mutating {

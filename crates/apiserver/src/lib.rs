@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     pub(crate) inflight_mutating: tokio::sync::Semaphore,
     pub(crate) ready: std::sync::atomic::AtomicBool,
     pub(crate) token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
+    /// Owners whose `orphan`/`foregroundDeletion` finalizers are being processed.
+    pub(crate) deleting_owners: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl ApiServer {
@@ -116,6 +118,7 @@ impl ApiServer {
                 inflight_mutating,
                 ready: std::sync::atomic::AtomicBool::new(false),
                 token_issuer,
+                deleting_owners: Default::default(),
             }),
         }
     }

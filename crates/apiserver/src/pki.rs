@@ -42,17 +42,30 @@ fn read(path: &Path) -> Result<Option<String>, PkiError> {
     }
 }
 
+/// Writes `contents` to `path`; a private file (a key) is created with mode
+/// 0600 from the start, never readable by others even for a moment.
+pub fn write_file(path: &Path, contents: &str, private: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if private {
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    if private {
+        // An older file keeps its mode on open: make sure.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
 fn write(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
-    let io = |e| PkiError::Io {
+    write_file(path, contents, private).map_err(|e| PkiError::Io {
         path: path.into(),
         source: e,
-    };
-    std::fs::write(path, contents).map_err(io)?;
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    Ok(())
+    })
 }
 
 /// A short, stable digest of a PEM text (which CA issued a certificate).

@@ -118,7 +118,11 @@ fn invalid(causes: Vec<Cause>) -> ApiError {
 }
 
 /// The object a token is bound to: (claim name, object's name and uid).
-async fn bound_object(ctx: &Ctx<'_>, reference: &Value) -> Result<Option<(&'static str, Value)>> {
+async fn bound_object(
+    ctx: &Ctx<'_>,
+    reference: &Value,
+    service_account: &str,
+) -> Result<Option<(&'static str, Value)>> {
     if reference.is_null() {
         return Ok(None);
     }
@@ -129,11 +133,11 @@ async fn bound_object(ctx: &Ctx<'_>, reference: &Value) -> Result<Option<(&'stat
         "Secret" => ("secret", "secrets", ctx.namespace()),
         "Node" => ("node", "nodes", ""),
         other => {
-            return Err(invalid(vec![Cause::not_supported(
-                "spec.boundObjectRef.kind",
-                &json!(other),
-                &["Pod", "Secret", "Node"],
-            )]));
+            let api_version = reference["apiVersion"].as_str().unwrap_or("");
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            return Err(ApiError::bad_request(format!(
+                "cannot bind token to object of type {group}/{version}, Kind={other}"
+            )));
         }
     };
     let res = ctx
@@ -151,6 +155,16 @@ async fn bound_object(ctx: &Ctx<'_>, reference: &Value) -> Result<Option<(&'stat
         .map_err(crate::registry::store_error)?;
     let kv = kv.ok_or_else(|| ApiError::not_found("", plural, name))?;
     let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+    if claim == "pod"
+        && obj
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str)
+            != Some(service_account)
+    {
+        return Err(ApiError::bad_request(format!(
+            "cannot bind token for serviceaccount {service_account:?} to pod running with different serviceaccount name."
+        )));
+    }
     let uid = meta::uid(&obj).to_string();
     if let Some(want) = reference["uid"].as_str().filter(|u| !u.is_empty())
         && want != uid
@@ -207,6 +221,7 @@ pub async fn create_token(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<B
         request
             .pointer("/spec/boundObjectRef")
             .unwrap_or(&Value::Null),
+        meta::name(&sa),
     )
     .await?;
     let now = chrono::Utc::now();

@@ -154,7 +154,16 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     let send_initial = explicit_initial || rv_param.is_empty() || rv_param == "0";
     let bookmarks = crate::request::param_bool(ctx.params, "allowWatchBookmarks").unwrap_or(false);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let form = wanted(ctx.headers);
+    // Protobuf only for kinds that have a protobuf form (else JSON, as
+    // upstream's negotiation falls through to the next acceptable type).
+    let form = match wanted(ctx.headers) {
+        As::Protobuf
+            if !skiff_api::proto::has_message(&ctx.res.def.api_version(), ctx.res.def.kind) =>
+        {
+            As::Object
+        }
+        form => form,
+    };
     let timeout = match ctx.params.get("timeoutSeconds").filter(|t| !t.is_empty()) {
         Some(t) => Duration::from_secs(
             t.parse::<u64>()

@@ -517,6 +517,9 @@ fn any_value() -> impl Strategy<Value = Value> {
         Just(json!("2024-01-01T00:00:00Z")),
         Just(json!("YWJj")),
         Just(json!("Always")),
+        Just(json!("1éé")),
+        Just(json!("2024-01-01T00:00:00+00:0é")),
+        "\\PC{0,6}".prop_map(Value::from),
         "[a-z0-9.-]{1,12}".prop_map(Value::from),
     ];
     leaf.prop_recursive(2, 8, 3, |inner| {

@@ -4,10 +4,11 @@
 //! serving certificate and the admin's client certificate, and the service
 //! account signing key, so that a token one server issues verifies on all.
 //!
-//! The record lives at `/bootstrap/<first 12 hex digits of SHA-256(token)>`,
-//! encrypted with AES-256-GCM under a key derived from the server token by
+//! The record lives at `/bootstrap/data`, encrypted with AES-256-GCM (its key
+//! name as associated data) under a key derived from the server token by
 //! PBKDF2-HMAC-SHA256 with a random salt, so the store (an etcd shared with
-//! others, a backup) never holds the CA key in the clear. The token is
+//! others, a backup) never holds the CA key in the clear, nor anything that
+//! checks a guessed token faster than the key derivation. The token is
 //! `--token` / `SKIFF_TOKEN`, else `<data-dir>/token`, generated on first start
 //! as k3s does. A server whose token does not open the record refuses to start
 //! rather than serve a second cluster on the same data.
@@ -21,10 +22,8 @@ use bytes::Bytes;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
-use skiff_store::{ListRequest, Outcome, Store};
+use skiff_store::{Outcome, Store};
 
-/// Where the records live in the store.
-pub const PREFIX: &str = "/bootstrap/";
 const PBKDF2_ROUNDS: u32 = 100_000;
 const SALT_LEN: usize = 16;
 
@@ -92,21 +91,12 @@ pub fn token(configured: Option<&str>, data_dir: &Path) -> Result<String, Cluste
         .fill(&mut raw)
         .map_err(|_| ClusterDataError::Random)?;
     let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&path, format!("{token}\n")).map_err(io)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    skiff_apiserver::pki::write_file(&path, &format!("{token}\n"), true).map_err(io)?;
     Ok(token)
 }
 
-/// The store key of the record for `token`.
-pub fn key(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    let hex: String = digest.as_ref()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{PREFIX}{hex}")
-}
+/// The store key of the record.
+pub const KEY: &str = "/bootstrap/data";
 
 fn derive(token: &str, salt: &[u8]) -> LessSafeKey {
     let mut key = [0u8; 32];
@@ -129,7 +119,11 @@ pub fn seal(token: &str, data: &ClusterData) -> Result<Vec<u8>, ClusterDataError
     rng.fill(&mut nonce).map_err(|_| ClusterDataError::Random)?;
     let mut buf = serde_json::to_vec(data).expect("JSON");
     derive(token, &salt)
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(KEY.as_bytes()),
+            &mut buf,
+        )
         .map_err(|_| ClusterDataError::Random)?;
     Ok(serde_json::to_vec(&Sealed {
         salt: B64.encode(salt),
@@ -156,7 +150,11 @@ pub fn open(token: &str, key: &str, sealed: &[u8]) -> Result<ClusterData, Cluste
         .decode(&sealed.ciphertext)
         .map_err(|_| corrupt("bad ciphertext"))?;
     let plain = derive(token, &salt)
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(KEY.as_bytes()),
+            &mut buf,
+        )
         .map_err(|_| ClusterDataError::OtherCluster {
             key: key.to_string(),
         })?;
@@ -172,15 +170,10 @@ pub async fn shared(
     token: &str,
     candidate: ClusterData,
 ) -> Result<ClusterData, ClusterDataError> {
-    let key = key(token);
+    let key = KEY.to_string();
     for _ in 0..5 {
-        let existing = store
-            .list(ListRequest {
-                prefix: PREFIX.into(),
-                ..Default::default()
-            })
-            .await?;
-        if let Some(kv) = existing.kvs.iter().find(|kv| kv.key == key) {
+        let (_, existing) = store.get(&key, 0).await?;
+        if let Some(kv) = existing {
             let mut data = open(token, &key, &kv.value)?;
             if !data.service_account_key.is_empty() {
                 return Ok(data);
@@ -194,11 +187,6 @@ pub async fn shared(
                 return Ok(data);
             }
             continue;
-        }
-        if let Some(other) = existing.kvs.first() {
-            return Err(ClusterDataError::OtherCluster {
-                key: other.key.clone(),
-            });
         }
         match store
             .create(&key, Bytes::from(seal(token, &candidate)?), None)

@@ -42,8 +42,6 @@ pub enum ServerError {
     ServiceAccountKey(String),
     #[error("cluster data: {0}")]
     ClusterData(#[from] cluster_data::ClusterDataError),
-    #[error("bootstrap: {0}")]
-    Bootstrap(#[from] bootstrap::BootstrapError),
 }
 
 /// Runs the control plane until `shutdown` completes.
@@ -140,7 +138,7 @@ pub async fn run(
         store.clone(),
         advertise,
     ));
-    bootstrap.reconcile().await?;
+    bootstrap.start(std::time::Duration::from_secs(30)).await;
     bootstrap::write_kubeconfig(&pki, &config.data_dir.join("admin.kubeconfig"), &local)
         .map_err(io("write admin.kubeconfig".into()))?;
     server.set_ready();
@@ -174,7 +172,13 @@ pub async fn run(
     tracing::info!("shutting down");
     // Out of the `kubernetes` endpoints first, while the server still serves.
     let _ = bootstrap_stop.send(());
-    let _ = controllers.await;
+    // As upstream's Stop: at most twice the endpoint interval.
+    if tokio::time::timeout(2 * bootstrap::ENDPOINT_INTERVAL, controllers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("RemoveEndpoints() timed out");
+    }
     let _ = stop_tx.send(());
     compactor.abort();
     sampler.abort();

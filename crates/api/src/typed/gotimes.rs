@@ -106,8 +106,13 @@ pub fn parse_rfc3339(value: &str, micro: bool) -> Result<(), String> {
                 if rest.len() < 4 || !digit(rest, 0) {
                     return Err(bad());
                 }
-                year = rest[..4].parse::<i64>().map_err(|_| bad())?;
-                rest = &rest[4..];
+                // `get` refuses a cut inside a multi-byte character.
+                year = rest
+                    .get(..4)
+                    .ok_or_else(bad)?
+                    .parse::<i64>()
+                    .map_err(|_| bad())?;
+                rest = rest.get(4..).ok_or_else(bad)?;
             }
             Elem::Month | Elem::Day | Elem::Hour | Elem::Minute | Elem::Second => {
                 let fixed = !matches!(elem, Elem::Hour);
@@ -160,12 +165,16 @@ pub fn parse_rfc3339(value: &str, micro: bool) -> Result<(), String> {
                     if b.len() < 6 || b[3] != b':' || !matches!(b[0], b'+' | b'-') {
                         return Err(bad());
                     }
-                    let hh = getnum(&rest[1..3], true).ok_or_else(bad)?.0;
-                    let mm = getnum(&rest[4..6], true).ok_or_else(bad)?.0;
+                    let hh = getnum(rest.get(1..3).ok_or_else(bad)?, true)
+                        .ok_or_else(bad)?
+                        .0;
+                    let mm = getnum(rest.get(4..6).ok_or_else(bad)?, true)
+                        .ok_or_else(bad)?
+                        .0;
                     if hh > 24 || mm > 60 {
                         return Err(out_of_range("time zone offset"));
                     }
-                    rest = &rest[6..];
+                    rest = rest.get(6..).ok_or_else(bad)?;
                 }
             }
         }
@@ -218,6 +227,17 @@ mod tests {
             parse_rfc3339("2024-01-01T00:00:00Z!", false).unwrap_err(),
             "parsing time \"2024-01-01T00:00:00Z!\": extra text: \"!\""
         );
+        // Multi-byte characters where digits belong are refused, not cut.
+        for v in [
+            "1éé",
+            "2024-01-01T00:00:00+00:0é",
+            "2024-01-01T00:00:00+é0:00",
+            "é",
+            "2024é",
+        ] {
+            assert!(parse_rfc3339(v, false).is_err(), "{v}");
+            assert!(parse_rfc3339(v, true).is_err(), "{v}");
+        }
         assert_eq!(
             parse_rfc3339("2024-01-01T00:00:00Z", true).unwrap_err(),
             "parsing time \"2024-01-01T00:00:00Z\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"Z\" as \".000000\""

@@ -157,6 +157,17 @@ fn normalize_item(item: &mut Value, elem: &'static GoType) -> bool {
     true
 }
 
+/// Whether a JSON number parses as an integer of `bits` bits.
+fn int_fits(n: &serde_json::Number, bits: u8, signed: bool) -> bool {
+    match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) if signed => {
+            bits >= 64 || (i >= -(1i64 << (bits - 1)) && i < (1i64 << (bits - 1)))
+        }
+        (_, Some(u)) if !signed => bits >= 64 || u < (1u64 << bits),
+        _ => false,
+    }
+}
+
 /// The JSON kind of a value as Go's decoder names it in an error.
 fn value_word(v: &Value) -> &'static str {
     match v {
@@ -194,12 +205,9 @@ struct Walk<'a> {
 type Fatal = String;
 
 impl<'a> Walk<'a> {
-    /// Records a type error of `v` against the type printed `ty` (the first wins).
-    fn mismatch(&mut self, value: String, ty: &str, converter: String) {
-        if self.saved.is_some() {
-            return;
-        }
-        self.saved = Some(match self.decoder {
+    /// A type error of a value (`number`, `string`, ...) against the type printed `ty`.
+    fn message(&self, value: String, ty: &str, converter: String) -> String {
+        match self.decoder {
             Decoder::Converter => converter,
             Decoder::Json => match self.path.last() {
                 Some((strukt, _)) => format!(
@@ -212,7 +220,14 @@ impl<'a> Walk<'a> {
                 ),
                 None => format!("json: cannot unmarshal {value} into Go value of type {ty}"),
             },
-        });
+        }
+    }
+
+    /// Records a type error (the first wins; decoding goes on).
+    fn mismatch(&mut self, value: String, ty: &str, converter: String) {
+        if self.saved.is_none() {
+            self.saved = Some(self.message(value, ty, converter));
+        }
     }
 
     fn save(&mut self, err: String) {
@@ -364,14 +379,7 @@ impl<'a> Walk<'a> {
             self.mismatch(value_word(v).into(), printed, conv);
             return;
         };
-        let fits = match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) if signed => {
-                bits >= 64 || (i >= -(1i64 << (bits - 1)) && i < (1i64 << (bits - 1)))
-            }
-            (_, Some(u)) if !signed => bits >= 64 || u < (1u64 << bits),
-            _ => false,
-        };
-        if !fits {
+        if !int_fits(n, bits, signed) {
             let conv = format!(
                 "cannot convert {} to {printed}",
                 if n.is_f64() { "float64" } else { "int64" }
@@ -405,18 +413,21 @@ impl<'a> Walk<'a> {
                     Ok(())
                 }
             },
-            "intstr.IntOrString" => {
-                match v {
-                    Value::String(_) => {}
-                    Value::Number(_) => self.int(v, 32, true, "int32"),
-                    _ => self.mismatch(
-                        value_word(v).into(),
-                        "int32",
-                        "unrecognized type: int32".into(),
-                    ),
-                }
-                Ok(())
-            }
+            // Its unmarshaler's errors end decoding too.
+            "intstr.IntOrString" => match v {
+                Value::String(_) => Ok(()),
+                Value::Number(n) if !int_fits(n, 32, true) => Err(self.message(
+                    format!("number {n}"),
+                    "int32",
+                    "unrecognized type: int32".into(),
+                )),
+                Value::Number(_) => Ok(()),
+                _ => Err(self.message(
+                    value_word(v).into(),
+                    "int32",
+                    "unrecognized type: int32".into(),
+                )),
+            },
             // RawExtension, FieldsV1, apiextensions' JSON and JSONSchemaPropsOr*:
             // any JSON value.
             _ => Ok(()),

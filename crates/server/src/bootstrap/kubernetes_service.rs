@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use skiff_store::{ListRequest, Outcome, Store};
+use skiff_store::{ListRequest, Store};
 
 use super::BootstrapError;
 use super::client::Loopback;
@@ -136,13 +136,24 @@ impl MasterLease {
         ))
     }
 
-    /// Removes the lease (on shutdown, as upstream's `RemoveEndpoints`).
+    /// Removes the lease (on shutdown, as upstream's `RemoveEndpoints`), unless
+    /// another server (same address, another port) holds it now.
     pub(crate) async fn release(&self) -> Result<()> {
         let key = self.key();
-        match self.store.delete(&key, None).await {
-            Ok(Outcome::Written { .. } | Outcome::Failed { .. }) => Ok(()),
-            Err(e) => Err(BootstrapError::new(&key, 500, e)),
+        let err = |e: skiff_store::StoreError| BootstrapError::new(&key, 500, e);
+        let (_, current) = self.store.get(&key, 0).await.map_err(err)?;
+        let Some(kv) = current else { return Ok(()) };
+        let ours = serde_json::from_slice::<Value>(&kv.value)
+            .ok()
+            .and_then(|v| v.pointer("/subsets/0/ports/0/port").and_then(Value::as_i64))
+            == Some(i64::from(self.port));
+        if ours {
+            self.store
+                .delete(&key, Some(kv.mod_revision))
+                .await
+                .map_err(err)?;
         }
+        Ok(())
     }
 
     /// The addresses and ports of the live leases, sorted by address.

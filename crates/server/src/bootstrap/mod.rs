@@ -89,8 +89,9 @@ impl Bootstrap {
     /// The `kubernetes` Service, this server's lease and the endpoints.
     pub async fn reconcile_endpoints(&self) -> Result<(), BootstrapError> {
         let port = self.advertise.port();
-        kubernetes_service::reconcile_service(&self.client, port).await?;
+        // The lease first: whatever fails below, this server stays listed.
         self.lease.renew().await?;
+        kubernetes_service::reconcile_service(&self.client, port).await?;
         let live = self.lease.live().await?;
         kubernetes_service::reconcile_endpoints(&self.client, &live, port).await
     }
@@ -103,11 +104,34 @@ impl Bootstrap {
         flowcontrol::reconcile(&self.client).await
     }
 
-    /// One full round, as on start: the server is ready once it succeeds.
+    /// One full round, as on start.
     pub async fn reconcile(&self) -> Result<(), BootstrapError> {
         namespaces::reconcile(&self.client).await?;
         self.reconcile_endpoints().await?;
         self.reconcile_system().await
+    }
+
+    /// The first round, retried (with backoff, for `deadline` at most) until it
+    /// succeeds, as upstream's post-start hooks retry; a round that still
+    /// fails is logged and left to the periodic reconciliation, so that a
+    /// broken system object never keeps the server from serving.
+    pub async fn start(&self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.reconcile().await {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() + wait < until => {
+                    tracing::info!(error = %e, "bootstrap: retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "bootstrap: not complete; the periodic reconciliation goes on");
+                    return;
+                }
+            }
+        }
     }
 
     /// Keeps reconciling until `shutdown`; then releases this server's lease and
@@ -170,7 +194,5 @@ pub fn write_kubeconfig(pki: &Pki, path: &Path, address: &SocketAddr) -> std::io
         b64(&cert),
         b64(&key)
     );
-    std::fs::write(path, config)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    skiff_apiserver::pki::write_file(path, &config, true)
 }

@@ -69,17 +69,22 @@ struct Sealed {
     ciphertext: String,
 }
 
-/// The server token: `configured` if given, else the one in `<data-dir>/token`,
-/// else a new random one written there (mode 0600).
+/// The server token: `configured` if given (and written to
+/// `<data-dir>/token` when that is absent, so a later start without it finds
+/// it, as k3s keeps it), else the one in `<data-dir>/token`, else a new random
+/// one written there (mode 0600).
 pub fn token(configured: Option<&str>, data_dir: &Path) -> Result<String, ClusterDataError> {
-    if let Some(t) = configured.filter(|t| !t.is_empty()) {
-        return Ok(t.to_string());
-    }
     let path = data_dir.join("token");
     let io = |source| ClusterDataError::Io {
         path: path.display().to_string(),
         source,
     };
+    if let Some(t) = configured.filter(|t| !t.is_empty()) {
+        if !path.exists() {
+            skiff_apiserver::pki::write_file(&path, &format!("{t}\n"), true).map_err(io)?;
+        }
+        return Ok(t.to_string());
+    }
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => {}
@@ -158,7 +163,8 @@ pub fn open(token: &str, key: &str, sealed: &[u8]) -> Result<ClusterData, Cluste
         .map_err(|_| ClusterDataError::OtherCluster {
             key: key.to_string(),
         })?;
-    serde_json::from_slice(plain).map_err(|e| corrupt(&e.to_string()))
+    // The decoder's error could quote secret text: a fixed message.
+    serde_json::from_slice(plain).map_err(|_| corrupt("undecodable record"))
 }
 
 /// The cluster's data: the record in the store if there is one; else
@@ -238,5 +244,12 @@ mod tests {
         assert_eq!(token(None, dir.path()).unwrap(), first);
         assert_eq!(token(Some("given"), dir.path()).unwrap(), "given");
         assert_eq!(token(Some(""), dir.path()).unwrap(), first);
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(token(Some("flag"), other.path()).unwrap(), "flag");
+        assert_eq!(
+            token(None, other.path()).unwrap(),
+            "flag",
+            "a given token is kept"
+        );
     }
 }

@@ -27,7 +27,7 @@ impl std::str::FromStr for StoreKind {
 }
 
 /// The resolved configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub bind_address: IpAddr,
@@ -45,9 +45,30 @@ pub struct Config {
     pub max_mutating_requests_inflight: usize,
 }
 
+impl std::fmt::Debug for Config {
+    /// Every setting but the token's value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("bind_address", &self.bind_address)
+            .field("advertise_address", &self.advertise_address)
+            .field("secure_port", &self.secure_port)
+            .field("store", &self.store)
+            .field("etcd_servers", &self.etcd_servers)
+            .field("token_auth_file", &self.token_auth_file)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_requests_inflight", &self.max_requests_inflight)
+            .field(
+                "max_mutating_requests_inflight",
+                &self.max_mutating_requests_inflight,
+            )
+            .finish()
+    }
+}
+
 /// One layer of settings (flags with environment, or the file): unset fields
 /// fall through to the next layer.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Layer {
     pub data_dir: Option<PathBuf>,

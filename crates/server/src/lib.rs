@@ -107,12 +107,18 @@ pub async fn run(
         .await
         .map_err(io(format!("listen on {address}")))?;
     let local = listener.local_addr().map_err(io("local address".into()))?;
+    let advertise = std::net::SocketAddr::new(
+        config
+            .advertise_address
+            .unwrap_or_else(|| advertise_ip(local.ip())),
+        local.port(),
+    );
     let server = ApiServer::new(
         store.clone(),
         Options {
             max_requests_inflight: config.max_requests_inflight,
             max_mutating_requests_inflight: config.max_mutating_requests_inflight,
-            advertise_address: local.to_string(),
+            advertise_address: advertise.to_string(),
             token_issuer: Some(Arc::new(token_issuer)),
         },
     );
@@ -126,12 +132,6 @@ pub async fn run(
             let _ = stop_rx.await;
         },
     ));
-    let advertise = std::net::SocketAddr::new(
-        config
-            .advertise_address
-            .unwrap_or_else(|| advertise_ip(local.ip())),
-        local.port(),
-    );
     server.resume().await?;
     let bootstrap = Arc::new(bootstrap::Bootstrap::new(
         server.clone(),

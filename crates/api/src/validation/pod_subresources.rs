@@ -154,35 +154,57 @@ pub fn prepare_resize(new: &mut Value, old: &Value) {
     reset_meta_for_status(new, old);
 }
 
-/// A pod's QoS class from its containers' requests and limits (upstream's
-/// `qos.GetPodQOS`: a missing request counts as its limit).
+/// A pod's QoS class from its containers' requests and limits, as upstream's
+/// `qos.GetPodQOS`: positive cpu and memory quantities summed over the
+/// containers; Guaranteed when every container limits both and the sums of
+/// requests equal the sums of limits (a missing request counts as its limit,
+/// as defaulting sets it).
 pub fn qos_class(spec: &Value) -> &'static str {
-    let all: Vec<&Value> = ["containers", "initContainers"]
+    use std::collections::BTreeMap;
+
+    use crate::validation::quantity::Quantity;
+    let mut requests: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut guaranteed = true;
+    let add = |sums: &mut BTreeMap<&'static str, Quantity>, name: &'static str, q: Quantity| {
+        let total = match sums.get(name) {
+            Some(prev) => prev.plus(&q).unwrap_or(q),
+            None => q,
+        };
+        sums.insert(name, total);
+    };
+    for c in ["containers", "initContainers"]
         .iter()
         .flat_map(|l| containers(spec, l))
-        .collect();
-    let mut best_effort = true;
-    let mut guaranteed = true;
-    for c in &all {
-        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
-        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
-        let any = |m: Option<&serde_json::Map<String, Value>>| {
-            m.is_some_and(|m| m.keys().any(|k| k == "cpu" || k == "memory"))
-        };
-        if any(requests) || any(limits) {
-            best_effort = false;
-        }
-        for r in ["cpu", "memory"] {
-            let limit = limits.and_then(|l| l.get(r));
-            let request = requests.and_then(|q| q.get(r)).or(limit);
-            if limit.is_none() || request != limit {
-                guaranteed = false;
+    {
+        let mut limited = 0;
+        for name in ["cpu", "memory"] {
+            let positive = |kind: &str| {
+                c.pointer(&format!("/resources/{kind}/{name}"))
+                    .and_then(|v| Quantity::from_json(v).ok())
+                    .filter(Quantity::is_positive)
+            };
+            let limit = positive("limits");
+            if let Some(l) = &limit {
+                limited += 1;
+                add(&mut limits, name, l.clone());
+            }
+            if let Some(r) = positive("requests").or(limit) {
+                add(&mut requests, name, r);
             }
         }
+        if limited < 2 {
+            guaranteed = false;
+        }
     }
-    if best_effort {
-        "BestEffort"
-    } else if guaranteed {
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    let equal = requests.len() == limits.len()
+        && requests.iter().all(|(name, r)| {
+            limits.get(name).and_then(|l| l.compare(r)) == Some(std::cmp::Ordering::Equal)
+        });
+    if guaranteed && equal {
         "Guaranteed"
     } else {
         "Burstable"
@@ -297,6 +319,20 @@ mod tests {
         assert_eq!(
             validate_resize(&guaranteed, &old)[0].message,
             "Forbidden: Pod QOS Class may not change as a result of resizing"
+        );
+        let mut milli = pod();
+        milli["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1000m", "memory": "1024Mi"}});
+        assert_eq!(
+            qos_class(&milli["spec"]),
+            "Guaranteed",
+            "quantities compare by value"
+        );
+        let mut zero = pod();
+        zero["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "0"}});
+        assert_eq!(
+            qos_class(&zero["spec"]),
+            "BestEffort",
+            "zero quantities do not count"
         );
         let mut storage = pod();
         storage["spec"]["containers"][0]["resources"]["limits"]["ephemeral-storage"] = json!("1Gi");

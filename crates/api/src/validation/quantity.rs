@@ -289,6 +289,32 @@ impl Quantity {
     }
 
     /// Whether the value is below zero.
+    /// Whether the quantity is above zero.
+    pub fn is_positive(&self) -> bool {
+        !self.negative && (self.mantissa > 0 || self.overflow)
+    }
+
+    /// The sum of two non-negative quantities (None on overflow), in the
+    /// first one's format.
+    pub fn plus(&self, other: &Quantity) -> Option<Quantity> {
+        if self.negative || other.negative || self.overflow || other.overflow {
+            return None;
+        }
+        let exponent = self.exponent.min(other.exponent);
+        let scale = |q: &Quantity| {
+            pow10((q.exponent - exponent) as u32).and_then(|f| q.mantissa.checked_mul(f))
+        };
+        let mantissa = scale(self)?.checked_add(scale(other)?)?;
+        Some(Quantity {
+            negative: false,
+            mantissa,
+            exponent,
+            format: self.format,
+            overflow: false,
+            original: String::new(),
+        })
+    }
+
     pub fn is_negative(&self) -> bool {
         self.negative && (self.mantissa != 0 || self.overflow)
     }

@@ -53,18 +53,22 @@ pub fn validate_csr_update(new: &Value, old: &Value, how: CsrUpdate) -> Vec<Caus
             causes.push(Cause::duplicate(format!("{path}.type"), &json!(ty)));
         }
     }
-    let both = count(&news, "Approved") > 0 && count(&news, "Denied") > 0;
+    // Reported at each condition that meets the other kind already seen, as upstream.
     let had_both = count(&olds, "Approved") > 0 && count(&olds, "Denied") > 0;
-    if both && !had_both {
-        let i = news
-            .iter()
-            .position(|c| c["type"] == "Approved" || c["type"] == "Denied")
-            .unwrap_or(0);
-        causes.push(Cause::invalid(
-            format!("status.conditions[{i}].type"),
-            &news[i]["type"],
-            "Approved and Denied conditions are mutually exclusive",
-        ));
+    let (mut approved, mut denied) = (false, false);
+    for (i, c) in news.iter().enumerate() {
+        match c["type"].as_str() {
+            Some("Approved") => approved = true,
+            Some("Denied") => denied = true,
+            _ => continue,
+        }
+        if approved && denied && !had_both {
+            causes.push(Cause::invalid(
+                format!("status.conditions[{i}].type"),
+                &c["type"],
+                "Approved and Denied conditions are mutually exclusive",
+            ));
+        }
     }
     for ty in ["Approved", "Denied", "Failed"] {
         if count(&olds, ty) > count(&news, ty) {

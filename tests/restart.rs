@@ -591,3 +591,39 @@ fn three_servers_on_one_etcd() {
     let err = stranger.start().unwrap_err().to_string();
     assert!(err.contains("another token"), "{err}");
 }
+
+/// What bootstrap creates reads as on upstream: API Priority and Fairness'
+/// configuration with its printer columns, flow schemas by precedence.
+#[test]
+fn flow_control_configuration_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SkiffServer::new(&dir.path().join("data"), "127.0.0.1", free_port(), &[]);
+    s.start().unwrap();
+    let schemas = s.ok(&[
+        "get",
+        "flowschemas",
+        "--no-headers",
+        "-o",
+        "custom-columns=N:.metadata.name",
+    ]);
+    assert_eq!(schemas.split_whitespace().count(), 13);
+    let table = s.ok(&["get", "flowschemas"]);
+    let first: Vec<&str> = table.lines().take(3).collect();
+    assert!(
+        first[0].starts_with("NAME") && first[0].contains("MISSINGPL"),
+        "{table}"
+    );
+    assert!(
+        first[1].starts_with("exempt ") && first[2].starts_with("probes "),
+        "by precedence: {table}"
+    );
+    let levels = s.ok(&["get", "prioritylevelconfigurations"]);
+    let global = levels
+        .lines()
+        .find(|l| l.starts_with("global-default"))
+        .unwrap();
+    assert_eq!(
+        global.split_whitespace().collect::<Vec<_>>()[..6],
+        ["global-default", "Limited", "20", "128", "6", "50"]
+    );
+}

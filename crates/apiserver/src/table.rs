@@ -1042,6 +1042,55 @@ const ENDPOINTSLICE: &[Column] = &[
     col("Age", "string", 0, age),
 ];
 
+/// Upstream's `printFlowSchema`.
+const FLOWSCHEMA: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("PriorityLevel", "string", 0, |v| {
+        json!(s(v, "/spec/priorityLevelConfiguration/name"))
+    }),
+    col("MatchingPrecedence", "string", 0, |v| {
+        json!(i(v, "/spec/matchingPrecedence"))
+    }),
+    col("DistinguisherMethod", "string", 0, |v| {
+        or_none(s(v, "/spec/distinguisherMethod/type"))
+    }),
+    col("Age", "string", 0, age),
+    col("MissingPL", "string", 0, |v| {
+        let dangling = arr(v, "/status/conditions")
+            .iter()
+            .find(|c| c["type"] == "Dangling")
+            .and_then(|c| c["status"].as_str().map(String::from));
+        json!(dangling.unwrap_or_else(|| "?".into()))
+    }),
+];
+
+/// A PriorityLevelConfiguration's limited number at `ptr`, or `<none>`.
+fn limited(v: &Value, ptr: &str) -> Value {
+    match v.pointer(ptr) {
+        Some(n) if n.is_number() => n.clone(),
+        _ => json!("<none>"),
+    }
+}
+
+/// Upstream's `printPriorityLevelConfiguration`.
+const PRIORITYLEVEL: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Type", "string", 0, |v| json!(s(v, "/spec/type"))),
+    col("NominalConcurrencyShares", "string", 0, |v| {
+        limited(v, "/spec/limited/nominalConcurrencyShares")
+    }),
+    col("Queues", "string", 0, |v| {
+        limited(v, "/spec/limited/limitResponse/queuing/queues")
+    }),
+    col("HandSize", "string", 0, |v| {
+        limited(v, "/spec/limited/limitResponse/queuing/handSize")
+    }),
+    col("QueueLengthLimit", "string", 0, |v| {
+        limited(v, "/spec/limited/limitResponse/queuing/queueLengthLimit")
+    }),
+    col("Age", "string", 0, age),
+];
+
 const INGRESSCLASS: &[Column] = &[
     col("Name", "string", 0, name),
     col("Controller", "string", 0, |v| {
@@ -1197,6 +1246,8 @@ fn columns(res: &Resource) -> &'static [Column] {
         ) => WEBHOOKCONFIG,
         ("apiregistration.k8s.io", "apiservices") => APISERVICE,
         ("certificates.k8s.io", "certificatesigningrequests") => CSR,
+        ("flowcontrol.apiserver.k8s.io", "flowschemas") => FLOWSCHEMA,
+        ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations") => PRIORITYLEVEL,
         _ => DEFAULT,
     }
 }
@@ -1210,6 +1261,14 @@ pub fn table(
     continue_token: Option<String>,
     params: &HashMap<String, String>,
 ) -> Value {
+    let mut objects = objects;
+    // Upstream's printFlowSchemaList orders by matching precedence, then name.
+    if (res.def.group, res.def.plural) == ("flowcontrol.apiserver.k8s.io", "flowschemas") {
+        objects.sort_by(|a, b| {
+            (i(a, "/spec/matchingPrecedence"), meta::name(a))
+                .cmp(&(i(b, "/spec/matchingPrecedence"), meta::name(b)))
+        });
+    }
     let cols = columns(res);
     let include = params
         .get("includeObject")

@@ -365,7 +365,7 @@ fn preserve_csr_conditions(new: &mut Value, old: &Value, ty: &str) {
 /// Condition timestamps a client left empty: `lastUpdateTime` now,
 /// `lastTransitionTime` the stored condition's of the same type and status, or now.
 fn populate_condition_timestamps(new: &mut Value, old: &Value) {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = meta::now();
     let olds: Vec<Value> = old
         .pointer("/status/conditions")
         .and_then(Value::as_array)

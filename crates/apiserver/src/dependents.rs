@@ -196,7 +196,7 @@ async fn delete_in_foreground(
     if meta::deletion_timestamp(&obj).is_some() {
         return Ok(());
     }
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = meta::now();
     meta::set(&mut obj, "deletionTimestamp", json!(now));
     meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
     let mut f = meta::finalizers(&obj);

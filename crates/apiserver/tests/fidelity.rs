@@ -1081,15 +1081,7 @@ async fn service_account_tokens() {
         token_issuer: Some(std::sync::Arc::new(issuer)),
         ..Default::default()
     };
-    let (s, _, _dir) = common::server(options).await;
-    call(
-        &s,
-        "POST",
-        "/api/v1/namespaces",
-        "application/json",
-        r#"{"metadata":{"name":"ns"}}"#,
-    )
-    .await;
+    let (s, _dir) = common::server_with_namespace_and(options).await;
     let sa = call(
         &s,
         "POST",

@@ -9,17 +9,11 @@ use serde_json::{Value, json};
 
 use crate::errors::Cause;
 use crate::meta;
+use crate::validation::common::arr_of;
 
 /// Metadata the request may not change (upstream's `ResetObjectMetaForStatus`).
 fn reset_meta_for_status(new: &mut Value, old: &Value) {
     meta::reset_fields(new, old, meta::RESET_FOR_STATUS);
-}
-
-fn containers<'a>(spec: &'a Value, list: &str) -> &'a [Value] {
-    spec.get(list)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// `pods/ephemeralcontainers`: only `spec.ephemeralContainers` comes from the request.
@@ -59,8 +53,8 @@ pub fn validate_ephemeral_containers_update(new: &Value, old: &Value) -> Vec<Cau
         new.get("spec").unwrap_or(&null),
         old.get("spec").unwrap_or(&null),
     );
-    let news = containers(ns, "ephemeralContainers");
-    for (i, o) in containers(os, "ephemeralContainers").iter().enumerate() {
+    let news = arr_of(ns, "ephemeralContainers");
+    for (i, o) in arr_of(os, "ephemeralContainers").iter().enumerate() {
         let name = o["name"].as_str().unwrap_or("");
         match news.iter().find(|n| n["name"] == o["name"]) {
             None => causes.push(Cause::forbidden(
@@ -76,7 +70,7 @@ pub fn validate_ephemeral_containers_update(new: &Value, old: &Value) -> Vec<Cau
     }
     let mut names: Vec<&str> = ["containers", "initContainers"]
         .iter()
-        .flat_map(|l| containers(ns, l))
+        .flat_map(|l| arr_of(ns, l))
         .filter_map(|c| c["name"].as_str())
         .collect();
     for (i, c) in news.iter().enumerate() {
@@ -103,9 +97,9 @@ pub fn validate_ephemeral_containers_update(new: &Value, old: &Value) -> Vec<Cau
             }
         }
         if let Some(target) = c["targetContainerName"].as_str().filter(|t| !t.is_empty())
-            && !containers(ns, "containers")
+            && !arr_of(ns, "containers")
                 .iter()
-                .chain(containers(ns, "initContainers"))
+                .chain(arr_of(ns, "initContainers"))
                 .any(|x| x["name"] == target)
         {
             causes.push(Cause::not_found(
@@ -125,12 +119,12 @@ pub fn prepare_resize(new: &mut Value, old: &Value) {
     let null = Value::Null;
     let ns = new.get("spec").unwrap_or(&null);
     let same_shape = ["containers", "initContainers"].iter().all(|l| {
-        let (a, b) = (containers(ns, l), containers(&spec, l));
+        let (a, b) = (arr_of(ns, l), arr_of(&spec, l));
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x["name"] == y["name"])
     });
     if same_shape {
         for list in ["containers", "initContainers"] {
-            let from: Vec<Value> = containers(ns, list).to_vec();
+            let from: Vec<Value> = arr_of(ns, list).to_vec();
             if let Some(to) = spec.get_mut(list).and_then(Value::as_array_mut) {
                 for (t, f) in to.iter_mut().zip(&from) {
                     for field in ["resources", "resizePolicy"] {
@@ -175,7 +169,7 @@ pub fn qos_class(spec: &Value) -> &'static str {
     };
     for c in ["containers", "initContainers"]
         .iter()
-        .flat_map(|l| containers(spec, l))
+        .flat_map(|l| arr_of(spec, l))
     {
         let mut limited = 0;
         for name in ["cpu", "memory"] {
@@ -219,7 +213,7 @@ pub fn validate_resize(new: &Value, old: &Value) -> Vec<Cause> {
         old.get("spec").unwrap_or(&null),
     );
     for list in ["containers", "initContainers"] {
-        let (a, b) = (containers(ns, list), containers(os, list));
+        let (a, b) = (arr_of(ns, list), arr_of(os, list));
         if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x["name"] != y["name"]) {
             causes.push(Cause::forbidden(
                 "spec",

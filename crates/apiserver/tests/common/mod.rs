@@ -63,7 +63,12 @@ pub async fn call(
 
 /// An API server on a new SQLite store with the namespace `ns`.
 pub async fn server_with_namespace() -> (ApiServer, tempfile::TempDir) {
-    let (server, _, dir) = server(Options::default()).await;
+    server_with_namespace_and(Options::default()).await
+}
+
+/// [`server_with_namespace`] with `options`.
+pub async fn server_with_namespace_and(options: Options) -> (ApiServer, tempfile::TempDir) {
+    let (server, _, dir) = server(options).await;
     let ns = call(
         &server,
         "POST",

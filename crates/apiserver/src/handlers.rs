@@ -59,7 +59,13 @@ pub async fn handle(
         verb.as_str(),
         "create" | "update" | "patch" | "delete" | "deletecollection"
     );
-    let long_running = verb == "watch";
+    // Upstream's --long-running-request-regexp: watches, proxies, logs,
+    // exec, attach and port-forward.
+    let long_running = verb == "watch"
+        || matches!(&routed, Route::Resource(i) if matches!(
+            i.subresource.as_str(),
+            "proxy" | "log" | "exec" | "attach" | "portforward"
+        ));
     // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
     // so is the server's own loopback (exempt in upstream's priority and
     // fairness), so that its bootstrap controllers keep its lease under load.
@@ -190,6 +196,9 @@ pub struct Ctx<'a> {
     pub res: Arc<Resource>,
     pub params: &'a HashMap<String, String>,
     pub headers: &'a http::HeaderMap,
+    /// The whole request head: its path, query and (for connect
+    /// subresources) the pending protocol upgrade.
+    pub parts: &'a http::request::Parts,
     /// Who is asking (for reviews, admission and, with RBAC, authorization).
     pub user: &'a UserInfo,
     /// `Warning` headers for the response.
@@ -267,6 +276,7 @@ async fn resource(
         res,
         params,
         headers: &parts.headers,
+        parts,
         user,
         warnings: Default::default(),
         body: body.clone(),
@@ -322,6 +332,9 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
     if def.group.is_empty() && def.plural == "bindings" && ctx.info.verb == "create" {
         return crate::subresources::binding(ctx, body).await;
     }
+    if def.group.is_empty() && crate::connect::is_connect(def.plural, &sub) {
+        return crate::connect::serve(ctx).await;
+    }
     match (sub.as_str(), ctx.info.verb.as_str()) {
         ("", "get") => get(ctx).await,
         ("", "list") => list::list(ctx).await,
@@ -348,11 +361,7 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         ("binding", "create") => crate::subresources::binding(ctx, body).await,
         ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
         ("token", "create") => crate::serviceaccount::create_token(ctx, &body).await,
-        _ => Err(ApiError::new(
-            405,
-            "MethodNotAllowed",
-            format!("the subresource {sub:?} is not served by Skiff yet"),
-        )),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
@@ -692,6 +701,37 @@ pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
     Ok((
         skiff_api::conversion::from_storage(ctx.res.def, obj),
         kv.mod_revision,
+    ))
+}
+
+/// Reads an object of another resource (`plural` in `group`/`version`), as
+/// served, with its revision and its key.
+pub async fn read_other(
+    ctx: &Ctx<'_>,
+    (group, version, plural): (&str, &str, &str),
+    namespace: &str,
+    name: &str,
+) -> Result<(Value, i64, String)> {
+    let res = ctx
+        .server
+        .inner
+        .registry
+        .resource(group, version, plural)
+        .ok_or_else(ApiError::not_found_path)?;
+    let key = res.key(if res.def.namespaced { namespace } else { "" }, name);
+    let (_, kv) = ctx
+        .server
+        .inner
+        .store
+        .get(&key, 0)
+        .await
+        .map_err(store_error)?;
+    let kv = kv.ok_or_else(|| ApiError::not_found(group, plural, name))?;
+    let obj = decode(&kv.value, kv.mod_revision)?;
+    Ok((
+        skiff_api::conversion::from_storage(res.def, obj),
+        kv.mod_revision,
+        key,
     ))
 }
 

@@ -15,6 +15,7 @@ pub mod authn;
 pub mod authz;
 mod cacher;
 mod client;
+pub mod connect;
 mod dependents;
 mod discovery;
 mod handlers;
@@ -62,6 +63,12 @@ pub struct Options {
     /// Signs service account tokens (`serviceaccounts/token`); without it
     /// token requests fail.
     pub token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
+    /// TLS to kubelets (logs, exec, attach, port-forward, node proxies):
+    /// verified against the cluster CA with the server's kubelet client
+    /// certificate. Without it the kubelet's certificate is not verified and
+    /// none is presented (upstream's default without
+    /// `--kubelet-certificate-authority`).
+    pub kubelet_tls: Option<connect::KubeletTls>,
 }
 
 impl Default for Options {
@@ -71,6 +78,7 @@ impl Default for Options {
             max_mutating_requests_inflight: 200,
             advertise_address: "127.0.0.1:6443".into(),
             token_issuer: None,
+            kubelet_tls: None,
         }
     }
 }

@@ -30,7 +30,8 @@ pub enum Route {
     Other,
 }
 
-fn decode(s: &str) -> String {
+/// Percent-decodes one path segment or query component (`+` as a space).
+pub(crate) fn decode_component(s: &str) -> String {
     let mut out = Vec::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
@@ -64,8 +65,8 @@ pub fn query(q: Option<&str>) -> HashMap<String, String> {
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
+            Some((k, v)) => (decode_component(k), decode_component(v)),
+            None => (decode_component(p), String::new()),
         })
         .collect()
 }
@@ -76,7 +77,7 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(decode)
+        .map(decode_component)
         .collect();
     let (group, version, rest) = match parts.first().map(String::as_str) {
         Some("api") => match parts.len() {

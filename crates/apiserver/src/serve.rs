@@ -95,14 +95,17 @@ pub async fn serve(
                 let (server, authn, cert_user) = (server.clone(), authn.clone(), cert_user.clone());
                 async move {
                     Ok::<_, std::convert::Infallible>(
-                        handle_http(&server, &authn, cert_user, req).await,
+                        handle_http(&server, &authn, cert_user, peer, req).await,
                     )
                 }
             });
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             // kube-apiserver's --http2-max-streams-per-connection default.
             builder.http2().max_concurrent_streams(1000);
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                .await
+            {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
@@ -113,9 +116,11 @@ async fn handle_http(
     server: &ApiServer,
     authn: &Authenticator,
     cert_user: Option<UserInfo>,
+    peer: std::net::SocketAddr,
     req: http::Request<Incoming>,
 ) -> http::Response<Body> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(crate::connect::PeerAddr(peer));
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e)

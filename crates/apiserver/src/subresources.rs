@@ -119,25 +119,8 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
         ));
     }
     // The `bindings` resource addresses pods too.
-    let pods = ctx
-        .server
-        .inner
-        .registry
-        .resource("", "v1", "pods")
-        .ok_or_else(ApiError::not_found_path)?;
-    let key = pods.key(ctx.namespace(), &name);
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&key, 0)
-        .await
-        .map_err(crate::registry::store_error)?;
-    let kv = kv.ok_or_else(|| ApiError::not_found("", "pods", &name))?;
-    let (pod, rev) = (
-        crate::registry::decode(&kv.value, kv.mod_revision)?,
-        kv.mod_revision,
-    );
+    let (pod, rev, key) =
+        crate::handlers::read_other(ctx, ("", "v1", "pods"), ctx.namespace(), &name).await?;
     if meta::deletion_timestamp(&pod).is_some() {
         return Err(ApiError::conflict(
             "",

@@ -42,6 +42,21 @@ pub enum ServerError {
     ServiceAccountKey(String),
     #[error("cluster data: {0}")]
     ClusterData(#[from] cluster_data::ClusterDataError),
+    #[error("kubelet client TLS: {0}")]
+    KubeletTls(#[from] skiff_apiserver::connect::TlsClientError),
+}
+
+/// The API server's way to kubelets: their serving certificates verified
+/// against the cluster CA (node agents' certificates are signed by it, as
+/// k3s passes `--kubelet-certificate-authority`), and a client certificate
+/// of its own, `kube-apiserver-kubelet-client` as kubeadm names it.
+fn kubelet_tls(pki: &Pki) -> Result<skiff_apiserver::connect::KubeletTls, ServerError> {
+    let (cert, key) = pki.client_certificate("kube-apiserver-kubelet-client", &[])?;
+    Ok(skiff_apiserver::connect::KubeletTls::new(
+        &pki.ca_cert_pem,
+        &cert,
+        &key,
+    )?)
 }
 
 /// Runs the control plane until `shutdown` completes.
@@ -120,6 +135,7 @@ pub async fn run(
             max_mutating_requests_inflight: config.max_mutating_requests_inflight,
             advertise_address: advertise.to_string(),
             token_issuer: Some(Arc::new(token_issuer)),
+            kubelet_tls: Some(kubelet_tls(&pki)?),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -803,4 +803,39 @@ async fn exec_upgrades_and_splices_to_the_kubelet() {
         got.extend_from_slice(&buf[..n]);
     }
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 400"));
+
+    // The real kubectl reads logs and a node's kubelet through the server.
+    use base64::Engine;
+    let kubeconfig = api_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://{api}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    token: secret\ncontexts:\n- name: c\n  context: {{cluster: c, user: u, namespace: ns}}\ncurrent-context: c\n",
+            base64::engine::general_purpose::STANDARD.encode(&api_pki.ca_cert_pem)
+        ),
+    )
+    .unwrap();
+    let kubectl = |args: &[&str]| {
+        let kubeconfig = kubeconfig.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let out = tokio::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(&args)
+                .output()
+                .await
+                .expect("kubectl on the PATH");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    assert_eq!(
+        kubectl(&["logs", "p", "--tail=2", "--timestamps"]).await,
+        "log of /containerLogs/ns/p/c?tailLines=2&timestamps=true\n"
+    );
+    assert_eq!(
+        kubectl(&["get", "--raw", "/api/v1/nodes/n1/proxy/configz"]).await,
+        "kubelet /configz"
+    );
 }

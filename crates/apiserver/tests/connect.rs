@@ -826,7 +826,11 @@ async fn exec_upgrades_and_splices_to_the_kubelet() {
                 .output()
                 .await
                 .expect("kubectl on the PATH");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8(out.stdout).unwrap()
         }
     };

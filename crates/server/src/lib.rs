@@ -108,9 +108,12 @@ pub async fn run(
             )
             .map_err(|e| ServerError::ServiceAccountKey(e.to_string()))
         })?;
+    let advertise_ip = config
+        .advertise_address
+        .unwrap_or_else(|| advertise_ip(config.bind_address));
     let mut sans = vec![config.bind_address.to_string()];
-    if let Some(a) = config.advertise_address {
-        sans.push(a.to_string());
+    if advertise_ip != config.bind_address {
+        sans.push(advertise_ip.to_string());
     }
     let pki = Pki::with_ca(&tls_dir, shared.ca_cert_pem, shared.ca_key_pem, &sans)?;
     let tls = skiff_apiserver::tls_config(&pki)?;
@@ -122,12 +125,7 @@ pub async fn run(
         .await
         .map_err(io(format!("listen on {address}")))?;
     let local = listener.local_addr().map_err(io("local address".into()))?;
-    let advertise = std::net::SocketAddr::new(
-        config
-            .advertise_address
-            .unwrap_or_else(|| advertise_ip(local.ip())),
-        local.port(),
-    );
+    let advertise = std::net::SocketAddr::new(advertise_ip, local.port());
     let server = ApiServer::new(
         store.clone(),
         Options {
@@ -202,12 +200,23 @@ pub async fn run(
     Ok(())
 }
 
-/// The address to advertise when none is configured: the bind address, or
-/// loopback when bound to every interface.
+/// The address to advertise when none is configured, as upstream's
+/// `--advertise-address` default: the bind address, or when bound to every
+/// interface the host's address on its default route (loopback if it has
+/// none).
 fn advertise_ip(bind: std::net::IpAddr) -> std::net::IpAddr {
-    if bind.is_unspecified() {
-        std::net::IpAddr::from([127, 0, 0, 1])
-    } else {
-        bind
+    if !bind.is_unspecified() {
+        return bind;
     }
+    default_route_ip().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+}
+
+/// The source address the kernel picks for the default route: connecting a
+/// UDP socket sends nothing, it only routes.
+fn default_route_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Any address outside local networks (TEST-NET-3, never answered).
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }

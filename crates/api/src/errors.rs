@@ -279,7 +279,12 @@ impl ApiError {
         ApiError {
             code: 422,
             reason: "Invalid",
-            message: format!("{kind} \"{name}\" is invalid: {summary}"),
+            // The qualified kind, as Go's GroupKind.String().
+            message: if group.is_empty() {
+                format!("{kind} \"{name}\" is invalid: {summary}")
+            } else {
+                format!("{kind}.{group} \"{name}\" is invalid: {summary}")
+            },
             details: Some(d),
         }
     }

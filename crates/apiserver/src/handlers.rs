@@ -209,6 +209,9 @@ pub struct Ctx<'a> {
     pub duplicates: std::sync::Mutex<Vec<String>>,
     /// Keys a YAML body sets twice in one map, as goyaml reports them.
     pub yaml_duplicates: std::sync::Mutex<Vec<String>>,
+    /// `dryRun=All` (from the query, or a body's `DeleteOptions`): validate
+    /// and admit, answer what would be stored, store nothing.
+    pub dry_run: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx<'_> {
@@ -233,8 +236,41 @@ impl Ctx<'_> {
             .to_string()
     }
 
-    fn dry_run(&self) -> bool {
-        self.params.get("dryRun").is_some_and(|v| v == "All")
+    pub fn dry_run(&self) -> bool {
+        self.dry_run.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes `dryRun` values (of the query or a body's options) for the
+    /// options kind `kind`: every value must be `All` (upstream's
+    /// `ValidateDryRun`).
+    pub fn take_dry_run(&self, values: &[String], kind: &str) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        if values.iter().any(|v| v != "All") {
+            // Go's %#v of a []string.
+            let rendered = format!(
+                "[]string{{{}}}",
+                values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                kind,
+                "",
+                vec![skiff_api::Cause::not_supported_rendered(
+                    "dryRun",
+                    rendered,
+                    &["All"],
+                )],
+            ));
+        }
+        self.dry_run
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     fn not_found(&self, name: &str) -> ApiError {
@@ -282,7 +318,21 @@ async fn resource(
         body: body.clone(),
         duplicates: Default::default(),
         yaml_duplicates: Default::default(),
+        dry_run: Default::default(),
     };
+    let options_kind = match ctx.info.verb.as_str() {
+        "create" => "CreateOptions",
+        "update" => "UpdateOptions",
+        "patch" => "PatchOptions",
+        "delete" | "deletecollection" => "DeleteOptions",
+        _ => "",
+    };
+    if !options_kind.is_empty()
+        && !crate::connect::is_connect(&ctx.info.resource, &ctx.info.subresource)
+    {
+        let values = crate::request::query_values(parts.uri.query(), "dryRun");
+        ctx.take_dry_run(&values, options_kind)?;
+    }
     let mut resp = dispatch(&ctx, body).await?;
     for w in ctx.warnings.lock().expect("poisoned").iter() {
         let value = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
@@ -1240,7 +1290,7 @@ fn patch_sets_resource_version(body: &[u8]) -> bool {
 // === Deletes ===
 
 /// The DeleteOptions of a request: from the body, or from query parameters.
-fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
+pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
     let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else if body.starts_with(skiff_api::proto::MAGIC) {
@@ -1249,6 +1299,14 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
         serde_json::from_slice::<Value>(body)
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
+    // A body's `dryRun` counts as the query's (kubectl sends it there).
+    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
+        let values: Vec<String> = values
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect();
+        ctx.take_dry_run(&values, "DeleteOptions")?;
+    }
     if let Some(g) = ctx.params.get("gracePeriodSeconds") {
         let g: i64 = g
             .parse()

@@ -60,6 +60,19 @@ pub fn param_bool(params: &HashMap<String, String>, name: &str) -> Option<bool> 
         .map(|v| !(v == "0" || v.eq_ignore_ascii_case("false")))
 }
 
+/// Every value of a repeated query parameter, in order (`query` keeps only
+/// the last).
+pub fn query_values(q: Option<&str>, key: &str) -> Vec<String> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode_component(k) == key).then(|| decode_component(v))
+        })
+        .collect()
+}
+
 pub fn query(q: Option<&str>) -> HashMap<String, String> {
     q.unwrap_or("")
         .split('&')

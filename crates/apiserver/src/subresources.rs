@@ -160,6 +160,15 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
         meta::remove(&mut b, "resourceVersion");
         b
     });
+    let success = || {
+        response::json(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        )
+    };
+    if ctx.dry_run() {
+        return Ok(success());
+    }
     match ctx
         .server
         .inner
@@ -168,10 +177,7 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
         .await
         .map_err(crate::registry::store_error)?
     {
-        skiff_store::Outcome::Written { .. } => Ok(response::json(
-            201,
-            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-        )),
+        skiff_store::Outcome::Written { .. } => Ok(success()),
         _ => Err(ApiError::modified("", "pods", &name)),
     }
 }
@@ -185,6 +191,13 @@ pub async fn eviction(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>
             .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?
     };
     let opts = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
+    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
+        let values: Vec<String> = values
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect();
+        ctx.take_dry_run(&values, "DeleteOptions")?;
+    }
     delete_object(ctx, &ctx.info.name, &opts).await?;
     let _ = list::As::Object;
     Ok(response::json(

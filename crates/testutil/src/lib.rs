@@ -4,6 +4,7 @@
 //! used by the product.
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod server;
 
 use std::net::TcpListener;

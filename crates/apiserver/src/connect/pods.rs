@@ -302,7 +302,7 @@ pub(super) async fn stream(ctx: &Ctx<'_>, sub: &str) -> Result<http::Response<Bo
             }
         }
         if sub == "exec" {
-            for c in query_values(ctx, "command") {
+            for c in crate::request::query_values(ctx.parts.uri.query(), "command") {
                 pairs.push(("command", c));
             }
         }
@@ -342,22 +342,6 @@ pub(super) async fn stream(ctx: &Ctx<'_>, sub: &str) -> Result<http::Response<Bo
     }
     let tls = nodes::kubelet_tls(ctx);
     super::upgrade(ctx, &info.location(path), Some(&tls.verified)).await
-}
-
-/// Every value of a repeated query parameter, in order (the parsed
-/// parameters keep only the last).
-fn query_values(ctx: &Ctx<'_>, key: &str) -> Vec<String> {
-    ctx.parts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (crate::request::decode_component(k) == key)
-                .then(|| crate::request::decode_component(v))
-        })
-        .collect()
 }
 
 /// `pods/[scheme:]<name>[:port]/proxy/...`: the pod's IP at the port given

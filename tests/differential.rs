@@ -126,10 +126,10 @@ fn step(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> Resul
     let reply = client.request(method, &path, ct, &body)?;
     let answer = reply.json();
     let what = format!("{method} {path} → {} {}", reply.status, reply.text());
-    if let Some(status) = map.get("status").and_then(Value::as_u64) {
-        if u64::from(reply.status) != status {
-            bail!("status {}, expected {status}: {what}", reply.status);
-        }
+    if let Some(status) = map.get("status").and_then(Value::as_u64)
+        && u64::from(reply.status) != status
+    {
+        bail!("status {}, expected {status}: {what}", reply.status);
     }
     if let Some(expected) = map.get("expect") {
         contains(&answer, &substitute(expected, vars), "")

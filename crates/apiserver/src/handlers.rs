@@ -243,6 +243,18 @@ impl Ctx<'_> {
     /// Takes `dryRun` values (of the query or a body's options) for the
     /// options kind `kind`: every value must be `All` (upstream's
     /// `ValidateDryRun`).
+    /// [`Ctx::take_dry_run`] of a `DeleteOptions` body's `dryRun`.
+    pub fn take_delete_options_dry_run(&self, opts: &Value) -> Result<()> {
+        let values: Vec<String> = opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect();
+        self.take_dry_run(&values, "DeleteOptions")
+    }
+
     pub fn take_dry_run(&self, values: &[String], kind: &str) -> Result<()> {
         if values.is_empty() {
             return Ok(());
@@ -1300,13 +1312,7 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
     // A body's `dryRun` counts as the query's (kubectl sends it there).
-    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
-        let values: Vec<String> = values
-            .iter()
-            .map(|v| v.as_str().unwrap_or("").to_string())
-            .collect();
-        ctx.take_dry_run(&values, "DeleteOptions")?;
-    }
+    ctx.take_delete_options_dry_run(&opts)?;
     if let Some(g) = ctx.params.get("gracePeriodSeconds") {
         let g: i64 = g
             .parse()

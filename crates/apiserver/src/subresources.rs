@@ -191,13 +191,7 @@ pub async fn eviction(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>
             .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?
     };
     let opts = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
-    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
-        let values: Vec<String> = values
-            .iter()
-            .map(|v| v.as_str().unwrap_or("").to_string())
-            .collect();
-        ctx.take_dry_run(&values, "DeleteOptions")?;
-    }
+    ctx.take_delete_options_dry_run(&opts)?;
     delete_object(ctx, &ctx.info.name, &opts).await?;
     let _ = list::As::Object;
     Ok(response::json(

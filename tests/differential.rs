@@ -9,7 +9,9 @@
 //! and what to expect: `status`, `expect` (a subset of the JSON answer:
 //! objects by key, arrays element by element and of equal length; the string
 //! `<any>` matches any present value), `absent` (dotted paths that must not be
-//! there) and `save` (variables from dotted paths). `{ns}` and saved
+//! there) and `save` (variables from dotted paths); `wait: seconds` repeats
+//! the step until it holds (for what controllers do in the background). An
+//! expected array starting with `<contains>` matches elements in any order. `{ns}` and saved
 //! `{variables}` are substituted in paths and bodies.
 
 use std::collections::HashMap;
@@ -44,6 +46,18 @@ fn contains(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
                     return Err(format!("{at}.{k}: missing, expected {ev}"));
                 }
                 contains(av, ev, &format!("{at}.{k}"))?;
+            }
+            Ok(())
+        }
+        // ["<contains>", x, y]: x and y are among the elements, in any order.
+        (Value::Array(e), Value::Array(a)) if e.first() == Some(&Value::from("<contains>")) => {
+            for ev in &e[1..] {
+                if !a.iter().any(|av| contains(av, ev, at).is_ok()) {
+                    return Err(format!(
+                        "{at}: no element matches {ev} in {}",
+                        Value::Array(a.clone())
+                    ));
+                }
             }
             Ok(())
         }
@@ -100,8 +114,24 @@ fn content_type(kind: &str) -> Result<&'static str> {
     })
 }
 
-/// Runs one step; returns the answer.
+/// Runs one step; with `wait: seconds`, again until it holds or the time is up.
 fn step(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> Result<()> {
+    let Some(wait) = s.get("wait").and_then(Value::as_f64) else {
+        return step_once(client, s, vars);
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(wait);
+    loop {
+        match step_once(client, s, vars) {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() > deadline => {
+                return Err(e.context(format!("still failing after {wait} s")));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
+}
+
+fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> Result<()> {
     let map = s.as_object().context("a step is a map")?;
     let (method, path) = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         .iter()
@@ -212,4 +242,9 @@ fn run_file(name: &str) {
 #[test]
 fn dry_run() {
     run_file("dry_run");
+}
+
+#[test]
+fn namespaces() {
+    run_file("namespaces");
 }

@@ -329,6 +329,13 @@ fn restart_keeps_everything(extra: &[&str]) {
     s.ok(&["delete", "endpointslice", "kubernetes", "-n", "default"]);
     s.ok(&["delete", "apiservice", "v1.batch"]);
     let before_stop = list_rv(&s, "/api/v1/namespaces/demo/configmaps");
+    // A namespace terminating across the restart, held by a finalizer.
+    s.ok(&["create", "namespace", "going"]);
+    s.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: going, finalizers: [example.com/hold]}\n",
+    );
+    s.ok(&["delete", "namespace", "going", "--wait=false"]);
 
     let jwks = s.ok(&["get", "--raw", "/openid/v1/jwks"]);
     // 1. A clean stop and a start on the same data.
@@ -368,6 +375,28 @@ fn restart_keeps_everything(extra: &[&str]) {
         slice["metadata"]["labels"]["kubernetes.io/service-name"],
         "kubernetes"
     );
+    // The namespace deleter resumes: once the finalizer goes, so does the namespace.
+    eventually(30, "the held object marked for deletion", || {
+        let held = s.json(&["get", "configmap", "held", "-n", "going"]);
+        held["metadata"]["deletionTimestamp"]
+            .is_string()
+            .then_some(())
+    });
+    s.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "going",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    eventually(30, "namespace going deleted after the restart", || {
+        s.kubectl(&["get", "namespace", "going"])
+            .is_err()
+            .then_some(())
+    });
     let batch = s.json(&["get", "apiservice", "v1.batch"]);
     assert_eq!(batch["status"]["conditions"][0]["type"], "Available");
     // Allocations survive: a new Service gets an address and node port of its own.

@@ -2,19 +2,18 @@
 //! on their way in, beyond their strategy. Services get their cluster IP (from
 //! the service CIDR) and node ports (30000–32767) allocated — released simply by
 //! deleting the Service, since allocation reads what existing Services hold;
-//! namespaces get their `kubernetes` finalizer and, once deleted, their content
-//! removed and the finalizer released (the namespace lifecycle).
+//! namespaces get their `kubernetes` finalizer (`namespace_deleter.rs` releases
+//! it once their content is gone).
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 use skiff_api::{ApiError, Cause, meta};
-use skiff_store::{ListRequest, Outcome};
+use skiff_store::ListRequest;
 
-use crate::ApiServer;
 use crate::handlers::Ctx;
-use crate::registry::{encode, store_error};
+use crate::registry::store_error;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -221,69 +220,6 @@ async fn allocate_service(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
                     }
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-/// A namespace was marked for deletion: remove everything in it, then release
-/// the `kubernetes` finalizer so that the namespace itself goes.
-pub fn namespace_deleted(server: &ApiServer, name: &str) {
-    let server = server.clone();
-    let name = name.to_string();
-    tokio::spawn(async move {
-        if let Err(e) = finalize_namespace(&server, &name).await {
-            tracing::warn!(namespace = %name, error = %e, "namespace cleanup failed");
-        }
-    });
-}
-
-async fn finalize_namespace(server: &ApiServer, name: &str) -> Result<()> {
-    let store = &server.inner.store;
-    let mut prefixes: Vec<String> = server
-        .inner
-        .registry
-        .namespaced_prefixes()
-        .into_iter()
-        .map(|p| format!("{p}{name}/"))
-        .collect();
-    prefixes.sort();
-    prefixes.dedup();
-    for prefix in prefixes {
-        let page = store
-            .list(ListRequest {
-                prefix,
-                ..Default::default()
-            })
-            .await
-            .map_err(store_error)?;
-        for kv in page.kvs {
-            store.delete(&kv.key, None).await.map_err(store_error)?;
-        }
-    }
-    let key = format!("/registry/core/namespaces/{name}");
-    for _ in 0..10 {
-        let (_, kv) = store.get(&key, 0).await.map_err(store_error)?;
-        let Some(kv) = kv else { return Ok(()) };
-        let mut ns: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-        if let Some(f) = ns
-            .pointer_mut("/spec/finalizers")
-            .and_then(Value::as_array_mut)
-        {
-            f.retain(|x| x != "kubernetes");
-        }
-        let spec_done = ns
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty);
-        let outcome = if spec_done && meta::finalizers(&ns).is_empty() {
-            store.delete(&key, Some(kv.mod_revision)).await
-        } else {
-            store.update(&key, encode(&ns), kv.mod_revision, None).await
-        }
-        .map_err(store_error)?;
-        if let Outcome::Written { .. } = outcome {
-            return Ok(());
         }
     }
     Ok(())

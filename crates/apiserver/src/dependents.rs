@@ -39,29 +39,35 @@ pub fn has_propagation_finalizer(obj: &Value) -> bool {
         .any(|f| f == ORPHAN || f == FOREGROUND)
 }
 
-/// Starts processing the owner stored at `key` (its namespace: `namespace`),
-/// unless it is being processed already.
-pub fn owner_deleting(server: &ApiServer, key: String, namespace: String) {
-    if !server
-        .inner
-        .deleting_owners
-        .lock()
-        .expect("poisoned")
-        .insert(key.clone())
-    {
+/// Runs `task` unless a task under `key` is running already; the key is
+/// free again when it ends.
+pub(crate) fn spawn_once<F>(server: &ApiServer, key: String, task: impl FnOnce(ApiServer) -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let running = &server.inner.deleting_owners;
+    if !running.lock().expect("poisoned").insert(key.clone()) {
         return;
     }
-    let server = server.clone();
+    let done = server.clone();
+    let work = task(server.clone());
     tokio::spawn(async move {
-        if let Err(e) = process(&server, &key, &namespace).await {
-            tracing::warn!(owner = %key, error = %e, "processing deletion finalizers");
-        }
-        server
-            .inner
+        work.await;
+        done.inner
             .deleting_owners
             .lock()
             .expect("poisoned")
             .remove(&key);
+    });
+}
+
+/// Starts processing the owner stored at `key` (its namespace: `namespace`),
+/// unless it is being processed already.
+pub fn owner_deleting(server: &ApiServer, key: String, namespace: String) {
+    spawn_once(server, key.clone(), |server| async move {
+        if let Err(e) = process(&server, &key, &namespace).await {
+            tracing::warn!(owner = %key, error = %e, "processing deletion finalizers");
+        }
     });
 }
 

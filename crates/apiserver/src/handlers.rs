@@ -814,7 +814,7 @@ async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
 
 /// Namespaced objects may only be created in a namespace that exists and is not
 /// terminating.
-async fn check_namespace(ctx: &Ctx<'_>) -> Result<()> {
+async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<()> {
     let ns = ctx.namespace();
     if ns.is_empty() {
         return Ok(());
@@ -830,19 +830,25 @@ async fn check_namespace(ctx: &Ctx<'_>) -> Result<()> {
     let Some(kv) = kv else {
         return Err(ApiError::not_found("", "namespaces", ns));
     };
-    let obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
-    if meta::deletion_timestamp(&obj).is_some() {
+    let ns_obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
+    if meta::deletion_timestamp(&ns_obj).is_some() {
+        // Upstream names the object (or its generateName, else "Unknown").
+        let name = [meta::name(obj), meta::generate_name(obj)]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .unwrap_or("Unknown");
+        let mut details = json!({"name": name, "group": ctx.res.def.group, "kind": ctx.res.def.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]});
+        if ctx.res.def.group.is_empty() {
+            details.as_object_mut().map(|d| d.remove("group"));
+        }
         return Err(ApiError {
             code: 403,
             reason: "Forbidden",
             message: format!(
-                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                "{} {name:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 skiff_api::errors::qualified(ctx.res.def.group, ctx.res.def.plural),
-                "",
             ),
-            details: Some(
-                json!({"kind": ctx.res.def.plural, "group": ctx.res.def.group, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
-            ),
+            details: Some(details),
         });
     }
     Ok(())
@@ -908,7 +914,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
-    check_namespace(ctx).await?;
+    check_namespace(ctx, &obj).await?;
     crate::admission::on_create(ctx, &mut obj).await?;
     record_update(ctx, None, &mut obj, "");
     let name = meta::name(&obj).to_string();
@@ -1355,6 +1361,20 @@ async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
 /// Returns the object as it now is (or as it was) and whether it is gone.
 pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(Bytes, bool)> {
     let def = ctx.res.def;
+    // Upstream's NamespaceLifecycle admission keeps the system namespaces.
+    if def.group.is_empty()
+        && def.plural == "namespaces"
+        && matches!(name, "default" | "kube-system" | "kube-public")
+    {
+        return Err(ApiError {
+            details: Some(json!({"name": name, "kind": "namespaces"})),
+            ..ApiError::new(
+                403,
+                "Forbidden",
+                format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
+            )
+        });
+    }
     for _ in 0..5 {
         let (mut obj, rev) = read(ctx, name).await?;
         if let Some(pre) = opts.get("preconditions") {
@@ -1459,7 +1479,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
         {
             Outcome::Written { revision, .. } => {
                 if namespace_terminating {
-                    crate::admission::namespace_deleted(ctx.server, name);
+                    crate::namespace_deleter::namespace_deleted(ctx.server, name);
                 }
                 if crate::dependents::has_propagation_finalizer(&obj) {
                     crate::dependents::owner_deleting(

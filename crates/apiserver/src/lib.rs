@@ -22,6 +22,7 @@ mod handlers;
 mod health;
 mod list;
 mod metrics;
+mod namespace_deleter;
 mod openapi;
 pub mod pki;
 mod registry;
@@ -101,7 +102,8 @@ pub(crate) struct Inner {
     pub(crate) inflight_mutating: tokio::sync::Semaphore,
     pub(crate) ready: std::sync::atomic::AtomicBool,
     pub(crate) token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
-    /// Owners whose `orphan`/`foregroundDeletion` finalizers are being processed.
+    /// Background deletions running, by key: owners' `orphan`/`foregroundDeletion`
+    /// finalizers, namespaces being emptied.
     pub(crate) deleting_owners: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
@@ -139,9 +141,11 @@ impl ApiServer {
     }
 
     /// Picks up work a previous run left: owners being deleted with the
-    /// `orphan` or `foregroundDeletion` finalizer.
+    /// `orphan` or `foregroundDeletion` finalizer, namespaces terminating.
     pub async fn resume(&self) -> Result<(), skiff_store::StoreError> {
-        dependents::resume(self).await
+        dependents::resume(self).await?;
+        namespace_deleter::resume(self).await;
+        Ok(())
     }
 
     /// Counts the stored objects of every resource for `apiserver_storage_objects`.

@@ -192,6 +192,36 @@ impl Registry {
         out
     }
 
+    /// Every namespaced resource whose content can be listed and deleted as a
+    /// collection, once per storage (the core form of a resource served in
+    /// two groups, one version of several).
+    pub fn namespaced_collections(&self) -> Vec<Arc<Resource>> {
+        let mut out: Vec<Arc<Resource>> = self
+            .by_path
+            .values()
+            .filter(|r| {
+                r.def.namespaced && r.def.has_verb("list") && r.def.has_verb("deletecollection")
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (
+                a.prefix(),
+                a.def.group != a.storage_group,
+                a.def.group,
+                a.def.version,
+            )
+                .cmp(&(
+                    b.prefix(),
+                    b.def.group != b.storage_group,
+                    b.def.group,
+                    b.def.version,
+                ))
+        });
+        out.dedup_by(|a, b| a.prefix() == b.prefix());
+        out
+    }
+
     /// The storage prefixes of every namespaced resource.
     pub fn namespaced_prefixes(&self) -> Vec<String> {
         self.by_path

@@ -248,3 +248,8 @@ fn dry_run() {
 fn namespaces() {
     run_file("namespaces");
 }
+
+#[test]
+fn services() {
+    run_file("services");
+}

@@ -207,6 +207,12 @@ impl Strategy {
             },
             // Through the main resource only metadata changes.
             ("certificates.k8s.io", "certificatesigningrequests") => copy_field(new, old, "spec"),
+            ("", "services") => {
+                use crate::validation::service_update as su;
+                su::patch_allocated_values(new, old);
+                su::normalize_cluster_ips(new, old);
+                su::drop_type_dependent_fields(new, old);
+            }
             _ => {}
         }
         self.carry_generation(new, old, true);

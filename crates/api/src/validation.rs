@@ -16,6 +16,7 @@ pub mod config;
 pub mod pod_subresources;
 pub mod pods;
 pub mod quantity;
+pub mod service_update;
 pub mod services;
 
 use serde_json::Value;

@@ -915,7 +915,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
     check_namespace(ctx, &obj).await?;
-    crate::admission::on_create(ctx, &mut obj).await?;
+    let allocation = crate::admission::on_create(ctx, &mut obj).await?;
     record_update(ctx, None, &mut obj, "");
     let name = meta::name(&obj).to_string();
     let stored = store_form(ctx, &obj);
@@ -941,11 +941,13 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         .await
         .map_err(store_error)?
     {
-        Outcome::Written { revision, .. } => Ok(with_resource_version(&stored, revision)),
-        Outcome::Failed { .. } => {
-            crate::admission::on_create_failed(ctx, &obj).await;
-            Err(ApiError::already_exists(def.group, def.plural, &name))
+        Outcome::Written { revision, .. } => {
+            if let Some(a) = allocation {
+                a.commit();
+            }
+            Ok(with_resource_version(&stored, revision))
         }
+        Outcome::Failed { .. } => Err(ApiError::already_exists(def.group, def.plural, &name)),
     }
 }
 
@@ -1042,6 +1044,16 @@ pub async fn update_object(
     }
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
+    let allocation = if sub.is_empty() {
+        crate::admission::on_update(ctx, &mut obj, &old).await?
+    } else {
+        None
+    };
+    let commit = |allocation: Option<crate::services::Allocation>| {
+        if let Some(a) = allocation {
+            a.commit();
+        }
+    };
     // Finalization complete: the object goes.
     if meta::deletion_timestamp(&obj).is_some()
         && meta::finalizers(&obj).is_empty()
@@ -1059,6 +1071,7 @@ pub async fn update_object(
             .map_err(store_error)?
         {
             Outcome::Written { revision, .. } => {
+                crate::admission::on_removed(ctx, &old);
                 Ok(with_resource_version(&store_form(ctx, &obj), revision))
             }
             Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
@@ -1080,6 +1093,7 @@ pub async fn update_object(
     }
     if obj == old {
         // Nothing changed: no write, the same resource version (as upstream).
+        commit(allocation);
         return Ok(with_resource_version(&stored, old_rev));
     }
     let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
@@ -1092,6 +1106,7 @@ pub async fn update_object(
         .map_err(store_error)?
     {
         Outcome::Written { revision, .. } => {
+            commit(allocation);
             // A deleting owner given a propagation finalizer by an update.
             if meta::deletion_timestamp(&obj).is_some()
                 && crate::dependents::has_propagation_finalizer(&obj)
@@ -1437,6 +1452,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
                 .map_err(store_error)?
             {
                 Outcome::Written { .. } => {
+                    crate::admission::on_removed(ctx, &obj);
                     return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
                 }
                 Outcome::Failed { current: None } => return Err(ctx.not_found(name)),

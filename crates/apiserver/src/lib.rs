@@ -31,6 +31,7 @@ mod response;
 mod reviews;
 mod serve;
 pub mod serviceaccount;
+mod services;
 mod subresources;
 mod table;
 mod watch;
@@ -141,9 +142,13 @@ impl ApiServer {
     }
 
     /// Picks up work a previous run left: owners being deleted with the
-    /// `orphan` or `foregroundDeletion` finalizer, namespaces terminating.
+    /// `orphan` or `foregroundDeletion` finalizer, namespaces terminating, and
+    /// Services' allocations missing their reservations.
     pub async fn resume(&self) -> Result<(), skiff_store::StoreError> {
         dependents::resume(self).await?;
+        if let Err(e) = services::repair(self).await {
+            tracing::warn!(error = %e.message, "repairing service allocations");
+        }
         namespace_deleter::resume(self).await;
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! once set.
 //!
 //! Validation runs before the allocation that defaults a new Service's type,
-//! protocols, target ports and cluster IP (see the API server's admission), so
+//! protocols, target ports and cluster IP (the API server's `services.rs`), so
 //! absent values read as upstream's defaults. On update, a Service that leaves
 //! out its cluster IPs keeps the old ones, as upstream's REST update patches
 //! allocated values in. The node port range and IP addresses are the

@@ -253,3 +253,8 @@ fn namespaces() {
 fn services() {
     run_file("services");
 }
+
+#[test]
+fn writes() {
+    run_file("writes");
+}

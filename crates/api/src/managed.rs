@@ -302,6 +302,31 @@ pub fn set_entries(obj: &mut Value, list: &[Entry]) {
     }
 }
 
+/// The managedFields a client sent with an update, as upstream's field
+/// manager reads them (`decodeLiveOrNew`): `[]` or `[{}]` resets them, a
+/// valid list replaces the stored one; None (the stored ones stand) when
+/// absent or not a valid list.
+fn client_entries(new: &Value) -> Option<Vec<Entry>> {
+    let list = meta::metadata(new)?.get("managedFields")?.as_array()?;
+    let reset =
+        list.is_empty() || (list.len() == 1 && list[0].as_object().is_some_and(|m| m.is_empty()));
+    if reset {
+        return Some(Vec::new());
+    }
+    let valid = list.iter().all(|e| {
+        matches!(
+            e.get("operation").and_then(Value::as_str),
+            Some("Apply" | "Update")
+        ) && e
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+            && e.get("fieldsType").and_then(Value::as_str) == Some("FieldsV1")
+            && e.get("fieldsV1").is_none_or(Value::is_object)
+    });
+    valid.then(|| entries(new))
+}
+
 /// Records an Update by `manager`: it now owns the fields it changed; nobody
 /// else does.
 pub fn record_update(
@@ -327,8 +352,13 @@ pub fn record_update(
         }
         return;
     };
+    let mut list = if subresource.is_empty() {
+        client_entries(new).unwrap_or_else(|| entries(old))
+    } else {
+        // A subresource request's managedFields are never the client's.
+        entries(old)
+    };
     let old = Some(old);
-    let mut list = old.map(entries).unwrap_or_default();
     let before = old
         .map(|o| field_set(o, skip_status, ty))
         .unwrap_or_default();

@@ -977,9 +977,61 @@ pub async fn update_object(
     field_validation(ctx, &mut obj)?;
     skiff_api::defaults::apply(def, &mut obj);
     let name = meta::name(&old).to_string();
-    let sent_rv = meta::resource_version(&obj).to_string();
+    // "0" reads as no resource version: an unconditional update, which a
+    // few kinds do not allow (upstream's AllowUnconditionalUpdate).
+    let sent_rv = match meta::resource_version(&obj) {
+        "0" => "",
+        rv => rv,
+    }
+    .to_string();
     if !sent_rv.is_empty() && sent_rv != old_rev.to_string() {
         return Err(ApiError::modified(def.group, def.plural, &name));
+    }
+    let put = ctx.info.verb == "update" && sub.is_empty();
+    if put && sent_rv.is_empty() && !allows_unconditional_update(def) {
+        return Err(ApiError::invalid(
+            def.group,
+            def.plural,
+            &name,
+            vec![skiff_api::Cause::invalid_rendered(
+                "metadata.resourceVersion",
+                "0x0",
+                "must be specified for an update",
+            )],
+        ));
+    }
+    // A uid that is not the stored object's: a failed precondition on PUT,
+    // an immutable field on PATCH.
+    let sent_uid = meta::uid(&obj).to_string();
+    if !sent_uid.is_empty() && sent_uid != meta::uid(&old) {
+        if put {
+            let key = if def.namespaced {
+                format!("/registry/{}/{}/{name}", def.plural, meta::namespace(&old))
+            } else {
+                format!("/registry/{}/{name}", def.plural)
+            };
+            return Err(ApiError::conflict(
+                def.group,
+                def.plural,
+                &name,
+                &format!(
+                    "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {sent_uid}, UID in object meta: {}",
+                    meta::uid(&old)
+                ),
+            ));
+        }
+        if ctx.info.verb == "patch" {
+            return Err(ApiError::invalid(
+                def.group,
+                def.kind,
+                &name,
+                vec![skiff_api::Cause::invalid(
+                    "metadata.uid",
+                    &json!(sent_uid),
+                    "field is immutable",
+                )],
+            ));
+        }
     }
     if def.namespaced && meta::namespace(&obj).is_empty() {
         meta::set(&mut obj, "namespace", json!(meta::namespace(&old)));
@@ -1091,10 +1143,10 @@ pub async fn update_object(
     if ctx.dry_run() {
         return Ok(with_resource_version(&stored, old_rev));
     }
-    if obj == old {
-        // Nothing changed: no write, the same resource version (as upstream).
+    if same_but_times(&obj, &old) {
+        // Nothing changed: no write, the stored object as it is (as upstream).
         commit(allocation);
-        return Ok(with_resource_version(&stored, old_rev));
+        return Ok(with_resource_version(&store_form(ctx, &old), old_rev));
     }
     let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
     match ctx
@@ -1122,6 +1174,38 @@ pub async fn update_object(
         Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
         Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
     }
+}
+
+/// Kinds a PUT must name the resource version of (upstream's strategies
+/// with `AllowUnconditionalUpdate() == false`).
+fn allows_unconditional_update(def: &skiff_api::catalogue::ResourceDef) -> bool {
+    !matches!(
+        (def.group, def.plural),
+        ("coordination.k8s.io", "leases" | "leasecandidates")
+            | ("internal.apiserver.k8s.io", "storageversions")
+    )
+}
+
+/// Whether an update changes nothing but managedFields' times (upstream's
+/// `IgnoreManagedFieldsTimestampsTransformer` keeps the old ones then, and
+/// the store skips identical bytes).
+fn same_but_times(new: &Value, old: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        meta::remove(&mut v, "resourceVersion");
+        if let Some(list) = v
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut)
+        {
+            for e in list {
+                if let Some(e) = e.as_object_mut() {
+                    e.remove("time");
+                }
+            }
+        }
+        v
+    };
+    strip(new) == strip(old)
 }
 
 /// A namespace keeps existing while its spec finalizers are pending.
@@ -1193,8 +1277,14 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         .filter(|m| !m.is_empty())
         .cloned()
     else {
-        return Err(ApiError::bad_request(
-            "PATCH request must specify fieldManager when performing an apply",
+        return Err(ApiError::invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            vec![skiff_api::Cause::required_because(
+                "fieldManager",
+                "is required for apply patch",
+            )],
         ));
     };
     let config: Value = serde_yaml::from_slice(body)
@@ -1203,6 +1293,12 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
         ));
+    }
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
     let (api_version, kind) = meta::type_meta(&config);
     if api_version.is_empty() || kind.is_empty() {

@@ -69,8 +69,10 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
                 )],
             ));
         }
+        // A Scale's resource version is its workload's (a patch keeps the
+        // current one unless it sets another).
         let sent_rv = meta::resource_version(&wanted);
-        if verb == "update" && !sent_rv.is_empty() && sent_rv != rev.to_string() {
+        if !sent_rv.is_empty() && sent_rv != rev.to_string() {
             return Err(ApiError::modified(
                 ctx.res.def.group,
                 ctx.res.def.plural,

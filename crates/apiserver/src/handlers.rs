@@ -960,9 +960,37 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    let (old, old_rev) = read(ctx, &name).await?;
-    let bytes = update_object(ctx, obj, old, old_rev, sub).await?;
-    list::respond_object(ctx, 200, bytes)
+    // Without a resource version the client asked for no precondition: a
+    // concurrent write is retried on the new state (upstream's
+    // GuaranteedUpdate), never answered with a conflict.
+    let unconditional = matches!(meta::resource_version(&obj), "" | "0");
+    for _ in 0..WRITE_ATTEMPTS {
+        let (old, old_rev) = read(ctx, &name).await?;
+        match update_object(ctx, obj.clone(), old, old_rev, sub).await {
+            Err(e) if unconditional && is_write_conflict(&e) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Err(e) => return Err(e),
+            Ok(bytes) => return list::respond_object(ctx, 200, bytes),
+        }
+    }
+    Err(ApiError::modified(
+        ctx.res.def.group,
+        ctx.res.def.plural,
+        &name,
+    ))
+}
+
+/// How often a write without a precondition is retried on a concurrent
+/// change before it gives up (each retry means another writer succeeded).
+pub(crate) const WRITE_ATTEMPTS: usize = 100;
+
+/// Whether an error is the store's compare-and-swap losing to another write.
+pub(crate) fn is_write_conflict(e: &ApiError) -> bool {
+    e.code == 409
+        && e.message
+            .ends_with("please apply your changes to the latest version and try again")
 }
 
 /// The update path shared by PUT and PATCH: `obj` replaces `old` (read at `old_rev`).
@@ -1227,7 +1255,7 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
     // Decoded once, after the first read: a missing object is a 404 before a bad body is a 400.
     let mut decoded = None;
     // Retry on conflicts with concurrent writers, as upstream's patcher does.
-    for _ in 0..5 {
+    for _ in 0..WRITE_ATTEMPTS {
         let (old, old_rev) = read(ctx, &name).await?;
         let patch = match &decoded {
             Some(p) => p,
@@ -1244,7 +1272,10 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
             meta::set(&mut patched, "resourceVersion", json!(old_rev.to_string()));
         }
         match update_object(ctx, patched, old, old_rev, sub).await {
-            Err(e) if e.reason == "Conflict" && !patch_sets_resource_version(&body) => continue,
+            Err(e) if is_write_conflict(&e) && !patch_sets_resource_version(&body) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
             Err(e) => return Err(e),
             Ok(bytes) => return list::respond_object(ctx, 200, bytes),
         }
@@ -1377,7 +1408,8 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         resource: def.plural,
         name: &name,
     };
-    for _ in 0..5 {
+    let conditional = !meta::resource_version(&config).is_empty();
+    for _ in 0..WRITE_ATTEMPTS {
         let current = match read(ctx, &name).await {
             Ok(found) => Some(found),
             Err(e) if e.code == 404 => None,
@@ -1394,14 +1426,16 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
                 }
             }
             Some((live, rev)) => {
+                // A resource version in the configuration is a precondition.
+                if conditional && meta::resource_version(&config) != rev.to_string() {
+                    return Err(ApiError::modified(def.group, def.plural, &name));
+                }
                 let mut merged = skiff_api::managed::apply(Some(&live), &config, &applier)?;
                 meta::set(&mut merged, "resourceVersion", json!(rev.to_string()));
                 match update_object(ctx, merged, live, rev, sub).await {
                     Ok(bytes) => return list::respond_object(ctx, 200, bytes),
-                    Err(e)
-                        if e.reason == "Conflict"
-                            && e.message.starts_with("Operation cannot be fulfilled") =>
-                    {
+                    Err(e) if !conditional && is_write_conflict(&e) => {
+                        tokio::task::yield_now().await;
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -1412,7 +1446,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
     Err(ApiError::modified(def.group, def.plural, &name))
 }
 
-fn patch_sets_resource_version(body: &[u8]) -> bool {
+pub(crate) fn patch_sets_resource_version(body: &[u8]) -> bool {
     std::str::from_utf8(body).is_ok_and(|s| s.contains("resourceVersion"))
 }
 

@@ -40,7 +40,8 @@ fn scale_of(obj: &Value) -> Value {
 
 pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Response<Body>> {
     let name = ctx.info.name.clone();
-    for _ in 0..5 {
+    let conditional = crate::handlers::patch_sets_resource_version(&body);
+    for _ in 0..crate::handlers::WRITE_ATTEMPTS {
         let (obj, rev) = read(ctx, &name).await?;
         let current = scale_of(&obj);
         let wanted = match verb {
@@ -87,7 +88,12 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
                 let stored: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
                 return Ok(response::json(200, &scale_of(&stored)));
             }
-            Err(e) if e.reason == "Conflict" && verb == "patch" => continue,
+            // Written meanwhile: a Scale without a resource version of its
+            // own applies to the new state.
+            Err(e) if crate::handlers::is_write_conflict(&e) && !conditional => {
+                tokio::task::yield_now().await;
+                continue;
+            }
             Err(e) => return Err(e),
         }
     }

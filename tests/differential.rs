@@ -258,3 +258,8 @@ fn services() {
 fn writes() {
     run_file("writes");
 }
+
+#[test]
+fn semantics() {
+    run_file("semantics");
+}

@@ -67,7 +67,7 @@ impl Cause {
     pub fn too_long(field: impl Into<String>, max: usize) -> Self {
         Cause {
             reason: "FieldValueTooLong",
-            message: format!("Too long: must have at most {max} bytes"),
+            message: format!("Too long: may not be more than {max} bytes"),
             field: field.into(),
         }
     }

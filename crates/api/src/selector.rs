@@ -14,6 +14,8 @@ enum Op {
     NotIn(Vec<String>),
     Exists,
     DoesNotExist,
+    GreaterThan(i64),
+    LessThan(i64),
 }
 
 /// A parsed label selector; the empty selector matches everything.
@@ -22,60 +24,345 @@ pub struct LabelSelector {
     requirements: Vec<(String, Op)>,
 }
 
+/// The tokens of upstream's label selector lexer (`labels/selector.go`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Error,
+    End,
+    ClosedPar,
+    Comma,
+    DoesNotExist,
+    DoubleEquals,
+    Equals,
+    GreaterThan,
+    Identifier,
+    In,
+    LessThan,
+    NotEquals,
+    NotIn,
+    OpenPar,
+}
+
+fn keyword(s: &str) -> Option<Tok> {
+    Some(match s {
+        ")" => Tok::ClosedPar,
+        "," => Tok::Comma,
+        "!" => Tok::DoesNotExist,
+        "==" => Tok::DoubleEquals,
+        "=" => Tok::Equals,
+        ">" => Tok::GreaterThan,
+        "in" => Tok::In,
+        "<" => Tok::LessThan,
+        "!=" => Tok::NotEquals,
+        "notin" => Tok::NotIn,
+        "(" => Tok::OpenPar,
+        _ => return None,
+    })
+}
+
+fn special(c: char) -> bool {
+    matches!(c, '=' | '!' | '(' | ')' | ',' | '>' | '<')
+}
+
+/// Splits a selector into tokens as upstream's lexer does: special symbols
+/// by their longest known run, identifiers up to whitespace or a symbol.
+fn lex(s: &str) -> Vec<(Tok, String)> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    loop {
+        while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\r' | '\n') {
+            i += 1;
+        }
+        if i >= chars.len() {
+            out.push((Tok::End, String::new()));
+            return out;
+        }
+        if special(chars[i]) {
+            let mut buffer = String::new();
+            let mut last: Option<(Tok, String)> = None;
+            while i < chars.len() && special(chars[i]) {
+                buffer.push(chars[i]);
+                match keyword(&buffer) {
+                    Some(t) => {
+                        last = Some((t, buffer.clone()));
+                        i += 1;
+                    }
+                    None if last.is_some() => break,
+                    None => i += 1,
+                }
+            }
+            match last {
+                Some(t) => out.push(t),
+                None => {
+                    out.push((
+                        Tok::Error,
+                        format!("error expected: keyword found '{buffer}'"),
+                    ));
+                    return out;
+                }
+            }
+        } else {
+            let start = i;
+            while i < chars.len() && !special(chars[i]) && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            match keyword(&word) {
+                Some(t @ (Tok::In | Tok::NotIn)) => out.push((t, word)),
+                _ => out.push((Tok::Identifier, word)),
+            }
+        }
+    }
+}
+
+/// Upstream's recursive-descent parser over the tokens; its errors are
+/// upstream's texts.
+struct Parser {
+    tokens: Vec<(Tok, String)>,
+    pos: usize,
+}
+
+impl Parser {
+    /// The next token; in a values context `in` and `notin` are identifiers.
+    fn lookahead(&self, values: bool) -> (Tok, String) {
+        let (t, l) = self.tokens[self.pos.min(self.tokens.len() - 1)].clone();
+        match t {
+            Tok::In | Tok::NotIn if values => (Tok::Identifier, l),
+            _ => (t, l),
+        }
+    }
+
+    fn consume(&mut self, values: bool) -> (Tok, String) {
+        let t = self.lookahead(values);
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn parse(&mut self) -> Result<Vec<(String, Op)>, String> {
+        let mut out = Vec::new();
+        loop {
+            let (t, lit) = self.lookahead(true);
+            match t {
+                Tok::Identifier | Tok::DoesNotExist => {
+                    let r = self
+                        .requirement()
+                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    out.push(r);
+                    let (t, l) = self.consume(true);
+                    match t {
+                        Tok::End => return Ok(out),
+                        Tok::Comma => {
+                            let (t2, l2) = self.lookahead(true);
+                            if t2 != Tok::Identifier && t2 != Tok::DoesNotExist {
+                                return Err(format!(
+                                    "found '{l2}', expected: identifier after ','"
+                                ));
+                            }
+                        }
+                        _ => return Err(format!("found '{l}', expected: ',' or 'end of string'")),
+                    }
+                }
+                Tok::End => return Ok(out),
+                _ => {
+                    return Err(format!(
+                        "found '{lit}', expected: !, identifier, or 'end of string'"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn requirement(&mut self) -> Result<(String, Op), String> {
+        let (mut t, mut lit) = self.consume(true);
+        let mut not_exists = false;
+        if t == Tok::DoesNotExist {
+            not_exists = true;
+            (t, lit) = self.consume(true);
+        }
+        if t != Tok::Identifier {
+            return Err(format!("found '{lit}', expected: identifier"));
+        }
+        let key = lit;
+        let problems = crate::validation::qualified_name_problems(&key);
+        if !problems.is_empty() {
+            return Err(format!(
+                "<nil>: Invalid value: {}: {}",
+                go_q(&key),
+                problems.join("; ")
+            ));
+        }
+        let (next, _) = self.lookahead(true);
+        if matches!(next, Tok::End | Tok::Comma) {
+            let op = if not_exists {
+                Op::DoesNotExist
+            } else {
+                Op::Exists
+            };
+            return Ok((key, op));
+        }
+        let (t, lit) = self.consume(false);
+        let op = match t {
+            Tok::In | Tok::NotIn => {
+                let values = self.values()?;
+                if values.is_empty() {
+                    return Err(
+                        "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty".into(),
+                    );
+                }
+                check_values(&key, &values)?;
+                if t == Tok::In {
+                    Op::In(values)
+                } else {
+                    Op::NotIn(values)
+                }
+            }
+            Tok::Equals | Tok::DoubleEquals | Tok::NotEquals | Tok::GreaterThan | Tok::LessThan => {
+                let value = self.exact_value()?;
+                check_values(&key, std::slice::from_ref(&value))?;
+                match t {
+                    Tok::NotEquals => Op::NotEquals(value),
+                    Tok::GreaterThan | Tok::LessThan => {
+                        let n = value.parse::<i64>().map_err(|_| {
+                            format!(
+                                "values[0]: Invalid value: {}: for 'Gt', 'Lt' operators, the value must be an integer",
+                                go_q(&value)
+                            )
+                        })?;
+                        if t == Tok::GreaterThan {
+                            Op::GreaterThan(n)
+                        } else {
+                            Op::LessThan(n)
+                        }
+                    }
+                    _ => Op::Equals(value),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "found '{lit}', expected: in, notin, =, ==, !=, gt, lt"
+                ));
+            }
+        };
+        Ok((key, op))
+    }
+
+    /// `(a, b, ...)`, as a sorted set.
+    fn values(&mut self) -> Result<Vec<String>, String> {
+        let (t, lit) = self.consume(true);
+        if t != Tok::OpenPar {
+            return Err(format!("found '{lit}' expected: '('"));
+        }
+        let (t, lit) = self.lookahead(true);
+        let mut set = std::collections::BTreeSet::new();
+        match t {
+            Tok::Identifier | Tok::Comma => {
+                loop {
+                    let (t, lit) = self.consume(true);
+                    match t {
+                        Tok::Identifier => {
+                            set.insert(lit);
+                            let (t2, l2) = self.lookahead(true);
+                            match t2 {
+                                Tok::Comma => continue,
+                                Tok::ClosedPar => break,
+                                _ => return Err(format!("found '{l2}', expected: ',' or ')'")),
+                            }
+                        }
+                        Tok::Comma => {
+                            if set.is_empty() {
+                                set.insert(String::new());
+                            }
+                            let (t2, _) = self.lookahead(true);
+                            if t2 == Tok::ClosedPar {
+                                set.insert(String::new());
+                                break;
+                            }
+                            if t2 == Tok::Comma {
+                                self.consume(true);
+                                set.insert(String::new());
+                            }
+                        }
+                        _ => return Err(format!("found '{lit}', expected: ',', or identifier")),
+                    }
+                }
+                let (t, _) = self.consume(true);
+                if t != Tok::ClosedPar {
+                    return Err(format!("found '{lit}', expected: ')'"));
+                }
+            }
+            Tok::ClosedPar => {
+                self.consume(true);
+                set.insert(String::new());
+            }
+            _ => return Err(format!("found '{lit}', expected: ',', ')' or identifier")),
+        }
+        Ok(set.into_iter().collect())
+    }
+
+    fn exact_value(&mut self) -> Result<String, String> {
+        let (t, _) = self.lookahead(true);
+        if matches!(t, Tok::End | Tok::Comma) {
+            return Ok(String::new());
+        }
+        let (t, lit) = self.consume(true);
+        if t == Tok::Identifier {
+            Ok(lit)
+        } else {
+            Err(format!("found '{lit}', expected: identifier"))
+        }
+    }
+}
+
+/// Go's `%q` of a string.
+fn go_q(s: &str) -> String {
+    crate::validation::common::go_quote(s)
+}
+
+/// Label values must be valid, as `NewRequirement` checks them.
+fn check_values(key: &str, values: &[String]) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let problems = crate::validation::label_value_problems(v);
+        if !problems.is_empty() {
+            errors.push(format!(
+                "values[{i}][{key}]: Invalid value: {}: {}",
+                go_q(v),
+                problems.join("; ")
+            ));
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(format!("[{}]", errors.join(", "))),
+    }
+}
+
 impl LabelSelector {
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
 
+    /// Parses a selector as upstream's `labels.Parse`; errors are 400s with
+    /// its texts.
     pub fn parse(s: &str) -> Result<Self, ApiError> {
-        let mut requirements = Vec::new();
-        let mut rest = s.trim();
-        let bad = |why: &str| ApiError::bad_request(format!("unable to parse requirement: {why}"));
-        while !rest.is_empty() {
-            // One requirement: up to the next comma outside parentheses.
-            let mut depth = 0;
-            let mut end = rest.len();
-            for (i, c) in rest.char_indices() {
-                match c {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    ',' if depth == 0 => {
-                        end = i;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let req = rest[..end].trim();
-            rest = rest.get(end + 1..).unwrap_or("").trim();
-            if req.is_empty() {
-                return Err(bad("found '', expected: identifier"));
-            }
-            let parsed = if let Some(key) = req.strip_prefix('!') {
-                (key.trim().to_string(), Op::DoesNotExist)
-            } else if let Some((k, v)) = req.split_once("!=") {
-                (k.trim().to_string(), Op::NotEquals(v.trim().to_string()))
-            } else if let Some((k, v)) = req.split_once("==") {
-                (k.trim().to_string(), Op::Equals(v.trim().to_string()))
-            } else if let Some((k, v)) = req.split_once('=') {
-                (k.trim().to_string(), Op::Equals(v.trim().to_string()))
-            } else if let Some((k, set)) = split_set(req, " notin ") {
-                (k, Op::NotIn(set?))
-            } else if let Some((k, set)) = split_set(req, " in ") {
-                (k, Op::In(set?))
-            } else {
-                (req.to_string(), Op::Exists)
-            };
-            if parsed.0.is_empty() || parsed.0.contains(char::is_whitespace) {
-                return Err(bad(&format!("invalid label key {:?}", parsed.0)));
-            }
-            requirements.push(parsed);
+        let tokens = lex(s);
+        if let Some((_, why)) = tokens.iter().find(|(t, _)| *t == Tok::Error) {
+            return Err(ApiError::bad_request(format!(
+                "unable to parse requirement: {why}"
+            )));
         }
+        let mut parser = Parser { tokens, pos: 0 };
+        let requirements = parser.parse().map_err(ApiError::bad_request)?;
         Ok(LabelSelector { requirements })
     }
 
     pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        let int = |k: &str| get(k).and_then(|v| v.parse::<i64>().ok());
         self.requirements.iter().all(|(k, op)| match op {
             Op::Equals(v) => get(k) == Some(v.as_str()),
             Op::NotEquals(v) => get(k) != Some(v.as_str()),
@@ -83,24 +370,10 @@ impl LabelSelector {
             Op::NotIn(set) => get(k).is_none_or(|x| !set.iter().any(|s| s == x)),
             Op::Exists => get(k).is_some(),
             Op::DoesNotExist => get(k).is_none(),
+            Op::GreaterThan(n) => int(k).is_some_and(|v| v > *n),
+            Op::LessThan(n) => int(k).is_some_and(|v| v < *n),
         })
     }
-}
-
-fn split_set(req: &str, op: &str) -> Option<(String, Result<Vec<String>, ApiError>)> {
-    let (k, set) = req.split_once(op)?;
-    let set = set.trim();
-    let values = match set.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
-        Some(inner) => Ok(inner
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect()),
-        None => Err(ApiError::bad_request(format!(
-            "unable to parse requirement: found '{set}', expected: '('"
-        ))),
-    };
-    Some((k.trim().to_string(), values))
 }
 
 /// A parsed field selector: `field=value`, `field==value`, `field!=value`, joined by commas.
@@ -252,6 +525,37 @@ mod tests {
 
     fn labels(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn label_selector_errors_are_upstreams() {
+        let err = |s: &str| LabelSelector::parse(s).unwrap_err().message;
+        assert!(LabelSelector::parse("env in(prod)").is_ok());
+        assert!(LabelSelector::parse("env notin (a,b),!x,y").is_ok());
+        assert!(LabelSelector::parse("metadata.name=a").is_ok());
+        assert_eq!(
+            err("env=prod bad"),
+            "found 'bad', expected: ',' or 'end of string'"
+        );
+        assert_eq!(
+            err("env!"),
+            "unable to parse requirement: found '!', expected: in, notin, =, ==, !=, gt, lt"
+        );
+        assert_eq!(err("env,"), "found '', expected: identifier after ','");
+        assert_eq!(
+            err("metadata.name=a=b"),
+            "found '=', expected: ',' or 'end of string'"
+        );
+        assert!(
+            err(&format!("env={}", "a".repeat(64))).ends_with("must be no more than 63 characters")
+        );
+        assert!(err("*").starts_with(
+            "unable to parse requirement: <nil>: Invalid value: \"*\": name part must consist of"
+        ));
+        let gt = LabelSelector::parse("n>3").unwrap();
+        let labels = |n: &str| serde_json::json!({"n": n}).as_object().unwrap().clone();
+        assert!(gt.matches(Some(&labels("4"))));
+        assert!(!gt.matches(Some(&labels("3"))));
     }
 
     #[test]

@@ -291,6 +291,24 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<Cause> {
             ));
         }
     }
+    // An object being deleted may lose finalizers, not gain them.
+    if meta::deletion_timestamp(old).is_some() {
+        let before = meta::finalizers(old);
+        let added: Vec<String> = meta::finalizers(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .map(|f| format!("{f:?}"))
+            .collect();
+        if !added.is_empty() {
+            causes.push(Cause::forbidden(
+                "metadata.finalizers",
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    added.join(", ")
+                ),
+            ));
+        }
+    }
     causes
 }
 

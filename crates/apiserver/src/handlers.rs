@@ -344,6 +344,7 @@ async fn resource(
     {
         let values = crate::request::query_values(parts.uri.query(), "dryRun");
         ctx.take_dry_run(&values, options_kind)?;
+        write_options(&ctx, options_kind)?;
     }
     let mut resp = dispatch(&ctx, body).await?;
     for w in ctx.warnings.lock().expect("poisoned").iter() {
@@ -355,6 +356,31 @@ async fn resource(
     Ok(resp)
 }
 
+/// Upstream's `ValidateCreateOptions`, `ValidateUpdateOptions` and
+/// `ValidatePatchOptions` of a write's field manager and `force`.
+fn write_options(ctx: &Ctx<'_>, kind: &str) -> Result<()> {
+    let mut causes = Vec::new();
+    if kind != "DeleteOptions"
+        && let Some(m) = ctx.params.get("fieldManager")
+        && m.len() > 128
+    {
+        causes.push(skiff_api::Cause::too_long("fieldManager", 128));
+    }
+    if kind == "PatchOptions"
+        && ctx.params.contains_key("force")
+        && ctx.media_type() != "application/apply-patch+yaml"
+    {
+        causes.push(skiff_api::Cause::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        ));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid("meta.k8s.io", kind, "", causes))
+}
+
 /// Serves a resource request by verb and subresource.
 async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
     let def = ctx.res.def;
@@ -363,10 +389,21 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         if !def.has_verb(&ctx.info.verb) {
             return Err(ApiError::method_not_allowed());
         }
+        // POST to an object, PUT or PATCH to a collection: no such route.
+        let named = !ctx.info.name.is_empty();
+        match ctx.info.verb.as_str() {
+            "create" if named => return Err(ApiError::method_not_allowed()),
+            "update" | "patch" if !named => return Err(ApiError::method_not_allowed()),
+            _ => {}
+        }
         if def.namespaced
             && ctx.info.namespace.is_empty()
             && !matches!(ctx.info.verb.as_str(), "list" | "watch")
         {
+            return Err(ApiError::not_found_path());
+        }
+        // A cluster-scoped resource under a namespace: no such route.
+        if !def.namespaced && !ctx.info.namespace.is_empty() && def.plural != "namespaces" {
             return Err(ApiError::not_found_path());
         }
     } else {
@@ -954,8 +991,19 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
 /// Replaces an object (PUT), through the main resource or the status subresource.
 pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Response<Body>> {
     let name = ctx.info.name.clone();
+    let body_ns = meta::namespace(&obj);
+    if ctx.res.def.namespaced && !body_ns.is_empty() && body_ns != ctx.info.namespace {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
     let body_name = meta::name(&obj).to_string();
-    if !body_name.is_empty() && body_name != name {
+    if body_name.is_empty() && sub.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({name} based on URL) was undeterminable: name must be provided"
+        )));
+    }
+    if body_name != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
@@ -965,7 +1013,20 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
     // GuaranteedUpdate), never answered with a conflict.
     let unconditional = matches!(meta::resource_version(&obj), "" | "0");
     for _ in 0..WRITE_ATTEMPTS {
-        let (old, old_rev) = read(ctx, &name).await?;
+        let (old, old_rev) = match read(ctx, &name).await {
+            Ok(found) => found,
+            // PUT creates where upstream's strategy allows it.
+            Err(e) if e.code == 404 && sub.is_empty() && allows_create_on_update(ctx.res.def) => {
+                let mut obj = obj.clone();
+                meta::set(&mut obj, "name", json!(name));
+                match create_object(ctx, obj).await {
+                    Ok(bytes) => return list::respond_object(ctx, 201, bytes),
+                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         match update_object(ctx, obj.clone(), old, old_rev, sub).await {
             Err(e) if unconditional && is_write_conflict(&e) => {
                 tokio::task::yield_now().await;
@@ -1202,6 +1263,21 @@ pub async fn update_object(
         Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
         Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
     }
+}
+
+/// Kinds a PUT may create (upstream's strategies with
+/// `AllowCreateOnUpdate() == true`).
+fn allows_create_on_update(def: &skiff_api::catalogue::ResourceDef) -> bool {
+    matches!(
+        (def.group, def.plural),
+        ("", "services" | "endpoints" | "events" | "limitranges")
+            | ("events.k8s.io", "events")
+            | ("coordination.k8s.io", "leases" | "leasecandidates")
+            | (
+                "rbac.authorization.k8s.io",
+                "roles" | "rolebindings" | "clusterroles" | "clusterrolebindings"
+            )
+    )
 }
 
 /// Kinds a PUT must name the resource version of (upstream's strategies
@@ -1477,6 +1553,20 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
         opts["orphanDependents"] = json!(o);
     }
     if let Some(p) = opts.get("propagationPolicy").and_then(Value::as_str)
+        && opts.get("orphanDependents").is_some_and(|o| !o.is_null())
+    {
+        return Err(ApiError::invalid(
+            "meta.k8s.io",
+            "DeleteOptions",
+            "",
+            vec![skiff_api::Cause::invalid(
+                "propagationPolicy",
+                &json!(p),
+                "orphanDependents and deletionPropagation cannot be both set",
+            )],
+        ));
+    }
+    if let Some(p) = opts.get("propagationPolicy").and_then(Value::as_str)
         && !matches!(p, "Orphan" | "Background" | "Foreground")
     {
         return Err(ApiError::invalid(
@@ -1486,7 +1576,7 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
             vec![skiff_api::Cause::not_supported(
                 "propagationPolicy",
                 &json!(p),
-                &["Foreground", "Background", "Orphan"],
+                &["Foreground", "Background", "Orphan", "nil"],
             )],
         ));
     }
@@ -1496,10 +1586,35 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
 async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;
     let (resp_bytes, gone) = delete_object(ctx, &ctx.info.name, &opts).await?;
-    if gone && ctx.res.def.plural == "namespaces" {
-        return list::respond_object(ctx, 200, resp_bytes);
+    let def = ctx.res.def;
+    if gone && !returns_deleted_object(def) {
+        // Upstream's finalizeDelete: a Status naming what went (no code).
+        let obj: Value = serde_json::from_slice(&resp_bytes).unwrap_or_default();
+        let mut details = json!({"name": ctx.info.name, "group": def.group, "kind": def.plural, "uid": meta::uid(&obj)});
+        if def.group.is_empty() {
+            details.as_object_mut().map(|d| d.remove("group"));
+        }
+        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
+        return Ok(response::status_for(200, &status, ctx.headers));
     }
     list::respond_object(ctx, 200, resp_bytes)
+}
+
+/// Kinds whose immediate delete answers the deleted object rather than a
+/// Status (upstream's stores with `ReturnDeletedObject`).
+fn returns_deleted_object(def: &skiff_api::catalogue::ResourceDef) -> bool {
+    matches!(
+        (def.group, def.plural),
+        (
+            "",
+            "pods"
+                | "services"
+                | "serviceaccounts"
+                | "namespaces"
+                | "persistentvolumes"
+                | "persistentvolumeclaims"
+        ) | ("storage.k8s.io", "storageclasses")
+    )
 }
 
 /// Deletes one object: graceful (pods), through finalizers, or at once.
@@ -1672,7 +1787,9 @@ fn graceful_seconds(plural: &str, obj: &Value, opts: &Value) -> i64 {
 
 async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;
-    let selected = list::select(ctx).await?;
+    // One page when a limit is given (as upstream), its continue token in
+    // the answer for the next.
+    let (selected, next) = list::select(ctx).await?;
     let mut items = Vec::new();
     for obj in selected {
         match delete_object(ctx, meta::name(&obj), &opts).await {
@@ -1688,5 +1805,5 @@ async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<
         .current_revision()
         .await
         .map_err(store_error)?;
-    list::respond_list(ctx, items, rv, None, None)
+    list::respond_list(ctx, items, rv, next, None)
 }

@@ -46,6 +46,20 @@ impl Selectors {
                 .map_err(ApiError::bad_request)?;
             *f = field.to_string();
         }
+        // A watch of one object (the legacy `watch/.../<name>` path) selects it.
+        if !ctx.info.name.is_empty() {
+            let name = ctx.info.name.clone();
+            if let Some(pinned) = fields.pinned("metadata.name")
+                && pinned != name
+            {
+                return Err(ApiError::bad_request(
+                    "fieldSelector metadata.name doesn't match requested name",
+                ));
+            }
+            fields
+                .requirements
+                .push(("metadata.name".into(), true, name));
+        }
         Ok(Selectors { labels, fields })
     }
 
@@ -120,8 +134,98 @@ fn parse_rv(s: &str) -> Result<i64> {
         })
 }
 
+/// Upstream's `ValidateListOptions` (meta internalversion validation) of a
+/// list or watch request's resource version options (the `WatchList` gate
+/// off, as 1.33's default).
+pub fn validate_list_options(ctx: &Ctx<'_>, watch: bool) -> Result<()> {
+    use skiff_api::Cause;
+    let get = |k: &str| ctx.params.get(k).map(String::as_str).unwrap_or("");
+    let (rv, rv_match, cont) = (
+        get("resourceVersion"),
+        get("resourceVersionMatch"),
+        get("continue"),
+    );
+    let initial_events = ctx.params.contains_key("sendInitialEvents");
+    let field = "resourceVersionMatch";
+    let mut causes = Vec::new();
+    if watch {
+        if initial_events {
+            if rv_match != "NotOlderThan" {
+                causes.push(Cause::forbidden(
+                    field,
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
+            }
+            causes.push(Cause::forbidden(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+            ));
+        }
+        if !rv_match.is_empty() {
+            if !initial_events {
+                causes.push(Cause::forbidden(
+                    field,
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            if rv_match != "NotOlderThan" {
+                causes.push(Cause::not_supported(
+                    field,
+                    &json!(rv_match),
+                    &["NotOlderThan"],
+                ));
+            }
+            if !cont.is_empty() {
+                causes.push(Cause::forbidden(
+                    field,
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+        }
+    } else {
+        if !rv_match.is_empty() {
+            if rv.is_empty() {
+                causes.push(Cause::forbidden(
+                    field,
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
+            if !cont.is_empty() {
+                causes.push(Cause::forbidden(
+                    field,
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+            if !matches!(rv_match, "Exact" | "NotOlderThan") {
+                causes.push(Cause::not_supported(
+                    field,
+                    &json!(rv_match),
+                    &["Exact", "NotOlderThan", ""],
+                ));
+            }
+            if rv_match == "Exact" && rv == "0" {
+                causes.push(Cause::forbidden(
+                    field,
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
+            }
+        }
+        if initial_events {
+            causes.push(Cause::forbidden(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for list",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", causes))
+}
+
 /// Serves a LIST.
 pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
+    validate_list_options(ctx, false)?;
     let sel = Selectors::parse(ctx)?;
     let limit: usize = match ctx.params.get("limit").filter(|l| !l.is_empty()) {
         Some(l) => l
@@ -145,7 +249,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     // Where the list starts and at which revision it reads.
     let (mut revision, mut start) = (0i64, None::<String>);
     if let Some(token) = ctx.params.get("continue").filter(|c| !c.is_empty()) {
-        if !rv_param.is_empty() {
+        if !rv_param.is_empty() && rv_param != "0" {
             return Err(ApiError::bad_request(
                 "specifying resource version is not allowed when using continue",
             ));
@@ -283,27 +387,50 @@ async fn wait_for(ctx: &Ctx<'_>, rv: i64) -> Result<()> {
     Err(ApiError::too_large_resource_version(rv, current))
 }
 
-/// Every object of the request's namespace that its selectors match (deletecollection).
-pub async fn select(ctx: &Ctx<'_>) -> Result<Vec<Value>> {
+/// The objects of the request's namespace that its selectors match (deletecollection):
+/// one page and the continue token of the next when a limit is given.
+pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<Value>, Option<String>)> {
+    validate_list_options(ctx, false)?;
     let sel = Selectors::parse(ctx)?;
+    let limit: usize = ctx
+        .params
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0) as usize;
+    let prefix = ctx.res.namespace_prefix(ctx.namespace());
+    let (mut revision, mut start) = (0i64, None::<String>);
+    if let Some(token) = ctx.params.get("continue").filter(|c| !c.is_empty()) {
+        let (rv, suffix) = decode_continue(token)?;
+        revision = rv;
+        start = Some(format!("{prefix}{suffix}"));
+    }
     let page = ctx
         .server
         .inner
         .store
         .list(ListRequest {
-            prefix: ctx.res.namespace_prefix(ctx.namespace()),
+            prefix: prefix.clone(),
+            start,
+            revision,
             ..Default::default()
         })
         .await
         .map_err(store_error)?;
     let mut out = Vec::new();
+    let mut next = None;
     for kv in page.kvs {
         let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
         if sel.matches(ctx, &obj) {
+            if limit > 0 && out.len() == limit {
+                // More match: the next page starts at this key.
+                next = Some(encode_continue(page.revision, &kv.key[prefix.len()..]));
+                break;
+            }
             out.push(obj);
         }
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 /// An object in the form the resource serves (converted when its versions

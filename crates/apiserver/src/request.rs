@@ -86,12 +86,19 @@ pub fn query(q: Option<&str>) -> HashMap<String, String> {
 
 /// Routes a request by method and path.
 pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>) -> Route {
-    let parts: Vec<String> = path
-        .trim_matches('/')
+    let trimmed = path.trim_matches('/');
+    let parts: Vec<String> = trimmed
         .split('/')
         .filter(|s| !s.is_empty())
         .map(decode_component)
         .collect();
+    // An empty segment inside an API path matches no route (go-restful).
+    if trimmed.contains("//") && matches!(parts.first().map(String::as_str), Some("api" | "apis")) {
+        return Route::Resource(RequestInfo {
+            verb: "get".into(),
+            ..Default::default()
+        });
+    }
     let (group, version, rest) = match parts.first().map(String::as_str) {
         Some("api") => match parts.len() {
             1 => return Route::Root("api"),
@@ -112,6 +119,11 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
         ..Default::default()
     };
     let mut rest = rest;
+    // The legacy `watch/` prefix (still served in 1.33) is `?watch=true`.
+    let legacy_watch = rest[0] == "watch" && rest.len() > 1;
+    if legacy_watch {
+        rest = &rest[1..];
+    }
     // namespaces/<ns>/<resource>... but `namespaces/<name>` is the namespace itself.
     // (`namespaces/<name>/status|finalize` are the namespace's own subresources.)
     if rest[0] == "namespaces" && rest.len() > 1 {
@@ -131,7 +143,7 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
         // Deeper paths exist only for proxies (`pods/x/proxy/some/path`).
         info.subresource = rest[2].clone();
     }
-    let watch = param_bool(params, "watch").unwrap_or(false);
+    let watch = legacy_watch || param_bool(params, "watch").unwrap_or(false);
     info.verb = match *method {
         http::Method::GET | http::Method::HEAD => {
             if watch {

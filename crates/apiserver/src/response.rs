@@ -72,6 +72,15 @@ pub fn error_for(err: &ApiError, headers: &http::HeaderMap) -> http::Response<Bo
     proto
 }
 
+/// A `Status` of success in the encoding the request asked for.
+pub fn status_for(status: u16, value: &Value, headers: &http::HeaderMap) -> http::Response<Body> {
+    if crate::list::wanted(headers) == crate::list::As::Protobuf {
+        protobuf(status, value)
+    } else {
+        json(status, value)
+    }
+}
+
 pub fn error(err: &ApiError) -> http::Response<Body> {
     if err.code == 429 {
         // As upstream's max-in-flight filter: plain text, not a Status.

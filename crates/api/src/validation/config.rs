@@ -197,7 +197,7 @@ mod tests {
         let big = json!({"data": {"a": "x".repeat(MAX_SIZE), "b": "y"}});
         assert_eq!(
             shown(&validate_config_map(&big)),
-            ["Too long: must have at most 1048576 bytes"]
+            ["Too long: may not be more than 1048576 bytes"]
         );
     }
 

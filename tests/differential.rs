@@ -11,7 +11,8 @@
 //! `<any>` matches any present value), `absent` (dotted paths that must not be
 //! there) and `save` (variables from dotted paths); `wait: seconds` repeats
 //! the step until it holds (for what controllers do in the background). An
-//! expected array starting with `<contains>` matches elements in any order. `{ns}` and saved
+//! expected array starting with `<contains>` matches elements in any order.
+//! A watch's answer (a stream of events) is matched as the array of its events. `{ns}` and saved
 //! `{variables}` are substituted in paths and bodies.
 
 use std::collections::HashMap;
@@ -154,7 +155,23 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
         .then(|| content_type(kind))
         .transpose()?;
     let reply = client.request(method, &path, ct, &body)?;
-    let answer = reply.json();
+    // A watch answers a stream of JSON events: read as their array.
+    let watch = path.contains("watch=1") || path.contains("watch=true") || path.contains("/watch/");
+    let answer = match reply.json() {
+        _ if watch && reply.status == 200 => Value::Array(
+            serde_json::Deserializer::from_slice(&reply.body)
+                .into_iter::<Value>()
+                .filter_map(Result::ok)
+                .collect(),
+        ),
+        Value::Null if !reply.body.is_empty() => Value::Array(
+            serde_json::Deserializer::from_slice(&reply.body)
+                .into_iter::<Value>()
+                .filter_map(Result::ok)
+                .collect(),
+        ),
+        v => v,
+    };
     let what = format!("{method} {path} → {} {}", reply.status, reply.text());
     if let Some(status) = map.get("status").and_then(Value::as_u64)
         && u64::from(reply.status) != status

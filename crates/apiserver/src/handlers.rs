@@ -1685,6 +1685,32 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
         let grace = graceful_seconds(def.plural, &obj, opts);
         let namespace_terminating = def.plural == "namespaces";
         if finalizers.is_empty() && grace == 0 && !namespace_terminating {
+            // A pod (a kind with graceful deletion) is first marked, at once
+            // (watchers see MODIFIED, then DELETED), as upstream's
+            // updateForGracefulDeletionAndFinalizers does with a zero period.
+            let mut rev = rev;
+            if def.group.is_empty()
+                && def.plural == "pods"
+                && meta::deletion_timestamp(&obj).is_none()
+            {
+                meta::set(&mut obj, "deletionTimestamp", json!(meta::now()));
+                meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
+                if !ctx.dry_run() {
+                    meta::remove(&mut obj, "resourceVersion");
+                    match ctx
+                        .server
+                        .inner
+                        .store
+                        .update(&ctx.key(name), store_form(ctx, &obj), rev, None)
+                        .await
+                        .map_err(store_error)?
+                    {
+                        Outcome::Written { revision, .. } => rev = revision,
+                        Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
+                        Outcome::Failed { .. } => continue,
+                    }
+                }
+            }
             if ctx.dry_run() {
                 return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
             }

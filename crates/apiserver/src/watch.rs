@@ -395,7 +395,19 @@ async fn deliver(w: &Watcher, e: &CachedEvent) -> bool {
             match (before, now) {
                 (true, true) => w.send("MODIFIED", e.served().clone()).await,
                 (false, true) => w.send("ADDED", e.served().clone()).await,
-                (true, false) => w.send("DELETED", e.served().clone()).await,
+                // Left the selection: the state that matched, at the new
+                // resource version (as upstream's cache watcher).
+                (true, false) => {
+                    let prev = e
+                        .event
+                        .prev_kv
+                        .as_ref()
+                        .map(|p| &p.value[..])
+                        .unwrap_or(b"{}");
+                    let left =
+                        crate::registry::with_resource_version(prev, e.event.kv.mod_revision);
+                    w.send("DELETED", left).await
+                }
                 (false, false) => true,
             }
         }

@@ -301,7 +301,9 @@ async fn watch_streams_in_protobuf() {
     let (status, ct, bytes) = raw(
         &s,
         "GET",
-        &format!("{DEPLOYMENTS}?watch=1&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion=0"),
+        &format!(
+            "{DEPLOYMENTS}?watch=1&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion=0"
+        ),
         PROTOBUF,
         "",
         vec![],

@@ -9,7 +9,9 @@
 //! and what to expect: `status`, `expect` (a subset of the JSON answer:
 //! objects by key, arrays element by element and of equal length; the string
 //! `<any>` matches any present value), `absent` (dotted paths that must not be
-//! there) and `save` (variables from dotted paths); `wait: seconds` repeats
+//! there), `text` (the whole body), `headers` (values of response headers),
+//! `accept` (the request's Accept header) and `save` (variables from dotted
+//! paths); `wait: seconds` repeats
 //! the step until it holds (for what controllers do in the background). An
 //! expected array starting with `<contains>` matches elements in any order.
 //! A watch's answer (a stream of events) is matched as the array of its events. `{ns}` and saved
@@ -154,7 +156,15 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
     let ct = (!body.is_empty() || method != "GET")
         .then(|| content_type(kind))
         .transpose()?;
-    let reply = client.request(method, &path, ct, &body)?;
+    let accept = map
+        .get("accept")
+        .and_then(Value::as_str)
+        .unwrap_or("application/json");
+    let mut headers = vec![("Accept", accept)];
+    if let Some(ct) = ct {
+        headers.push(("Content-Type", ct));
+    }
+    let reply = client.request_with(method, &path, &headers, &body)?;
     // A watch answers a stream of JSON events: read as their array.
     let watch = path.contains("watch=1") || path.contains("watch=true") || path.contains("/watch/");
     let answer = match reply.json() {
@@ -177,6 +187,24 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
         && u64::from(reply.status) != status
     {
         bail!("status {}, expected {status}: {what}", reply.status);
+    }
+    if let Some(text) = map.get("text").and_then(Value::as_str) {
+        let text = substitute_str(text, vars);
+        if reply.text() != text {
+            bail!("body {:?}, expected {text:?}: {what}", reply.text());
+        }
+    }
+    for (name, value) in map
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let want = value.as_str().unwrap_or("");
+        let got = reply.header(&name.to_ascii_lowercase());
+        if got != Some(want) {
+            bail!("header {name}: {got:?}, expected {want:?}: {what}");
+        }
     }
     if let Some(expected) = map.get("expect") {
         contains(&answer, &substitute(expected, vars), "")
@@ -279,4 +307,9 @@ fn writes() {
 #[test]
 fn semantics() {
     run_file("semantics");
+}
+
+#[test]
+fn negotiation() {
+    run_file("negotiation");
 }

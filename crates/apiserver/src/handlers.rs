@@ -346,6 +346,12 @@ async fn resource(
         ctx.take_dry_run(&values, options_kind)?;
         write_options(&ctx, options_kind)?;
     }
+    if !crate::connect::is_connect(&ctx.info.resource, &ctx.info.subresource) {
+        crate::negotiation::route_accepts(ctx.headers, ctx.info.name.is_empty())?;
+        if ctx.info.verb != "watch" {
+            crate::negotiation::negotiate(ctx.headers, false)?;
+        }
+    }
     let mut resp = dispatch(&ctx, body).await?;
     for w in ctx.warnings.lock().expect("poisoned").iter() {
         let value = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());

@@ -23,6 +23,7 @@ mod health;
 mod list;
 mod metrics;
 mod namespace_deleter;
+mod negotiation;
 mod openapi;
 pub mod pki;
 mod registry;

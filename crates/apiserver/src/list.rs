@@ -451,6 +451,8 @@ pub fn served_form(def: &skiff_api::ResourceDef, bytes: Bytes) -> Bytes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum As {
     Object,
+    /// The object in YAML (`Accept: application/yaml`).
+    Yaml,
     /// The object in Kubernetes protobuf (client-go's default for built-in kinds).
     Protobuf,
     Table,
@@ -460,27 +462,10 @@ pub enum As {
 /// The media type of protobuf responses.
 pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
+/// The form the client accepts (JSON when it accepts nothing servable;
+/// requests are refused earlier in that case, see `negotiation`).
 pub fn wanted(headers: &http::HeaderMap) -> As {
-    let accept = headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    for part in accept.split(',') {
-        let p = part.replace(' ', "");
-        if p.contains("as=Table") && p.contains("g=meta.k8s.io") {
-            return As::Table;
-        }
-        if p.contains("as=PartialObjectMetadata") && p.contains("g=meta.k8s.io") {
-            return As::PartialObjectMetadata;
-        }
-        if p.starts_with(PROTOBUF) && !p.contains("as=") {
-            return As::Protobuf;
-        }
-        if p.starts_with("application/json") || p.starts_with("*/*") || p.is_empty() {
-            return As::Object;
-        }
-    }
-    As::Object
+    crate::negotiation::negotiate(headers, false).unwrap_or(As::Object)
 }
 
 /// Whether the client accepts nothing but Table responses (no plain media
@@ -505,6 +490,10 @@ pub fn respond_object(ctx: &Ctx<'_>, status: u16, bytes: Bytes) -> Result<http::
     let bytes = served_form(ctx.res.def, bytes);
     match wanted(ctx.headers) {
         As::Object => Ok(response::bytes_response(status, "application/json", bytes)),
+        As::Yaml => {
+            let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+            Ok(response::yaml(status, &obj))
+        }
         As::Protobuf => {
             let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
             Ok(response::protobuf(status, &obj))
@@ -567,6 +556,17 @@ pub fn respond_list(
                 "application/json",
                 out.freeze(),
             ))
+        }
+        As::Yaml => {
+            let def = ctx.res.def;
+            let items: Vec<Value> = items
+                .iter()
+                .map(|b| serde_json::from_slice::<Value>(b))
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::internal)?;
+            let list = json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(),
+                              "metadata": list_meta, "items": items});
+            Ok(response::yaml(200, &list))
         }
         As::Protobuf => {
             let def = ctx.res.def;

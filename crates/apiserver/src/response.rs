@@ -46,6 +46,15 @@ pub fn json(status: u16, value: &Value) -> http::Response<Body> {
     )
 }
 
+/// A value as a YAML body.
+pub fn yaml(status: u16, value: &Value) -> http::Response<Body> {
+    bytes_response(
+        status,
+        "application/yaml",
+        serde_yaml::to_string(value).unwrap_or_default(),
+    )
+}
+
 /// An object as a Kubernetes protobuf body; JSON when its kind has no
 /// protobuf form (as upstream falls back to the next acceptable type).
 pub fn protobuf(status: u16, value: &Value) -> http::Response<Body> {
@@ -59,25 +68,38 @@ pub fn protobuf(status: u16, value: &Value) -> http::Response<Body> {
 /// clients that read protobuf).
 pub fn error_for(err: &ApiError, headers: &http::HeaderMap) -> http::Response<Body> {
     let resp = error(err);
-    if err.code == 429 || crate::list::wanted(headers) != crate::list::As::Protobuf {
+    if err.code == 429 {
         return resp;
     }
+    let form = match crate::negotiation::negotiate(headers, false) {
+        Ok(form) => form,
+        // Not negotiable: upstream writes the Status as indented JSON.
+        Err(_) => {
+            let (parts, _) = resp.into_parts();
+            let body = serde_json::to_vec_pretty(&err.status()).unwrap_or_default();
+            return http::Response::from_parts(parts, full(body));
+        }
+    };
+    let mut replaced = match form {
+        crate::list::As::Protobuf => protobuf(err.code, &err.status()),
+        crate::list::As::Yaml => yaml(err.code, &err.status()),
+        _ => return resp,
+    };
     let (parts, _) = resp.into_parts();
-    let mut proto = protobuf(err.code, &err.status());
     for (name, value) in parts.headers.iter() {
         if name != http::header::CONTENT_TYPE {
-            proto.headers_mut().insert(name, value.clone());
+            replaced.headers_mut().insert(name, value.clone());
         }
     }
-    proto
+    replaced
 }
 
 /// A `Status` of success in the encoding the request asked for.
 pub fn status_for(status: u16, value: &Value, headers: &http::HeaderMap) -> http::Response<Body> {
-    if crate::list::wanted(headers) == crate::list::As::Protobuf {
-        protobuf(status, value)
-    } else {
-        json(status, value)
+    match crate::list::wanted(headers) {
+        crate::list::As::Protobuf => protobuf(status, value),
+        crate::list::As::Yaml => yaml(status, value),
+        _ => json(status, value),
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::cacher::CachedEvent;
 use crate::handlers::Ctx;
-use crate::list::{As, Selectors, wanted};
+use crate::list::{As, Selectors};
 use crate::registry::{Resource, store_error, with_resource_version};
 use crate::response::{self, Body};
 use crate::table;
@@ -67,7 +67,8 @@ impl Watcher {
     async fn send(&self, kind: &str, served: Bytes) -> bool {
         let served = crate::list::served_form(self.res.def, served);
         let object: Bytes = match self.form {
-            As::Object => served,
+            // Watches never stream YAML (negotiation refuses it).
+            As::Object | As::Yaml => served,
             As::Protobuf => {
                 return match serde_json::from_slice::<Value>(&served) {
                     Ok(o) => self.send_protobuf(kind, &o).await,
@@ -160,7 +161,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     // Protobuf only for kinds that have a protobuf form (else JSON, as
     // upstream's negotiation falls through to the next acceptable type).
-    let form = match wanted(ctx.headers) {
+    let form = match crate::negotiation::negotiate(ctx.headers, true)? {
         As::Protobuf
             if !skiff_api::proto::has_message(&ctx.res.def.api_version(), ctx.res.def.kind) =>
         {

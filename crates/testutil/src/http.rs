@@ -105,6 +105,22 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Reply> {
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct));
+        }
+        self.request_with(method, path, &headers, body)
+    }
+
+    /// Sends one request with exactly these headers (besides `Host`,
+    /// `Connection` and `Content-Length`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Reply> {
         let host = self
             .address
             .rsplit_once(':')
@@ -116,12 +132,12 @@ impl Client {
         tcp.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.address,
             body.len()
         );
-        if let Some(ct) = content_type {
-            head.push_str(&format!("Content-Type: {ct}\r\n"));
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
         tls.write_all(head.as_bytes())?;

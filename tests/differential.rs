@@ -8,7 +8,8 @@
 //! sent as is) and `type` (json, merge, strategic, jsonpatch, apply, yaml),
 //! and what to expect: `status`, `expect` (a subset of the JSON answer:
 //! objects by key, arrays element by element and of equal length; the string
-//! `<any>` matches any present value), `absent` (dotted paths that must not be
+//! `<any>` matches any present value, a string ending in `<...>` any string
+//! starting with what precedes it), `absent` (dotted paths that must not be
 //! there), `text` (the whole body), `headers` (values of response headers),
 //! `accept` (the request's Accept header) and `save` (variables from dotted
 //! paths); `wait: seconds` repeats
@@ -42,6 +43,15 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 fn contains(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
     match (expected, actual) {
         (Value::String(s), a) if s == "<any>" && !a.is_null() => Ok(()),
+        // "text<...>": the actual string starts with "text".
+        (Value::String(e), Value::String(a)) if e.ends_with("<...>") => {
+            let prefix = e.trim_end_matches("<...>");
+            if a.starts_with(prefix) {
+                Ok(())
+            } else {
+                Err(format!("{at}: {a:?}, expected it to start with {prefix:?}"))
+            }
+        }
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
                 let av = a.get(k).unwrap_or(&Value::Null);
@@ -312,4 +322,9 @@ fn semantics() {
 #[test]
 fn negotiation() {
     run_file("negotiation");
+}
+
+#[test]
+fn validation() {
+    run_file("validation");
 }

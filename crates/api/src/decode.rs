@@ -5,6 +5,7 @@
 //! `duplicate field "<path>"`; and the duplicate keys of YAML bodies, which
 //! it reports as goyaml's `line N: key "x" already set in map` (`yaml`).
 
+pub mod gojson;
 mod yaml;
 
 use std::collections::HashMap;

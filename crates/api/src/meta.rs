@@ -61,6 +61,12 @@ pub fn labels(obj: &Value) -> Option<&Map<String, Value>> {
         .and_then(Value::as_object)
 }
 
+pub fn annotations(obj: &Value) -> Option<&Map<String, Value>> {
+    metadata(obj)
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+}
+
 pub fn finalizers(obj: &Value) -> Vec<String> {
     metadata(obj)
         .and_then(|m| m.get("finalizers"))

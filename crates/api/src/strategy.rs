@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::catalogue::ResourceDef;
 use crate::errors::Cause;
 use crate::meta;
-use crate::validation::{NameRule, apps, batch, config, pods, services};
+use crate::validation::{
+    NameRule, apps, batch, config, namespaces, pods, rbac, scheduling, services, storage,
+};
 
 /// What the generic machinery needs to know of a kind.
 #[derive(Clone, Copy)]
@@ -38,6 +40,10 @@ pub struct Strategy {
     /// Kind-specific rules of an update of the main resource: what may not
     /// change between `old` (second) and `new` (first).
     pub validate_update: fn(&Value, &Value) -> Vec<Cause>,
+    /// Kind-specific rules of an update through the status subresource.
+    pub validate_status_update: fn(&Value, &Value) -> Vec<Cause>,
+    /// Kind-specific rules of an update through `finalize` (namespaces).
+    pub validate_finalize: fn(&Value, &Value) -> Vec<Cause>,
 }
 
 fn no_validation(_: &Value) -> Vec<Cause> {
@@ -96,6 +102,8 @@ impl Strategy {
             plural: def.plural,
             validate: no_validation,
             validate_update: no_update_rules,
+            validate_status_update: no_update_rules,
+            validate_finalize: no_update_rules,
         };
         match (def.group, def.plural) {
             ("", "pods") => {
@@ -110,6 +118,9 @@ impl Strategy {
             }
             ("", "namespaces") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Active"}));
+                s.validate = namespaces::validate_namespace;
+                s.validate_status_update = namespaces::validate_namespace_status_update;
+                s.validate_finalize = namespaces::validate_namespace_finalize;
             }
             ("", "nodes") => {
                 s.keep_status_on_create = true;
@@ -122,6 +133,34 @@ impl Strategy {
             }
             ("", "persistentvolumeclaims") => {
                 s.initial_status = Some(|o| o["status"] = json!({"phase": "Pending"}));
+                s.validate_update = storage::validate_pvc_update;
+            }
+            ("storage.k8s.io", "storageclasses") => {
+                s.validate_update = storage::validate_storage_class_update;
+            }
+            ("scheduling.k8s.io", "priorityclasses") => {
+                s.validate_update = scheduling::validate_priority_class_update;
+            }
+            ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+                s.validate_update = rbac::validate_binding_update;
+            }
+            // The zero values of the status fields Go always serializes.
+            ("policy", "poddisruptionbudgets") => {
+                s.initial_status = Some(|o| {
+                    o["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0,
+                        "desiredHealthy": 0, "expectedPods": 0})
+                });
+            }
+            ("autoscaling", "horizontalpodautoscalers") => {
+                s.initial_status = Some(if def.version == "v1" {
+                    |o: &mut Value| {
+                        o["status"] = json!({"currentReplicas": 0, "desiredReplicas": 0})
+                    }
+                } else {
+                    |o: &mut Value| {
+                        o["status"] = json!({"desiredReplicas": 0, "currentMetrics": null})
+                    }
+                });
             }
             ("", "secrets") => {
                 s.validate = config::validate_secret;
@@ -137,6 +176,7 @@ impl Strategy {
             }
             ("", "podtemplates") => s.validate = pods::validate_pod_template,
             ("", "replicationcontrollers") => {
+                s.initial_status = Some(|o| o["status"] = json!({"replicas": 0}));
                 s.validate = apps::validate_replication_controller;
             }
             ("apps", "deployments") => {
@@ -144,14 +184,21 @@ impl Strategy {
                 s.validate_update = apps::validate_deployment_update;
             }
             ("apps", "replicasets") => {
+                s.initial_status = Some(|o| o["status"] = json!({"replicas": 0}));
                 s.validate = apps::validate_replica_set;
                 s.validate_update = apps::validate_replica_set_update;
             }
             ("apps", "statefulsets") => {
+                s.initial_status =
+                    Some(|o| o["status"] = json!({"replicas": 0, "availableReplicas": 0}));
                 s.validate = apps::validate_stateful_set;
                 s.validate_update = apps::validate_stateful_set_update;
             }
             ("apps", "daemonsets") => {
+                s.initial_status = Some(|o| {
+                    o["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                        "desiredNumberScheduled": 0, "numberReady": 0})
+                });
                 s.validate = apps::validate_daemon_set;
                 s.validate_update = apps::validate_daemon_set_update;
             }
@@ -187,6 +234,10 @@ impl Strategy {
         if self.generation {
             meta::set(obj, "generation", json!(1));
         }
+        // The v1 form of a DaemonSet's internal template generation.
+        if (self.group, self.plural) == ("apps", "daemonsets") {
+            set_annotation(obj, DS_TEMPLATE_GENERATION, "1");
+        }
     }
 
     /// Prepares an update of the main resource: keeps the stored status, bumps
@@ -207,6 +258,17 @@ impl Strategy {
             },
             // Through the main resource only metadata changes.
             ("certificates.k8s.io", "certificatesigningrequests") => copy_field(new, old, "spec"),
+            // The template generation grows with each template change.
+            ("apps", "daemonsets") => {
+                let old_gen = meta::annotations(old)
+                    .and_then(|a| a.get(DS_TEMPLATE_GENERATION))
+                    .and_then(Value::as_str)
+                    .and_then(|g| g.parse::<i64>().ok())
+                    .unwrap_or(1);
+                let changed = new.pointer("/spec/template") != old.pointer("/spec/template");
+                let g = if changed { old_gen + 1 } else { old_gen };
+                set_annotation(new, DS_TEMPLATE_GENERATION, &g.to_string());
+            }
             ("", "services") => {
                 use crate::validation::service_update as su;
                 su::patch_allocated_values(new, old);
@@ -314,7 +376,11 @@ impl Strategy {
             .and_then(|m| m.get("generation"))
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        let spec_changed = may_bump && spec_of(new) != spec_of(old);
+        // A Deployment's generation also follows its annotations (upstream's
+        // deployment strategy).
+        let annotations_changed = (self.group, self.plural) == ("apps", "deployments")
+            && meta::annotations(new) != meta::annotations(old);
+        let spec_changed = may_bump && (spec_of(new) != spec_of(old) || annotations_changed);
         meta::set(
             new,
             "generation",
@@ -327,6 +393,15 @@ impl Strategy {
     pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
         Some(crate::fields::value(self.group, self.plural, obj, field))
     }
+}
+
+/// The annotation a v1 DaemonSet carries its template generation in.
+const DS_TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+fn set_annotation(obj: &mut Value, key: &str, value: &str) {
+    let mut annotations = meta::annotations(obj).cloned().unwrap_or_default();
+    annotations.insert(key.to_string(), json!(value));
+    meta::set(obj, "annotations", Value::Object(annotations));
 }
 
 /// Sets `to[field]` to `from[field]` (removing it when `from` has none).

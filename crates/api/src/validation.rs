@@ -13,11 +13,15 @@ pub mod batch;
 pub mod certificates;
 pub mod common;
 pub mod config;
+pub mod namespaces;
 pub mod pod_subresources;
 pub mod pods;
 pub mod quantity;
+pub mod rbac;
+pub mod scheduling;
 pub mod service_update;
 pub mod services;
+pub mod storage;
 
 use serde_json::Value;
 
@@ -263,16 +267,126 @@ pub fn validate_object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Ve
             ));
         }
     }
-    for (i, f) in meta::finalizers(obj).iter().enumerate() {
+    causes.extend(validate_finalizers(&meta::finalizers(obj)));
+    causes.extend(validate_owner_references(obj));
+    causes
+}
+
+/// The finalizers the built-in kinds' names need no domain for.
+pub(crate) fn is_standard_finalizer(name: &str) -> bool {
+    matches!(name, "kubernetes" | "orphan" | "foregroundDeletion")
+}
+
+/// apimachinery's `ValidateFinalizers` (qualified names, not both orphan
+/// and foreground) and core's `validateKubeFinalizerName` per entry.
+fn validate_finalizers(finalizers: &[String]) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    for f in finalizers {
         for p in qualified_name_problems(f) {
             causes.push(Cause::invalid(
-                format!("metadata.finalizers[{i}]"),
+                "metadata.finalizers",
                 &Value::String(f.clone()),
                 p,
             ));
         }
     }
+    let has = |n: &str| finalizers.iter().any(|f| f == n);
+    if has("orphan") && has("foregroundDeletion") {
+        let list: Vec<String> = finalizers.iter().map(|f| format!("{f:?}")).collect();
+        causes.push(Cause::invalid_rendered(
+            "metadata.finalizers",
+            format!("[]string{{{}}}", list.join(", ")),
+            "finalizer orphan and foregroundDeletion cannot be both set",
+        ));
+    }
+    for (i, f) in finalizers.iter().enumerate() {
+        if !f.contains('/') && !is_standard_finalizer(f) {
+            causes.push(Cause::invalid(
+                format!("metadata.finalizers[{i}]"),
+                &Value::String(f.clone()),
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        }
+    }
     causes
+}
+
+/// apimachinery's `ValidateOwnerReferences`: each reference names a
+/// version, kind, name and uid; at most one is the controller.
+fn validate_owner_references(obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let refs = meta::metadata(obj)
+        .and_then(|m| m.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let path = "metadata.ownerReferences";
+    let mut controller: Option<String> = None;
+    for r in &refs {
+        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let api_version = field("apiVersion");
+        // schema.ParseGroupVersion: "v", "g/v"; anything else has no version.
+        let version = match api_version.split('/').collect::<Vec<_>>().as_slice() {
+            [v] => v.to_string(),
+            [_, v] => v.to_string(),
+            _ => String::new(),
+        };
+        if version.is_empty() {
+            causes.push(Cause::invalid(
+                format!("{path}.apiVersion"),
+                &Value::String(api_version.clone()),
+                "version must not be empty",
+            ));
+        }
+        for (k, what) in [("kind", "kind"), ("name", "name"), ("uid", "uid")] {
+            if field(k).is_empty() {
+                causes.push(Cause::invalid(
+                    format!("{path}.{k}"),
+                    &Value::String(String::new()),
+                    format!("{what} must not be empty"),
+                ));
+            }
+        }
+        if r.get("controller").and_then(Value::as_bool) == Some(true) {
+            let this = format!("{}/{}", field("kind"), field("name"));
+            match &controller {
+                None => controller = Some(this),
+                Some(first) => causes.push(Cause::invalid_rendered(
+                    path,
+                    go_owner_references(&refs),
+                    format!(
+                        "Only one reference can have Controller set to true. Found \"true\" in references for {first} and {this}"
+                    ),
+                )),
+            }
+        }
+    }
+    causes
+}
+
+/// `%#v` of a `[]metav1.OwnerReference` (pointers as Go prints them: an
+/// address, here a fixed one).
+fn go_owner_references(refs: &[Value]) -> String {
+    let ptr = |v: Option<&Value>| match v.and_then(Value::as_bool) {
+        Some(_) => "(*bool)(0xc000010000)".to_string(),
+        None => "(*bool)(nil)".to_string(),
+    };
+    let items: Vec<String> = refs
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            format!(
+                "v1.OwnerReference{{APIVersion:{:?}, Kind:{:?}, Name:{:?}, UID:{:?}, Controller:{}, BlockOwnerDeletion:{}}}",
+                f("apiVersion"),
+                f("kind"),
+                f("name"),
+                f("uid"),
+                ptr(r.get("controller")),
+                ptr(r.get("blockOwnerDeletion"))
+            )
+        })
+        .collect();
+    format!("[]v1.OwnerReference{{{}}}", items.join(", "))
 }
 
 /// Validates that an update keeps what metadata may not change.

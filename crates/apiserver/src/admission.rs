@@ -1,7 +1,8 @@
 //! Built-in admission: what the API server does to objects of particular kinds
 //! on their way in, beyond their strategy. Services get their cluster IP and
 //! node ports allocated (`services.rs`); namespaces get their `kubernetes`
-//! finalizer (`namespace_deleter.rs` releases it once their content is gone).
+//! finalizer (`namespace_deleter.rs` releases it once their content is gone);
+//! volumes and claims their protection finalizers.
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
@@ -29,7 +30,25 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
             Ok(None)
         }
         ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
+        // StorageObjectInUseProtection: volumes in use are not removed
+        // until nothing uses them.
+        ("", "persistentvolumeclaims") => {
+            add_finalizer(obj, "kubernetes.io/pvc-protection");
+            Ok(None)
+        }
+        ("", "persistentvolumes") => {
+            add_finalizer(obj, "kubernetes.io/pv-protection");
+            Ok(None)
+        }
         _ => Ok(None),
+    }
+}
+
+fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    let mut finalizers = skiff_api::meta::finalizers(obj);
+    if !finalizers.iter().any(|f| f == finalizer) {
+        finalizers.push(finalizer.to_string());
+        skiff_api::meta::set_finalizers(obj, &finalizers);
     }
 }
 

@@ -950,7 +950,16 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     }
     meta::set(&mut obj, "uid", json!(meta::new_uid()));
     if def.group == "batch" && def.plural == "jobs" {
+        // A Job without labels of its own has its template's (defaulting),
+        // one map in upstream, so they gain the selector's labels too.
+        let template_labels = obj.pointer("/spec/template/metadata/labels").cloned();
+        let shared = template_labels.is_some()
+            && (meta::labels(&obj).is_none_or(|l| l.is_empty())
+                || meta::metadata(&obj).and_then(|m| m.get("labels")) == template_labels.as_ref());
         generate_job_selector(&mut obj);
+        if shared && let Some(labels) = obj.pointer("/spec/template/metadata/labels").cloned() {
+            meta::set(&mut obj, "labels", labels);
+        }
     }
     meta::set(&mut obj, "creationTimestamp", json!(meta::now()));
     let mut causes =
@@ -1166,8 +1175,11 @@ pub async fn update_object(
     let mut causes =
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
     causes.extend(validation::validate_object_meta_update(&obj, &old));
-    if sub.is_empty() {
-        causes.extend((ctx.res.strategy.validate_update)(&obj, &old));
+    match sub {
+        "" => causes.extend((ctx.res.strategy.validate_update)(&obj, &old)),
+        "status" => causes.extend((ctx.res.strategy.validate_status_update)(&obj, &old)),
+        "finalize" => causes.extend((ctx.res.strategy.validate_finalize)(&obj, &old)),
+        _ => {}
     }
     match sub {
         "ephemeralcontainers" => causes.extend(
@@ -1591,8 +1603,23 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
 
 async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;
-    let (resp_bytes, gone) = delete_object(ctx, &ctx.info.name, &opts).await?;
     let def = ctx.res.def;
+    if (def.group, def.plural) == ("scheduling.k8s.io", "priorityclasses")
+        && skiff_api::validation::scheduling::is_system_priority_class(&ctx.info.name)
+    {
+        return Err(ApiError {
+            details: Some(json!({"name": ctx.info.name, "group": def.group, "kind": def.plural})),
+            ..ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "priorityclasses.scheduling.k8s.io {:?} is forbidden: this is a system priority class and cannot be deleted",
+                    ctx.info.name
+                ),
+            )
+        });
+    }
+    let (resp_bytes, gone) = delete_object(ctx, &ctx.info.name, &opts).await?;
     if gone && !returns_deleted_object(def) {
         // Upstream's finalizeDelete: a Status naming what went (no code).
         let obj: Value = serde_json::from_slice(&resp_bytes).unwrap_or_default();

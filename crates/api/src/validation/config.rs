@@ -125,11 +125,35 @@ pub fn validate_secret(obj: &Value) -> Vec<Cause> {
                 ));
             }
         }
-        "kubernetes.io/dockercfg" if !has(".dockercfg") => {
-            causes.push(Cause::required("data[.dockercfg]"));
-        }
-        "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => {
-            causes.push(Cause::required("data[.dockerconfigjson]"));
+        ty @ ("kubernetes.io/dockercfg" | "kubernetes.io/dockerconfigjson") => {
+            let key = if ty == "kubernetes.io/dockercfg" {
+                ".dockercfg"
+            } else {
+                ".dockerconfigjson"
+            };
+            let path = format!("data[{key}]");
+            // stringData is merged over data before upstream validates.
+            let content: Option<Vec<u8>> = match string_data.and_then(|d| d.get(key)) {
+                Some(v) => Some(v.as_str().unwrap_or("").as_bytes().to_vec()),
+                None => data.and_then(|d| d.get(key)).map(|v| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(v.as_str().unwrap_or(""))
+                        .unwrap_or_default()
+                }),
+            };
+            match content {
+                None => causes.push(Cause::required(path)),
+                Some(bytes) => {
+                    if let Some(e) = crate::decode::gojson::unmarshal_map_error(&bytes) {
+                        causes.push(Cause::invalid(
+                            path,
+                            &serde_json::json!("<secret contents redacted>"),
+                            e,
+                        ));
+                    }
+                }
+            }
         }
         "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
             causes.push(Cause::required("data[username]"));

@@ -11,8 +11,8 @@
 //! `<any>` matches any present value, a string ending in `<...>` any string
 //! starting with what precedes it), `absent` (dotted paths that must not be
 //! there), `text` (the whole body), `headers` (values of response headers),
-//! `accept` (the request's Accept header) and `save` (variables from dotted
-//! paths); `wait: seconds` repeats
+//! `accept` (the request's Accept header), `request_headers` (more of them)
+//! and `save` (variables from dotted paths, or `header:<name>`); `wait: seconds` repeats
 //! the step until it holds (for what controllers do in the background). An
 //! expected array starting with `<contains>` matches elements in any order.
 //! A watch's answer (a stream of events) is matched as the array of its events. `{ns}` and saved
@@ -170,10 +170,25 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
         .get("accept")
         .and_then(Value::as_str)
         .unwrap_or("application/json");
-    let mut headers = vec![("Accept", accept)];
+    let mut headers = vec![("Accept".to_string(), accept.to_string())];
     if let Some(ct) = ct {
-        headers.push(("Content-Type", ct));
+        headers.push(("Content-Type".to_string(), ct.to_string()));
     }
+    for (name, value) in map
+        .get("request_headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        headers.push((
+            name.clone(),
+            substitute_str(value.as_str().unwrap_or(""), vars),
+        ));
+    }
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let reply = client.request_with(method, &path, &headers, &body)?;
     // A watch answers a stream of JSON events: read as their array.
     let watch = path.contains("watch=1") || path.contains("watch=true") || path.contains("/watch/");
@@ -210,9 +225,9 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
         .into_iter()
         .flatten()
     {
-        let want = value.as_str().unwrap_or("");
+        let want = substitute_str(value.as_str().unwrap_or(""), vars);
         let got = reply.header(&name.to_ascii_lowercase());
-        if got != Some(want) {
+        if got != Some(want.as_str()) {
             bail!("header {name}: {got:?}, expected {want:?}: {what}");
         }
     }
@@ -238,6 +253,13 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
         .flatten()
     {
         let path = path.as_str().context("save: dotted paths")?;
+        if let Some(header) = path.strip_prefix("header:") {
+            let value = reply
+                .header(header)
+                .with_context(|| format!("save {path}: {what}"))?;
+            vars.insert(var.clone(), value.to_string());
+            continue;
+        }
         let value = lookup(&answer, path).with_context(|| format!("save {path}: {what}"))?;
         let text = match value {
             Value::String(s) => s.clone(),
@@ -327,4 +349,9 @@ fn negotiation() {
 #[test]
 fn validation() {
     run_file("validation");
+}
+
+#[test]
+fn discovery() {
+    run_file("discovery");
 }

@@ -51,15 +51,17 @@ fn api_group(group: &str, versions: &[&str]) -> Value {
     json!({"name": group, "versions": vs, "preferredVersion": vs[0]})
 }
 
-/// A stable per-resource hash as upstream's storageVersionHash (8 bytes, base64).
+/// Upstream's storageVersionHash: base64 of the first 8 bytes of the SHA-256
+/// of the storage `group/version/kind` (events.k8s.io Events are stored as
+/// core v1 Events).
 fn storage_version_hash(def: &ResourceDef) -> String {
     use base64::Engine;
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in format!("{}/{}/{}", def.group, def.version, def.kind).bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    base64::engine::general_purpose::STANDARD.encode(h.to_be_bytes())
+    let gvk = match (def.group, def.kind) {
+        ("events.k8s.io", "Event") => "/v1/Event".to_string(),
+        _ => format!("{}/{}/{}", def.group, def.version, def.kind),
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, gvk.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
 }
 
 fn resource_list(group: &str, version: &str) -> Value {

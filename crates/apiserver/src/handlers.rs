@@ -130,19 +130,25 @@ pub async fn handle(
                     .get(http::header::ACCEPT)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                Ok(if accept.contains(crate::openapi::v2::PROTOBUF) {
-                    response::bytes_response(
-                        200,
+                use crate::openapi::v2;
+                let (content_type, bytes, etag) = if accept.contains(v2::PROTOBUF) {
+                    (
                         "application/octet-stream",
-                        crate::openapi::v2::protobuf_bytes().clone(),
+                        v2::protobuf_bytes().clone(),
+                        v2::protobuf_etag(),
                     )
                 } else {
-                    response::bytes_response(
-                        200,
+                    (
                         "application/json",
-                        crate::openapi::v2::json_bytes().clone(),
+                        v2::json_bytes().clone(),
+                        v2::json_etag(),
                     )
-                })
+                };
+                Ok(with_etag(
+                    &parts.headers,
+                    etag,
+                    response::bytes_response(200, content_type, bytes),
+                ))
             }
             p if p.starts_with("/openapi/v3/") => {
                 match crate::openapi::document(&p["/openapi/v3/".len()..]) {
@@ -156,11 +162,11 @@ pub async fn handle(
                         };
                         resp.headers_mut()
                             .insert("Cache-Control", http::HeaderValue::from_static(cache));
-                        resp.headers_mut().insert(
-                            "Etag",
-                            http::HeaderValue::from_str(&format!("\"{}\"", doc.hash)).expect("hex"),
-                        );
-                        Ok(resp)
+                        Ok(with_etag(
+                            &parts.headers,
+                            &format!("\"{}\"", doc.hash),
+                            resp,
+                        ))
                     }
                     None => Err(ApiError::not_found_path()),
                 }
@@ -186,6 +192,27 @@ pub async fn handle(
         start.elapsed(),
         long_running,
     );
+    resp
+}
+
+/// A document with its entity tag; 304 Not Modified when the client has it
+/// (kube-openapi's handlers).
+fn with_etag(
+    headers: &http::HeaderMap,
+    etag: &str,
+    mut resp: http::Response<Body>,
+) -> http::Response<Body> {
+    let tag = http::HeaderValue::from_str(etag).expect("a quoted hex digest");
+    if headers
+        .get(http::header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        resp = http::Response::builder()
+            .status(304)
+            .body(response::full(Bytes::new()))
+            .expect("valid response");
+    }
+    resp.headers_mut().insert("Etag", tag);
     resp
 }
 

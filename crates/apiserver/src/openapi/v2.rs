@@ -131,6 +131,25 @@ pub fn protobuf_bytes() -> &'static Bytes {
     BYTES.get_or_init(|| Bytes::from(encode_document(document())))
 }
 
+/// kube-openapi's entity tag: the quoted upper-case hex SHA-512 of the bytes.
+fn etag_of(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// The entity tag of the JSON document.
+pub fn json_etag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| etag_of(json_bytes()))
+}
+
+/// The entity tag of the protobuf document.
+pub fn protobuf_etag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| etag_of(protobuf_bytes()))
+}
+
 // === Protobuf encoding ===
 
 #[derive(Default)]

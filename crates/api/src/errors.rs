@@ -171,6 +171,9 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// The Status's `metadata.continue`: where a list whose continue token
+    /// expired may go on (at the latest resource version).
+    pub list_continue: Option<String>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -205,6 +208,7 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError {
+            list_continue: None,
             code,
             reason,
             message: message.into(),
@@ -214,6 +218,7 @@ impl ApiError {
 
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         ApiError {
+            list_continue: None,
             code: 404,
             reason: "NotFound",
             message: format!("{} \"{name}\" not found", qualified(group, resource)),
@@ -224,6 +229,7 @@ impl ApiError {
     /// A 404 for a path that names no resource.
     pub fn not_found_path() -> Self {
         ApiError {
+            list_continue: None,
             code: 404,
             reason: "NotFound",
             message: "the server could not find the requested resource".into(),
@@ -233,6 +239,7 @@ impl ApiError {
 
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         ApiError {
+            list_continue: None,
             code: 409,
             reason: "AlreadyExists",
             message: format!("{} \"{name}\" already exists", qualified(group, resource)),
@@ -242,6 +249,7 @@ impl ApiError {
 
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         ApiError {
+            list_continue: None,
             code: 409,
             reason: "Conflict",
             message: format!(
@@ -277,6 +285,7 @@ impl ApiError {
                 .collect(),
         );
         ApiError {
+            list_continue: None,
             code: 422,
             reason: "Invalid",
             // The qualified kind, as Go's GroupKind.String().
@@ -350,6 +359,7 @@ impl ApiError {
 
     pub fn too_many_requests(retry_after: u32) -> Self {
         ApiError {
+            list_continue: None,
             code: 429,
             reason: "TooManyRequests",
             message: "Too many requests, please try again later.".into(),
@@ -385,6 +395,7 @@ impl ApiError {
             format!(": {why}")
         };
         ApiError {
+            list_continue: None,
             code: 403,
             reason: "Forbidden",
             message: format!(
@@ -396,6 +407,7 @@ impl ApiError {
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
         ApiError {
+            list_continue: None,
             code: 500,
             reason: "InternalError",
             message: format!("Internal error occurred: {message}"),
@@ -439,6 +451,9 @@ impl ApiError {
         }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
+        }
+        if let Some(c) = &self.list_continue {
+            s["metadata"]["continue"] = json!(c);
         }
         s
     }

@@ -912,6 +912,7 @@ async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<()> {
             details.as_object_mut().map(|d| d.remove("group"));
         }
         return Err(ApiError {
+            list_continue: None,
             code: 403,
             reason: "Forbidden",
             message: format!(

@@ -255,7 +255,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             ));
         }
         let (rv, suffix) = decode_continue(token)?;
-        revision = rv;
+        // -1: go on at the latest resource version (after an expiry).
+        revision = rv.max(0);
         start = Some(format!("{prefix}{suffix}"));
     } else {
         match rv_match.as_str() {
@@ -347,7 +348,19 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             .list(ListRequest { prefix: prefix.clone(), start: next_start.clone(), revision, limit: want })
             .await
             .map_err(|e| match e {
-                skiff_store::StoreError::Compacted { .. } if ctx.params.contains_key("continue") => ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."),
+                // An expired token: the Status says where to go on, at the
+                // latest resource version (-1), as upstream's
+                // handleCompactedErrorForPaging.
+                skiff_store::StoreError::Compacted { .. } if ctx.params.contains_key("continue") => {
+                    let from = next_start.as_deref().unwrap_or(&prefix);
+                    ApiError {
+                        list_continue: Some(encode_continue(-1, &from[prefix.len()..])),
+                        ..ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+                    }
+                }
+                skiff_store::StoreError::Compacted { .. } => {
+                    ApiError::expired("The resourceVersion for the provided list is too old.")
+                }
                 other => store_error(other),
             })?;
         revision = page.revision;

@@ -1236,3 +1236,91 @@ async fn initial_status_as_upstream() {
         r.body
     );
 }
+
+/// A continue token whose snapshot was compacted: 410 Expired with
+/// upstream's text and a token that goes on at the latest version.
+#[tokio::test]
+async fn an_expired_continue_token_says_where_to_go_on() {
+    let (s, store, _d) = common::server(skiff_apiserver::Options::default()).await;
+    let ns = call(
+        &s,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        r#"{"metadata":{"name":"ns"}}"#,
+    )
+    .await;
+    assert_eq!(ns.status, 201);
+    for name in ["a", "b", "c"] {
+        let r = call(
+            &s,
+            "POST",
+            "/api/v1/namespaces/ns/configmaps",
+            "application/json",
+            json!({"metadata": {"name": name}}).to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+    }
+    let first = call(
+        &s,
+        "GET",
+        "/api/v1/namespaces/ns/configmaps?limit=1",
+        "",
+        "",
+    )
+    .await;
+    let token = first.body["metadata"]["continue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A write after the snapshot, then compaction past it.
+    let r = call(
+        &s,
+        "PATCH",
+        "/api/v1/namespaces/ns/configmaps/c",
+        "application/merge-patch+json",
+        r#"{"data":{"x":"y"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let rv: i64 = r.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    store.compact(rv).await.unwrap();
+    let r = call(
+        &s,
+        "GET",
+        &format!("/api/v1/namespaces/ns/configmaps?limit=1&continue={token}"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 410, "{}", r.body);
+    assert_eq!(r.body["reason"], "Expired");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The provided continue parameter is too old")
+    );
+    let next = r.body["metadata"]["continue"].as_str().unwrap().to_string();
+    let rest = call(
+        &s,
+        "GET",
+        &format!("/api/v1/namespaces/ns/configmaps?continue={next}"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(rest.status, 200, "{}", rest.body);
+    let names: Vec<&str> = rest.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "c"]);
+}

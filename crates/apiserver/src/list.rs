@@ -448,6 +448,21 @@ pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<Value>, Option<String>)> {
 
 /// An object in the form the resource serves (converted when its versions
 /// share a stored form).
+/// Appends a list item as upstream serves built-in kinds' items: without
+/// `apiVersion` and `kind` (the list names them). Stored objects lead with
+/// those two fields, so this is a cut, not a parse.
+fn push_without_type_meta(out: &mut BytesMut, item: &[u8]) {
+    const META: &[u8] = b",\"metadata\":";
+    let head = &item[..item.len().min(256)];
+    match head.windows(META.len()).position(|w| w == META) {
+        Some(pos) if item.starts_with(b"{\"apiVersion\":") => {
+            out.put_u8(b'{');
+            out.extend_from_slice(&item[pos + 1..]);
+        }
+        _ => out.extend_from_slice(item),
+    }
+}
+
 pub fn served_form(def: &skiff_api::ResourceDef, bytes: Bytes) -> Bytes {
     if !skiff_api::conversion::converted(def) {
         return bytes;
@@ -561,7 +576,7 @@ pub fn respond_list(
                 if i > 0 {
                     out.put_u8(b',');
                 }
-                out.extend_from_slice(item);
+                push_without_type_meta(&mut out, item);
             }
             out.extend_from_slice(b"]}");
             Ok(response::bytes_response(

@@ -112,10 +112,15 @@ impl GoStruct {
 
     /// The type of the field with this JSON name.
     pub fn field(&self, json: &str) -> Option<&'static GoType> {
+        self.field_def(json).map(|f| f.ty)
+    }
+
+    /// The field of a JSON name, with its tag's options.
+    pub fn field_def(&self, json: &str) -> Option<&'static GoField> {
         self.fields
             .binary_search_by(|f| f.json.cmp(json))
             .ok()
-            .map(|i| self.fields[i].ty)
+            .map(|i| &self.fields[i])
     }
 }
 

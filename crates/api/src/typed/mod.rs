@@ -75,7 +75,9 @@ pub fn check(
 /// pointers, slices, maps, interfaces and free-form values are dropped (nil),
 /// a non-pointer string, number or boolean becomes its zero value, a struct
 /// `{}`, a quantity `"0"`, an IntOrString `0`, and `null` map values and list
-/// items the zero value of their type. Call it on an object [`check`] accepted.
+/// items the zero value of their type; then, as the encoder writes it back,
+/// empty values of `omitempty` fields are left out. Call it on an object
+/// [`check`] accepted.
 pub fn normalize_nulls(group: &str, version: &str, kind: &str, obj: &mut Value) {
     if let Some(s) = find_kind(group, version, kind) {
         normalize_struct(obj, s);
@@ -102,21 +104,38 @@ fn normalize_struct(v: &mut Value, s: &'static GoStruct) {
         return;
     };
     map.retain(|key, value| {
-        let Some(ty) = s.field(key) else {
+        let Some(field) = s.field_def(key) else {
             return true;
         };
+        let ty = field.ty;
         if value.is_null() {
             return match zero(ty) {
                 Some(z) => {
                     *value = z;
-                    true
+                    !(field.omitempty && go_empty(value, ty))
                 }
                 None => false,
             };
         }
         normalize_value(value, ty);
-        true
+        // Go's encoder leaves an empty value of an omitempty field out (an
+        // emptied map or list, an empty string, a zero number).
+        !(field.omitempty && go_empty(value, ty))
     });
+}
+
+/// Whether Go's `omitempty` counts a present value of type `ty` as empty:
+/// never a pointer (present means non-nil) or a struct.
+fn go_empty(v: &Value, ty: &GoType) -> bool {
+    match ty {
+        GoType::Named(_, under) => go_empty(v, under),
+        GoType::String | GoType::Bytes => v.as_str() == Some(""),
+        GoType::Bool => v.as_bool() == Some(false),
+        GoType::Int(..) | GoType::Float(_) => v.as_f64() == Some(0.0),
+        GoType::Slice(_) => v.as_array().is_some_and(Vec::is_empty),
+        GoType::Map(..) => v.as_object().is_some_and(|m| m.is_empty()),
+        _ => false,
+    }
 }
 
 fn normalize_value(v: &mut Value, ty: &'static GoType) {

@@ -259,6 +259,6 @@ fn nulls_become_what_go_stores() {
     assert_eq!(
         pod,
         json!({"spec": {"containers": [{}, {"name": "", "ports": [{"containerPort": 0}],
-            "resources": {"limits": {"cpu": "0"}}}], "restartPolicy": ""}})
+            "resources": {"limits": {"cpu": "0"}}}]}})
     );
 }

@@ -355,3 +355,8 @@ fn validation() {
 fn discovery() {
     run_file("discovery");
 }
+
+#[test]
+fn tables() {
+    run_file("tables");
+}

@@ -130,17 +130,17 @@ fn arr<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
+/// Every container's name and image, joined (upstream's
+/// layoutContainerCells: one entry per container, empty or not).
 fn containers_of(template_spec: &Value) -> (String, String) {
     let cs = arr(template_spec, "/containers");
-    let names: Vec<&str> = cs
-        .iter()
-        .filter_map(|c| c.get("name").and_then(Value::as_str))
-        .collect();
-    let images: Vec<&str> = cs
-        .iter()
-        .filter_map(|c| c.get("image").and_then(Value::as_str))
-        .collect();
-    (names.join(","), images.join(","))
+    let field = |k: &str| {
+        cs.iter()
+            .map(|c| c.get(k).and_then(Value::as_str).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    (field("name"), field("image"))
 }
 
 // === Pods ===
@@ -410,6 +410,15 @@ const DAEMONSET: &[Column] = &[
         )
     }),
     col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
+    }),
+    col("Selector", "string", 1, |v| {
+        or_none(selector_string(v.pointer("/spec/selector")))
+    }),
 ];
 
 fn job_status(v: &Value) -> Value {
@@ -486,12 +495,13 @@ const CRONJOB: &[Column] = &[
     col("Name", "string", 0, name),
     col("Schedule", "string", 0, |v| json!(s(v, "/spec/schedule"))),
     col("Timezone", "string", 0, |v| or_none(s(v, "/spec/timeZone"))),
+    // Declared boolean, printed as text (upstream's printCronJob).
     col("Suspend", "boolean", 0, |v| {
-        json!(
-            v.pointer("/spec/suspend")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        )
+        json!(match v.pointer("/spec/suspend").and_then(Value::as_bool) {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "<unset>",
+        })
     }),
     col("Active", "integer", 0, |v| {
         json!(arr(v, "/status/active").len())
@@ -505,6 +515,19 @@ const CRONJOB: &[Column] = &[
         })
     }),
     col("Age", "string", 0, age),
+    col("Containers", "string", 1, |v| {
+        let spec = v.pointer("/spec/jobTemplate/spec/template/spec");
+        json!(containers_of(spec.unwrap_or(&Value::Null)).0)
+    }),
+    col("Images", "string", 1, |v| {
+        let spec = v.pointer("/spec/jobTemplate/spec/template/spec");
+        json!(containers_of(spec.unwrap_or(&Value::Null)).1)
+    }),
+    col("Selector", "string", 1, |v| {
+        or_none(selector_string(
+            v.pointer("/spec/jobTemplate/spec/selector"),
+        ))
+    }),
 ];
 
 // === Services and networking ===
@@ -767,19 +790,58 @@ const SERVICEACCOUNT: &[Column] = &[
 fn event_object(v: &Value) -> Value {
     let kind = s(v, "/involvedObject/kind").to_lowercase();
     let name = s(v, "/involvedObject/name");
-    json!(format!("{kind}/{name}"))
+    json!(if name.is_empty() {
+        kind
+    } else {
+        format!("{kind}/{name}")
+    })
+}
+
+/// Upstream's printEvent times: first seen from firstTimestamp (else
+/// eventTime), last seen from lastTimestamp (else first seen), a series'
+/// last observation over both.
+fn event_first_seen(v: &Value) -> Value {
+    let t = [s(v, "/firstTimestamp"), s(v, "/eventTime")]
+        .into_iter()
+        .find(|t| !t.is_empty());
+    json!(t.map_or_else(|| "<unknown>".to_string(), |t| since(&t)))
 }
 
 fn event_last_seen(v: &Value) -> Value {
-    let t = [
-        s(v, "/lastTimestamp"),
-        s(v, "/eventTime"),
-        s(v, "/metadata/creationTimestamp"),
-    ]
-    .into_iter()
-    .find(|t| !t.is_empty())
-    .unwrap_or_default();
-    json!(since(&t))
+    let series = s(v, "/series/lastObservedTime");
+    if !series.is_empty() {
+        return json!(since(&series));
+    }
+    match s(v, "/lastTimestamp") {
+        t if t.is_empty() => event_first_seen(v),
+        t => json!(since(&t)),
+    }
+}
+
+fn event_count(v: &Value) -> Value {
+    if v.get("series").is_some_and(|s| !s.is_null()) {
+        return json!(i(v, "/series/count"));
+    }
+    json!(match i(v, "/count") {
+        0 => 1,
+        n => n,
+    })
+}
+
+fn event_source(v: &Value) -> Value {
+    let component = [s(v, "/source/component"), s(v, "/reportingComponent")]
+        .into_iter()
+        .find(|c| !c.is_empty())
+        .unwrap_or_default();
+    let host = [s(v, "/source/host"), s(v, "/reportingInstance")]
+        .into_iter()
+        .find(|h| !h.is_empty())
+        .unwrap_or_default();
+    json!(if host.is_empty() {
+        component
+    } else {
+        format!("{component}, {host}")
+    })
 }
 
 const EVENT: &[Column] = &[
@@ -787,7 +849,14 @@ const EVENT: &[Column] = &[
     col("Type", "string", 0, |v| json!(s(v, "/type"))),
     col("Reason", "string", 0, |v| json!(s(v, "/reason"))),
     col("Object", "string", 0, event_object),
+    col("Subobject", "string", 1, |v| {
+        json!(s(v, "/involvedObject/fieldPath"))
+    }),
+    col("Source", "string", 1, event_source),
     col("Message", "string", 0, |v| json!(s(v, "/message").trim())),
+    col("First Seen", "string", 1, event_first_seen),
+    col("Count", "string", 1, event_count),
+    col("Name", "string", 1, name),
 ];
 
 const PVC: &[Column] = &[
@@ -804,10 +873,22 @@ const PVC: &[Column] = &[
         json!(s(v, "/spec/storageClassName"))
     }),
     col("VolumeAttributesClass", "string", 0, |v| {
-        or_none(s(v, "/spec/volumeAttributesClassName"))
+        unset(s(v, "/spec/volumeAttributesClassName"))
     }),
     col("Age", "string", 0, age),
+    col("VolumeMode", "string", 1, |v| {
+        unset(s(v, "/spec/volumeMode"))
+    }),
 ];
+
+/// A value, or `<unset>` when empty.
+fn unset(s: String) -> Value {
+    json!(if s.is_empty() {
+        "<unset>".to_string()
+    } else {
+        s
+    })
+}
 
 fn access_modes(modes: &[Value]) -> String {
     modes
@@ -901,10 +982,8 @@ const HPA: &[Column] = &[
                 .map_or("<unset>".to_string(), |m| m.to_string())
         )
     }),
-    col("MaxPods", "integer", 0, |v| {
-        json!(i(v, "/spec/maxReplicas"))
-    }),
-    col("Replicas", "integer", 0, |v| {
+    col("MaxPods", "string", 0, |v| json!(i(v, "/spec/maxReplicas"))),
+    col("Replicas", "string", 0, |v| {
         json!(i(v, "/status/currentReplicas"))
     }),
     col("Age", "string", 0, age),
@@ -934,10 +1013,13 @@ const PV: &[Column] = &[
         json!(s(v, "/spec/storageClassName"))
     }),
     col("VolumeAttributesClass", "string", 0, |v| {
-        or_none(s(v, "/spec/volumeAttributesClassName"))
+        unset(s(v, "/spec/volumeAttributesClassName"))
     }),
     col("Reason", "string", 0, |v| json!(s(v, "/status/reason"))),
     col("Age", "string", 0, age),
+    col("VolumeMode", "string", 1, |v| {
+        unset(s(v, "/spec/volumeMode"))
+    }),
 ];
 
 const BINDING: &[Column] = &[
@@ -950,7 +1032,30 @@ const BINDING: &[Column] = &[
         ))
     }),
     col("Age", "string", 0, age),
+    col("Users", "string", 1, |v| json!(subjects(v, "User"))),
+    col("Groups", "string", 1, |v| json!(subjects(v, "Group"))),
+    col("ServiceAccounts", "string", 1, |v| {
+        json!(subjects(v, "ServiceAccount"))
+    }),
 ];
+
+/// A binding's subjects of one kind, joined as upstream's printer does
+/// (service accounts as namespace/name).
+fn subjects(v: &Value, kind: &str) -> String {
+    arr(v, "/subjects")
+        .iter()
+        .filter(|sub| sub.get("kind").and_then(Value::as_str) == Some(kind))
+        .map(|sub| {
+            let name = s(sub, "/name");
+            if kind == "ServiceAccount" {
+                format!("{}/{name}", s(sub, "/namespace"))
+            } else {
+                name
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 const PDB: &[Column] = &[
     col("Name", "string", 0, name),
@@ -994,7 +1099,7 @@ const STORAGECLASS: &[Column] = &[
     col("VolumeBindingMode", "string", 0, |v| {
         json!(s(v, "/volumeBindingMode"))
     }),
-    col("AllowVolumeExpansion", "boolean", 0, |v| {
+    col("AllowVolumeExpansion", "string", 0, |v| {
         json!(
             v.get("allowVolumeExpansion")
                 .and_then(Value::as_bool)
@@ -1138,7 +1243,7 @@ const CONTROLLERREVISION: &[Column] = &[
             )
         }))
     }),
-    col("Revision", "integer", 0, |v| json!(i(v, "/revision"))),
+    col("Revision", "string", 0, |v| json!(i(v, "/revision"))),
     col("Age", "string", 0, age),
 ];
 
@@ -1252,6 +1357,17 @@ fn columns(res: &Resource) -> &'static [Column] {
     }
 }
 
+/// Upstream's column definitions of a resource's table (names, types,
+/// formats, priorities, descriptions), where they are recorded.
+fn upstream_columns(res: &Resource) -> Option<&'static Vec<Value>> {
+    static COLUMNS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let all = COLUMNS.get_or_init(|| {
+        serde_json::from_str(include_str!("table_columns.json")).expect("table_columns.json")
+    });
+    let key = skiff_api::errors::qualified(res.def.group, res.def.plural);
+    all["kinds"].get(&key).and_then(Value::as_array)
+}
+
 /// A Table of `objects`; rows carry the object as `includeObject` asks
 /// (default: its PartialObjectMetadata).
 pub fn table(
@@ -1274,9 +1390,13 @@ pub fn table(
         .get("includeObject")
         .map(String::as_str)
         .unwrap_or("Metadata");
+    let upstream = upstream_columns(res);
     let column_definitions: Vec<Value> = cols
         .iter()
         .map(|c| {
+            if let Some(def) = upstream.and_then(|u| u.iter().find(|d| d["name"] == c.name)) {
+                return def.clone();
+            }
             let mut d = json!({"name": c.name, "type": c.kind, "format": "", "description": "", "priority": c.priority});
             if c.name == "Name" {
                 d["format"] = json!("name");

@@ -435,7 +435,11 @@ async fn main() -> Result<()> {
     println!(
         "| identical PUTs, 1 client | {:.0} /s, resourceVersion {} |",
         noops as f64 / start.elapsed().as_secs_f64(),
-        if last["metadata"]["resourceVersion"] == rv { "unchanged" } else { "CHANGED" }
+        if last["metadata"]["resourceVersion"] == rv {
+            "unchanged"
+        } else {
+            "CHANGED"
+        }
     );
     println!(
         "| RSS at the end | {:.1} MiB |",

@@ -481,7 +481,8 @@ fn unescape(v: &str) -> Result<String, String> {
 /// the string form kubectl prints and Scale reports: `a=b,c in (x,y),!d`.
 pub fn selector_string(sel: Option<&Value>) -> String {
     let Some(sel) = sel else { return String::new() };
-    let mut parts: Vec<String> = Vec::new();
+    // (key, requirement) pairs, sorted by key as labels.Selector keeps them.
+    let mut parts: Vec<(String, String)> = Vec::new();
     let plain = sel.get("matchExpressions").is_none() && sel.get("matchLabels").is_none();
     let labels = if plain {
         sel.as_object()
@@ -490,7 +491,7 @@ pub fn selector_string(sel: Option<&Value>) -> String {
     };
     for (k, v) in labels.into_iter().flatten() {
         if let Some(v) = v.as_str() {
-            parts.push(format!("{k}={v}"));
+            parts.push((k.clone(), format!("{k}={v}")));
         }
     }
     for e in sel
@@ -500,22 +501,30 @@ pub fn selector_string(sel: Option<&Value>) -> String {
         .flatten()
     {
         let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e
+        let mut values: Vec<&str> = e
             .get("values")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
+        values.sort_unstable();
+        values.dedup();
+        let rendered = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        parts.push((key.to_string(), rendered));
     }
-    parts.join(",")
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    parts
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

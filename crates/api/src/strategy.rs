@@ -238,6 +238,9 @@ impl Strategy {
         if (self.group, self.plural) == ("apps", "daemonsets") {
             set_annotation(obj, DS_TEMPLATE_GENERATION, "1");
         }
+        if (self.group, self.plural) == ("", "nodes") {
+            fill_node_status(obj);
+        }
     }
 
     /// Prepares an update of the main resource: keeps the stored status, bumps
@@ -288,6 +291,9 @@ impl Strategy {
         let mut merged = old.clone();
         copy_field(&mut merged, new, "status");
         copy_field(&mut merged, new, "metadata");
+        if (self.group, self.plural) == ("", "nodes") {
+            fill_node_status(&mut merged);
+        }
         let reset: &[&str] = match (self.group, self.plural) {
             // Old kubelets corrupt owner references.
             ("", "pods") => &["ownerReferences", "deletionTimestamp"],
@@ -392,6 +398,49 @@ impl Strategy {
     /// [`crate::fields::FieldLabels::convert`]) of a stored object.
     pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
         Some(crate::fields::value(self.group, self.plural, obj, field))
+    }
+}
+
+/// The parts of a Node's status Go always writes (structs, and their fields
+/// without omitempty): the kubelet endpoint's port and the node info strings.
+pub fn fill_node_status(obj: &mut Value) {
+    if !obj.get("status").is_some_and(Value::is_object) {
+        obj["status"] = json!({});
+    }
+    let status = &mut obj["status"];
+    if !status
+        .pointer("/daemonEndpoints/kubeletEndpoint/Port")
+        .is_some_and(Value::is_number)
+    {
+        if !status.get("daemonEndpoints").is_some_and(Value::is_object) {
+            status["daemonEndpoints"] = json!({});
+        }
+        if !status["daemonEndpoints"]
+            .get("kubeletEndpoint")
+            .is_some_and(Value::is_object)
+        {
+            status["daemonEndpoints"]["kubeletEndpoint"] = json!({});
+        }
+        status["daemonEndpoints"]["kubeletEndpoint"]["Port"] = json!(0);
+    }
+    if !status.get("nodeInfo").is_some_and(Value::is_object) {
+        status["nodeInfo"] = json!({});
+    }
+    for k in [
+        "machineID",
+        "systemUUID",
+        "bootID",
+        "kernelVersion",
+        "osImage",
+        "containerRuntimeVersion",
+        "kubeletVersion",
+        "kubeProxyVersion",
+        "operatingSystem",
+        "architecture",
+    ] {
+        if !status["nodeInfo"].get(k).is_some_and(Value::is_string) {
+            status["nodeInfo"][k] = json!("");
+        }
     }
 }
 

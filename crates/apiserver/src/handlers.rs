@@ -1046,7 +1046,7 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
             "the name of the object ({name} based on URL) was undeterminable: name must be provided"
         )));
     }
-    if body_name != name {
+    if !body_name.is_empty() && body_name != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));

@@ -145,31 +145,76 @@ fn containers_of(template_spec: &Value) -> (String, String) {
 
 // === Pods ===
 
-fn pod_ready(v: &Value) -> Value {
-    let total = arr(v, "/spec/containers").len();
-    let ready = arr(v, "/status/containerStatuses")
-        .iter()
-        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
-        .count();
-    json!(format!("{ready}/{total}"))
+/// What upstream's printPod computes for a pod's READY, STATUS and RESTARTS:
+/// sidecar (always-restarting) init containers count as containers once
+/// started, the first unfinished init container names the status, then the
+/// last containers' states; a deleted pod is Terminating unless terminal.
+struct PodSummary {
+    ready: String,
+    reason: String,
+    restarts: String,
 }
 
-fn pod_status(v: &Value) -> Value {
-    let mut reason = s(v, "/status/phase");
-    let status_reason = s(v, "/status/reason");
-    if !status_reason.is_empty() {
-        reason = status_reason;
+fn pod_summary(v: &Value) -> PodSummary {
+    let flag = |c: &Value, k: &str| c.get(k).and_then(Value::as_bool) == Some(true);
+    let str_at = |c: &Value, p: &str| s(c, p);
+    let sidecar = |name: &str| {
+        arr(v, "/spec/initContainers").iter().any(|c| {
+            c.get("name").and_then(Value::as_str) == Some(name)
+                && c.get("restartPolicy").and_then(Value::as_str) == Some("Always")
+        })
+    };
+    let phase = s(v, "/status/phase");
+    let mut reason = match s(v, "/status/reason") {
+        r if r.is_empty() => phase.clone(),
+        r => r,
+    };
+    if arr(v, "/status/conditions").iter().any(|c| {
+        c.get("type").and_then(Value::as_str) == Some("PodScheduled")
+            && c.get("reason").and_then(Value::as_str) == Some("SchedulingGated")
+    }) {
+        reason = "SchedulingGated".into();
     }
+    let init_specs = arr(v, "/spec/initContainers");
+    let mut total = arr(v, "/spec/containers").len();
+    total += init_specs
+        .iter()
+        .filter(|c| c.get("restartPolicy").and_then(Value::as_str) == Some("Always"))
+        .count();
+    let mut ready = 0;
+    let mut restarts = 0i64;
+    let mut sidecar_restarts = 0i64;
+    let mut last_restart = String::new();
+    let mut last_sidecar_restart = String::new();
+    let later = |cur: &mut String, t: String| {
+        if !t.is_empty() && (cur.is_empty() || t > *cur) {
+            *cur = t;
+        }
+    };
     let mut initializing = false;
-    let init_total = arr(v, "/spec/initContainers").len();
     for (i, c) in arr(v, "/status/initContainerStatuses").iter().enumerate() {
+        let name = str_at(c, "/name");
+        let count = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        restarts += count;
+        let finished = str_at(c, "/lastState/terminated/finishedAt");
+        later(&mut last_restart, finished.clone());
+        let is_sidecar = sidecar(&name);
+        if is_sidecar {
+            sidecar_restarts += count;
+            later(&mut last_sidecar_restart, finished);
+        }
         let term = c.pointer("/state/terminated");
-        let waiting = c.pointer("/state/waiting");
-        if let Some(t) = term {
-            if t.get("exitCode").and_then(Value::as_i64) == Some(0) {
-                continue;
+        if term.is_some_and(|t| t.get("exitCode").and_then(Value::as_i64) == Some(0)) {
+            continue;
+        }
+        if is_sidecar && flag(c, "started") {
+            if flag(c, "ready") {
+                ready += 1;
             }
-            let r = t.get("reason").and_then(Value::as_str).unwrap_or("");
+            continue;
+        }
+        if let Some(t) = term {
+            let r = str_at(t, "/reason");
             reason = if r.is_empty() {
                 match t.get("signal").and_then(Value::as_i64) {
                     Some(sig) if sig != 0 => format!("Init:Signal:{sig}"),
@@ -181,36 +226,38 @@ fn pod_status(v: &Value) -> Value {
             } else {
                 format!("Init:{r}")
             };
-            initializing = true;
-        } else if let Some(w) = waiting.filter(|w| {
-            w.get("reason")
-                .and_then(Value::as_str)
-                .is_some_and(|r| !r.is_empty() && r != "PodInitializing")
-        }) {
-            reason = format!(
-                "Init:{}",
-                w.get("reason").and_then(Value::as_str).unwrap_or("")
-            );
-            initializing = true;
         } else {
-            reason = format!("Init:{i}/{init_total}");
-            initializing = true;
+            let waiting = str_at(c, "/state/waiting/reason");
+            reason = if !waiting.is_empty() && waiting != "PodInitializing" {
+                format!("Init:{waiting}")
+            } else {
+                format!("Init:{i}/{}", init_specs.len())
+            };
         }
+        initializing = true;
         break;
     }
-    if !initializing {
+    let initialized = arr(v, "/status/conditions").iter().any(|c| {
+        c.get("type").and_then(Value::as_str) == Some("Initialized")
+            && c.get("status").and_then(Value::as_str) == Some("True")
+    });
+    if !initializing || initialized {
+        restarts = sidecar_restarts;
+        last_restart = last_sidecar_restart;
         let mut has_running = false;
         for c in arr(v, "/status/containerStatuses").iter().rev() {
-            if let Some(r) = c
-                .pointer("/state/waiting/reason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-            {
-                reason = r.to_string();
+            restarts += c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+            later(
+                &mut last_restart,
+                str_at(c, "/lastState/terminated/finishedAt"),
+            );
+            let waiting = str_at(c, "/state/waiting/reason");
+            if !waiting.is_empty() {
+                reason = waiting;
             } else if let Some(t) = c.pointer("/state/terminated") {
-                let r = t.get("reason").and_then(Value::as_str).unwrap_or("");
+                let r = str_at(t, "/reason");
                 reason = if !r.is_empty() {
-                    r.to_string()
+                    r
                 } else {
                     match t.get("signal").and_then(Value::as_i64) {
                         Some(sig) if sig != 0 => format!("Signal:{sig}"),
@@ -220,10 +267,9 @@ fn pod_status(v: &Value) -> Value {
                         ),
                     }
                 };
-            } else if c.get("ready").and_then(Value::as_bool) == Some(true)
-                && c.pointer("/state/running").is_some()
-            {
+            } else if flag(c, "ready") && c.pointer("/state/running").is_some() {
                 has_running = true;
+                ready += 1;
             }
         }
         if reason == "Completed" && has_running {
@@ -238,40 +284,51 @@ fn pod_status(v: &Value) -> Value {
         }
     }
     if meta::deletion_timestamp(v).is_some() {
-        reason = if status_is(v, "NodeLost") {
-            "Unknown".into()
-        } else {
-            "Terminating".into()
-        };
+        if s(v, "/status/reason") == "NodeLost" {
+            reason = "Unknown".into();
+        } else if !matches!(phase.as_str(), "Succeeded" | "Failed") {
+            reason = "Terminating".into();
+        }
     }
-    json!(reason)
+    let restarts = if restarts != 0 && !last_restart.is_empty() {
+        format!("{restarts} ({} ago)", since(&last_restart))
+    } else {
+        restarts.to_string()
+    };
+    PodSummary {
+        ready: format!("{ready}/{total}"),
+        reason,
+        restarts,
+    }
 }
 
-fn status_is(v: &Value, reason: &str) -> bool {
-    s(v, "/status/reason") == reason
+fn pod_ready(v: &Value) -> Value {
+    json!(pod_summary(v).ready)
+}
+
+fn pod_status(v: &Value) -> Value {
+    json!(pod_summary(v).reason)
 }
 
 fn pod_restarts(v: &Value) -> Value {
-    let mut restarts = 0;
-    let mut last: Option<String> = None;
-    for c in arr(v, "/status/containerStatuses") {
-        restarts += c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
-        if let Some(t) = c
-            .pointer("/lastState/terminated/finishedAt")
-            .and_then(Value::as_str)
-            && last.as_deref().is_none_or(|l| l < t)
-        {
-            last = Some(t.to_string());
-        }
-    }
-    match (restarts, last) {
-        (r, Some(t)) if r > 0 => json!(format!("{r} ({} ago)", since(&t))),
-        (r, _) => json!(r.to_string()),
+    json!(pod_summary(v).restarts)
+}
+
+/// A finished pod's row condition, as upstream's printPod sets it.
+fn pod_row_conditions(v: &Value) -> Option<Value> {
+    match s(v, "/status/phase").as_str() {
+        "Succeeded" => Some(
+            json!([{"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."}]),
+        ),
+        "Failed" => Some(
+            json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]),
+        ),
+        _ => None,
     }
 }
 
 fn pod_ip(v: &Value) -> Value {
-    or_none(s(v, "/status/podIP"))
+    or_none(s(v, "/status/podIPs/0/ip"))
 }
 
 fn pod_node(v: &Value) -> Value {
@@ -337,7 +394,7 @@ const DEPLOYMENT: &[Column] = &[
         json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
     }),
     col("Selector", "string", 1, |v| {
-        json!(selector_string(v.pointer("/spec/selector")))
+        or_none(selector_string(v.pointer("/spec/selector")))
     }),
 ];
 
@@ -356,7 +413,7 @@ const REPLICASET: &[Column] = &[
         json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
     }),
     col("Selector", "string", 1, |v| {
-        json!(selector_string(v.pointer("/spec/selector")))
+        or_none(selector_string(v.pointer("/spec/selector")))
     }),
 ];
 
@@ -435,12 +492,10 @@ fn job_status(v: &Value) -> Value {
         "Failed"
     } else if meta::deletion_timestamp(v).is_some() {
         "Terminating"
-    } else if has("SuccessCriteriaMet") {
-        "SuccessCriteriaMet"
+    } else if has("Suspended") {
+        "Suspended"
     } else if has("FailureTarget") {
         "FailureTarget"
-    } else if v.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
-        "Suspended"
     } else {
         "Running"
     })
@@ -453,12 +508,10 @@ const JOB: &[Column] = &[
         let succeeded = i(v, "/status/succeeded");
         match v.pointer("/spec/completions").and_then(Value::as_i64) {
             Some(c) => json!(format!("{succeeded}/{c}")),
-            None => json!(format!(
-                "{succeeded}/1 of {}",
-                v.pointer("/spec/parallelism")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
-            )),
+            None => match v.pointer("/spec/parallelism").and_then(Value::as_i64) {
+                Some(p) if p > 1 => json!(format!("{succeeded}/1 of {p}")),
+                _ => json!(format!("{succeeded}/1")),
+            },
         }
     }),
     col("Duration", "string", 0, |v| {
@@ -487,7 +540,7 @@ const JOB: &[Column] = &[
         json!(containers_of(v.pointer("/spec/template/spec").unwrap_or(&Value::Null)).1)
     }),
     col("Selector", "string", 1, |v| {
-        json!(selector_string(v.pointer("/spec/selector")))
+        or_none(selector_string(v.pointer("/spec/selector")))
     }),
 ];
 
@@ -1416,6 +1469,11 @@ pub fn table(
         .map(|o| {
             let cells: Vec<Value> = cols.iter().map(|c| (c.cell)(o)).collect();
             let mut row = json!({"cells": cells});
+            if (res.def.group, res.def.plural) == ("", "pods")
+                && let Some(conditions) = pod_row_conditions(o)
+            {
+                row["conditions"] = conditions;
+            }
             match include {
                 "None" => {}
                 "Object" => row["object"] = o.clone(),

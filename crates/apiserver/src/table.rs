@@ -1384,7 +1384,7 @@ fn columns(res: &Resource) -> &'static [Column] {
         ("", "configmaps") => CONFIGMAP,
         ("", "secrets") => SECRET,
         ("", "serviceaccounts") => SERVICEACCOUNT,
-        ("", "events") => EVENT,
+        ("", "events") | ("events.k8s.io", "events") => EVENT,
         ("", "persistentvolumeclaims") => PVC,
         ("", "persistentvolumes") => PV,
         ("scheduling.k8s.io", "priorityclasses") => PRIORITYCLASS,
@@ -1417,7 +1417,11 @@ fn upstream_columns(res: &Resource) -> Option<&'static Vec<Value>> {
     let all = COLUMNS.get_or_init(|| {
         serde_json::from_str(include_str!("table_columns.json")).expect("table_columns.json")
     });
-    let key = skiff_api::errors::qualified(res.def.group, res.def.plural);
+    let group = match (res.def.group, res.def.plural) {
+        ("events.k8s.io", "events") => "",
+        (g, _) => g,
+    };
+    let key = skiff_api::errors::qualified(group, res.def.plural);
     all["kinds"].get(&key).and_then(Value::as_array)
 }
 
@@ -1437,6 +1441,13 @@ pub fn table(
             (i(a, "/spec/matchingPrecedence"), meta::name(a))
                 .cmp(&(i(b, "/spec/matchingPrecedence"), meta::name(b)))
         });
+    }
+    // events.k8s.io Events print as the core Events they are stored as.
+    if (res.def.group, res.def.plural) == ("events.k8s.io", "events") {
+        objects = objects
+            .into_iter()
+            .map(|o| skiff_api::conversion::to_storage(res.def, o))
+            .collect();
     }
     let cols = columns(res);
     let include = params

@@ -1878,9 +1878,10 @@ async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<
     // the answer for the next.
     let (selected, next) = list::select(ctx).await?;
     let mut items = Vec::new();
-    for obj in selected {
+    // The answer lists the objects as they were before the delete (upstream).
+    for (obj, before) in selected {
         match delete_object(ctx, meta::name(&obj), &opts).await {
-            Ok((bytes, _)) => items.push(bytes),
+            Ok(_) => items.push(before),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }

@@ -401,8 +401,9 @@ async fn wait_for(ctx: &Ctx<'_>, rv: i64) -> Result<()> {
 }
 
 /// The objects of the request's namespace that its selectors match (deletecollection):
-/// one page and the continue token of the next when a limit is given.
-pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<Value>, Option<String>)> {
+/// one page and the continue token of the next when a limit is given; each
+/// with its served bytes.
+pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<(Value, Bytes)>, Option<String>)> {
     validate_list_options(ctx, false)?;
     let sel = Selectors::parse(ctx)?;
     let limit: usize = ctx
@@ -440,7 +441,7 @@ pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<Value>, Option<String>)> {
                 next = Some(encode_continue(page.revision, &kv.key[prefix.len()..]));
                 break;
             }
-            out.push(obj);
+            out.push((obj, with_resource_version(&kv.value, kv.mod_revision)));
         }
     }
     Ok((out, next))

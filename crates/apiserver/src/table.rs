@@ -591,14 +591,17 @@ fn service_external_ip(v: &Value) -> Value {
         .iter()
         .filter_map(|x| x.as_str().map(String::from))
         .collect();
+    // loadBalancerStatusStringer: each ingress's IP (else hostname), as a
+    // sorted set.
     let ingress: Vec<String> = arr(v, "/status/loadBalancer/ingress")
         .iter()
         .filter_map(|i| {
-            i.get("ip")
-                .or_else(|| i.get("hostname"))
-                .and_then(Value::as_str)
-                .map(String::from)
+            [s(i, "/ip"), s(i, "/hostname")]
+                .into_iter()
+                .find(|x| !x.is_empty())
         })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     json!(match ty.as_str() {
         "ClusterIP" | "" | "NodePort" => {
@@ -619,6 +622,15 @@ fn service_external_ip(v: &Value) -> Value {
         }
         "ExternalName" => s(v, "/spec/externalName"),
         _ => "<unknown>".to_string(),
+    })
+}
+
+/// A value, or `<unknown>` when empty.
+fn unknown(s: String) -> Value {
+    json!(if s.is_empty() {
+        "<unknown>".to_string()
+    } else {
+        s
     })
 }
 
@@ -788,13 +800,13 @@ const NODE: &[Column] = &[
         node_address(v, "ExternalIP")
     }),
     col("OS-Image", "string", 1, |v| {
-        or_none(s(v, "/status/nodeInfo/osImage"))
+        unknown(s(v, "/status/nodeInfo/osImage"))
     }),
     col("Kernel-Version", "string", 1, |v| {
-        or_none(s(v, "/status/nodeInfo/kernelVersion"))
+        unknown(s(v, "/status/nodeInfo/kernelVersion"))
     }),
     col("Container-Runtime", "string", 1, |v| {
-        or_none(s(v, "/status/nodeInfo/containerRuntimeVersion"))
+        unknown(s(v, "/status/nodeInfo/containerRuntimeVersion"))
     }),
 ];
 

@@ -1792,6 +1792,7 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
             }
         }
         // The object stays, marked for deletion, until its finalizers (or its node) let go.
+        let before = obj.clone();
         if meta::deletion_timestamp(&obj).is_none() {
             let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
             meta::set(
@@ -1812,9 +1813,18 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
         if namespace_terminating {
             obj["status"]["phase"] = json!("Terminating");
         }
+        let unchanged = obj == before;
         meta::remove(&mut obj, "resourceVersion");
         let stored = store_form(ctx, &obj);
         if ctx.dry_run() {
+            return Ok((with_resource_version(&stored, rev), false));
+        }
+        // Already marked as this delete would mark it: nothing to write (a
+        // namespace deleter asking again must not rewrite what it waits on).
+        if unchanged {
+            if namespace_terminating {
+                crate::namespace_deleter::namespace_deleted(ctx.server, name);
+            }
             return Ok((with_resource_version(&stored, rev), false));
         }
         match ctx

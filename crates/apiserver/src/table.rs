@@ -663,33 +663,60 @@ const SERVICE: &[Column] = &[
     }),
 ];
 
-const ENDPOINTS: &[Column] = &[
-    col("Name", "string", 0, name),
-    col("Endpoints", "string", 0, |v| {
-        let mut eps = Vec::new();
-        for subset in arr(v, "/subsets") {
-            let ports = arr(subset, "/ports");
-            for a in arr(subset, "/addresses") {
-                let ip = a.get("ip").and_then(Value::as_str).unwrap_or("");
-                if ports.is_empty() {
-                    eps.push(ip.to_string());
+/// Upstream's formatEndpoints: per subset, per port, per address (ports
+/// first), `host:port` with IPv6 in brackets, three at most and how many more.
+fn format_endpoints(v: &Value) -> Value {
+    let subsets = arr(v, "/subsets");
+    if subsets.is_empty() {
+        return json!("<none>");
+    }
+    let (mut list, mut more, mut count) = (Vec::new(), false, 0usize);
+    for ss in subsets {
+        let addresses = arr(ss, "/addresses");
+        let ports = arr(ss, "/ports");
+        if ports.is_empty() {
+            count += addresses.len();
+            for a in addresses {
+                if list.len() == 3 {
+                    more = true;
+                    break;
                 }
-                for p in ports {
-                    eps.push(format!(
-                        "{ip}:{}",
-                        p.get("port").and_then(Value::as_i64).unwrap_or(0)
-                    ));
+                list.push(s(a, "/ip"));
+            }
+            continue;
+        }
+        for p in ports {
+            count += addresses.len();
+            for a in addresses {
+                if list.len() == 3 {
+                    more = true;
+                    break;
                 }
+                let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+                list.push(join_host_port(&s(a, "/ip"), port));
             }
         }
-        let more = eps.len().saturating_sub(3);
-        eps.truncate(3);
-        let mut out = eps.join(",");
-        if more > 0 {
-            out.push_str(&format!(" + {more} more..."));
-        }
-        or_none(out)
-    }),
+    }
+    let joined = list.join(",");
+    json!(if more {
+        format!("{joined} + {} more...", count - 3)
+    } else {
+        joined
+    })
+}
+
+/// Go's `net.JoinHostPort`.
+fn join_host_port(host: &str, port: i64) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+const ENDPOINTS: &[Column] = &[
+    col("Name", "string", 0, name),
+    col("Endpoints", "string", 0, format_endpoints),
     col("Age", "string", 0, age),
 ];
 
@@ -698,28 +725,39 @@ const INGRESS: &[Column] = &[
     col("Class", "string", 0, |v| {
         or_none(s(v, "/spec/ingressClassName"))
     }),
+    // formatHosts: the first three rules' hosts, then how many more rules.
     col("Hosts", "string", 0, |v| {
-        let hosts: Vec<String> = arr(v, "/spec/rules")
-            .iter()
-            .filter_map(|r| r.get("host").and_then(Value::as_str).map(String::from))
-            .collect();
-        json!(if hosts.is_empty() {
+        let rules = arr(v, "/spec/rules");
+        let mut list: Vec<String> = Vec::new();
+        let mut more = false;
+        for r in rules {
+            if list.len() == 3 {
+                more = true;
+            }
+            let host = s(r, "/host");
+            if !more && !host.is_empty() {
+                list.push(host);
+            }
+        }
+        json!(if list.is_empty() {
             "*".to_string()
+        } else if more {
+            format!("{} + {} more...", list.join(","), rules.len() - 3)
         } else {
-            hosts.join(",")
+            list.join(",")
         })
     }),
+    // The load balancer's addresses as a sorted set.
     col("Address", "string", 0, |v| {
-        let a: Vec<String> = arr(v, "/status/loadBalancer/ingress")
+        let a: std::collections::BTreeSet<String> = arr(v, "/status/loadBalancer/ingress")
             .iter()
             .filter_map(|i| {
-                i.get("ip")
-                    .or_else(|| i.get("hostname"))
-                    .and_then(Value::as_str)
-                    .map(String::from)
+                [s(i, "/ip"), s(i, "/hostname")]
+                    .into_iter()
+                    .find(|x| !x.is_empty())
             })
             .collect();
-        json!(a.join(","))
+        json!(a.into_iter().collect::<Vec<_>>().join(","))
     }),
     col("Ports", "string", 0, |v| {
         json!(if arr(v, "/spec/tls").is_empty() {

@@ -38,6 +38,16 @@ impl CachedEvent {
         self.event.revision()
     }
 
+    /// The object's previous state (a delete's last state), as stored; `{}`
+    /// when the event has none.
+    pub fn prev_value(&self) -> &[u8] {
+        self.event
+            .prev_kv
+            .as_ref()
+            .map(|p| &p.value[..])
+            .unwrap_or(b"{}")
+    }
+
     /// The object as served (with its resource version): the new object of a
     /// put, the last state of a deleted one. Made once for every watcher.
     pub fn served(&self) -> &Bytes {
@@ -46,13 +56,7 @@ impl CachedEvent {
                 with_resource_version(&self.event.kv.value, self.event.kv.mod_revision)
             }
             EventType::Delete => {
-                let prev = self
-                    .event
-                    .prev_kv
-                    .as_ref()
-                    .map(|p| &p.value[..])
-                    .unwrap_or(b"{}");
-                with_resource_version(prev, self.event.kv.mod_revision)
+                with_resource_version(self.prev_value(), self.event.kv.mod_revision)
             }
         })
     }

@@ -586,7 +586,7 @@ pub fn respond_list(
                 out.freeze(),
             ))
         }
-        As::Yaml => {
+        form @ (As::Yaml | As::Protobuf) => {
             let def = ctx.res.def;
             let items: Vec<Value> = items
                 .iter()
@@ -595,18 +595,11 @@ pub fn respond_list(
                 .map_err(ApiError::internal)?;
             let list = json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(),
                               "metadata": list_meta, "items": items});
-            Ok(response::yaml(200, &list))
-        }
-        As::Protobuf => {
-            let def = ctx.res.def;
-            let items: Vec<Value> = items
-                .iter()
-                .map(|b| serde_json::from_slice::<Value>(b))
-                .collect::<Result<_, _>>()
-                .map_err(ApiError::internal)?;
-            let list = json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(),
-                              "metadata": list_meta, "items": items});
-            Ok(response::protobuf(200, &list))
+            Ok(if form == As::Yaml {
+                response::yaml(200, &list)
+            } else {
+                response::protobuf(200, &list)
+            })
         }
         As::PartialObjectMetadata => {
             let objs: Vec<Value> = items

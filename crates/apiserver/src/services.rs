@@ -426,17 +426,13 @@ pub async fn allocate_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Allocatio
     if ty != "ExternalName" && ports_empty && requested != "None" {
         return Err(service_error(&name, Cause::required("spec.ports")));
     }
-    let empty = json!({});
-    allocate(ctx, obj, &empty).await
+    allocate_update(ctx, obj, &json!({})).await
 }
 
-/// Allocates what an updated Service needs beyond what it held: a cluster
-/// IP when it leaves ExternalName, node ports new or left out.
+/// Allocates what a Service needs beyond what `old` held (nothing, for a
+/// new one): a cluster IP when it leaves ExternalName, node ports new or
+/// left out.
 pub async fn allocate_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Allocation> {
-    allocate(ctx, obj, old).await
-}
-
-async fn allocate(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Allocation> {
     let mut alloc = Allocation::new(ctx, obj);
     let name = alloc.name.clone();
     let before = held(old);

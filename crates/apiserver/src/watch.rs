@@ -399,14 +399,10 @@ async fn deliver(w: &Watcher, e: &CachedEvent) -> bool {
                 // Left the selection: the state that matched, at the new
                 // resource version (as upstream's cache watcher).
                 (true, false) => {
-                    let prev = e
-                        .event
-                        .prev_kv
-                        .as_ref()
-                        .map(|p| &p.value[..])
-                        .unwrap_or(b"{}");
-                    let left =
-                        crate::registry::with_resource_version(prev, e.event.kv.mod_revision);
+                    let left = crate::registry::with_resource_version(
+                        e.prev_value(),
+                        e.event.kv.mod_revision,
+                    );
                     w.send("DELETED", left).await
                 }
                 (false, false) => true,
@@ -414,13 +410,7 @@ async fn deliver(w: &Watcher, e: &CachedEvent) -> bool {
         }
         EventType::Delete => {
             if !w.sel.is_empty() {
-                let prev = e
-                    .event
-                    .prev_kv
-                    .as_ref()
-                    .map(|p| &p.value[..])
-                    .unwrap_or(b"{}");
-                let matched = serde_json::from_slice::<Value>(prev)
+                let matched = serde_json::from_slice::<Value>(e.prev_value())
                     .map(|o| w.matches(&o))
                     .unwrap_or(false);
                 if !matched {

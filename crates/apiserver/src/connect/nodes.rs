@@ -129,16 +129,5 @@ pub(super) async fn proxy(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         authority: join_host_port(&info.host, port),
         path_and_query: String::new(),
     };
-    super::proxy::serve(ctx, loc, Some(&insecure())).await
-}
-
-/// Upstream's proxy transport to pods, services and other node ports:
-/// https backends are not verified (they are reached by IP).
-pub(super) fn insecure() -> TlsClient {
-    static PROXY: std::sync::OnceLock<TlsClient> = std::sync::OnceLock::new();
-    PROXY
-        .get_or_init(|| {
-            TlsClient::insecure(None).expect("a TLS configuration without certificates")
-        })
-        .clone()
+    super::proxy::serve(ctx, loc, Some(&TlsClient::unverified())).await
 }

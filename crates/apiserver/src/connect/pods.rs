@@ -385,5 +385,5 @@ pub(super) async fn proxy(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         authority,
         path_and_query: String::new(),
     };
-    super::proxy::serve(ctx, loc, Some(&nodes::insecure())).await
+    super::proxy::serve(ctx, loc, Some(&super::TlsClient::unverified())).await
 }

@@ -88,7 +88,7 @@ pub(super) async fn proxy(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
                         authority: join_host_port(ip, &number.to_string()),
                         path_and_query: String::new(),
                     };
-                    let tls = super::nodes::insecure();
+                    let tls = super::TlsClient::unverified();
                     return super::proxy::serve(ctx, loc, Some(&tls)).await;
                 }
             }

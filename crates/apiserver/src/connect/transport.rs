@@ -56,6 +56,18 @@ impl TlsClient {
         Ok(TlsClient(Arc::new(with_client_cert(builder, cert)?)))
     }
 
+    /// No verification and no client certificate (one configuration, made
+    /// once): upstream's proxy transport to pods and services, and its
+    /// kubelet transport without a CA.
+    pub fn unverified() -> Self {
+        static UNVERIFIED: std::sync::OnceLock<TlsClient> = std::sync::OnceLock::new();
+        UNVERIFIED
+            .get_or_init(|| {
+                TlsClient::insecure(None).expect("a TLS configuration without certificates")
+            })
+            .clone()
+    }
+
     /// Does not verify the backend's certificate (upstream's proxy transport
     /// to pods and services, and `insecureSkipTLSVerifyBackend` for logs).
     pub fn insecure(cert: Option<(&str, &str)>) -> Result<Self, TlsClientError> {
@@ -88,12 +100,7 @@ impl KubeletTls {
     /// Upstream's default without `--kubelet-certificate-authority` or a
     /// client certificate: the kubelet is not verified, nothing presented.
     pub fn unverified() -> Self {
-        static UNVERIFIED: std::sync::OnceLock<TlsClient> = std::sync::OnceLock::new();
-        let tls = UNVERIFIED
-            .get_or_init(|| {
-                TlsClient::insecure(None).expect("a TLS configuration without certificates")
-            })
-            .clone();
+        let tls = TlsClient::unverified();
         KubeletTls {
             verified: tls.clone(),
             insecure: tls,

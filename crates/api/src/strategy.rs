@@ -144,24 +144,6 @@ impl Strategy {
             ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
                 s.validate_update = rbac::validate_binding_update;
             }
-            // The zero values of the status fields Go always serializes.
-            ("policy", "poddisruptionbudgets") => {
-                s.initial_status = Some(|o| {
-                    o["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0,
-                        "desiredHealthy": 0, "expectedPods": 0})
-                });
-            }
-            ("autoscaling", "horizontalpodautoscalers") => {
-                s.initial_status = Some(if def.version == "v1" {
-                    |o: &mut Value| {
-                        o["status"] = json!({"currentReplicas": 0, "desiredReplicas": 0})
-                    }
-                } else {
-                    |o: &mut Value| {
-                        o["status"] = json!({"desiredReplicas": 0, "currentMetrics": null})
-                    }
-                });
-            }
             ("", "secrets") => {
                 s.validate = config::validate_secret;
                 s.validate_update = config::validate_secret_update;
@@ -176,7 +158,6 @@ impl Strategy {
             }
             ("", "podtemplates") => s.validate = pods::validate_pod_template,
             ("", "replicationcontrollers") => {
-                s.initial_status = Some(|o| o["status"] = json!({"replicas": 0}));
                 s.validate = apps::validate_replication_controller;
             }
             ("apps", "deployments") => {
@@ -184,21 +165,14 @@ impl Strategy {
                 s.validate_update = apps::validate_deployment_update;
             }
             ("apps", "replicasets") => {
-                s.initial_status = Some(|o| o["status"] = json!({"replicas": 0}));
                 s.validate = apps::validate_replica_set;
                 s.validate_update = apps::validate_replica_set_update;
             }
             ("apps", "statefulsets") => {
-                s.initial_status =
-                    Some(|o| o["status"] = json!({"replicas": 0, "availableReplicas": 0}));
                 s.validate = apps::validate_stateful_set;
                 s.validate_update = apps::validate_stateful_set_update;
             }
             ("apps", "daemonsets") => {
-                s.initial_status = Some(|o| {
-                    o["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                        "desiredNumberScheduled": 0, "numberReady": 0})
-                });
                 s.validate = apps::validate_daemon_set;
                 s.validate_update = apps::validate_daemon_set_update;
             }
@@ -237,9 +211,6 @@ impl Strategy {
         // The v1 form of a DaemonSet's internal template generation.
         if (self.group, self.plural) == ("apps", "daemonsets") {
             set_annotation(obj, DS_TEMPLATE_GENERATION, "1");
-        }
-        if (self.group, self.plural) == ("", "nodes") {
-            fill_node_status(obj);
         }
     }
 
@@ -291,9 +262,6 @@ impl Strategy {
         let mut merged = old.clone();
         copy_field(&mut merged, new, "status");
         copy_field(&mut merged, new, "metadata");
-        if (self.group, self.plural) == ("", "nodes") {
-            fill_node_status(&mut merged);
-        }
         let reset: &[&str] = match (self.group, self.plural) {
             // Old kubelets corrupt owner references.
             ("", "pods") => &["ownerReferences", "deletionTimestamp"],
@@ -398,49 +366,6 @@ impl Strategy {
     /// [`crate::fields::FieldLabels::convert`]) of a stored object.
     pub fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
         Some(crate::fields::value(self.group, self.plural, obj, field))
-    }
-}
-
-/// The parts of a Node's status Go always writes (structs, and their fields
-/// without omitempty): the kubelet endpoint's port and the node info strings.
-pub fn fill_node_status(obj: &mut Value) {
-    if !obj.get("status").is_some_and(Value::is_object) {
-        obj["status"] = json!({});
-    }
-    let status = &mut obj["status"];
-    if !status
-        .pointer("/daemonEndpoints/kubeletEndpoint/Port")
-        .is_some_and(Value::is_number)
-    {
-        if !status.get("daemonEndpoints").is_some_and(Value::is_object) {
-            status["daemonEndpoints"] = json!({});
-        }
-        if !status["daemonEndpoints"]
-            .get("kubeletEndpoint")
-            .is_some_and(Value::is_object)
-        {
-            status["daemonEndpoints"]["kubeletEndpoint"] = json!({});
-        }
-        status["daemonEndpoints"]["kubeletEndpoint"]["Port"] = json!(0);
-    }
-    if !status.get("nodeInfo").is_some_and(Value::is_object) {
-        status["nodeInfo"] = json!({});
-    }
-    for k in [
-        "machineID",
-        "systemUUID",
-        "bootID",
-        "kernelVersion",
-        "osImage",
-        "containerRuntimeVersion",
-        "kubeletVersion",
-        "kubeProxyVersion",
-        "operatingSystem",
-        "architecture",
-    ] {
-        if !status["nodeInfo"].get(k).is_some_and(Value::is_string) {
-            status["nodeInfo"][k] = json!("");
-        }
     }
 }
 

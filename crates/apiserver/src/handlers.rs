@@ -968,6 +968,9 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         meta::set(&mut obj, "name", json!(name));
     }
     ctx.res.strategy.prepare_for_create(&mut obj);
+    // What Go's encoder writes for the zero values the object leaves out
+    // (after the strategy, which resets the status).
+    skiff_api::typed::fill_zero_fields(def.group, def.version, def.kind, &mut obj);
     for field in [
         "resourceVersion",
         "deletionTimestamp",
@@ -1108,6 +1111,7 @@ pub async fn update_object(
     let def = ctx.res.def;
     field_validation(ctx, &mut obj)?;
     skiff_api::defaults::apply(def, &mut obj);
+    skiff_api::typed::fill_zero_fields(def.group, def.version, def.kind, &mut obj);
     let name = meta::name(&old).to_string();
     // "0" reads as no resource version: an unconditional update, which a
     // few kinds do not allow (upstream's AllowUnconditionalUpdate).

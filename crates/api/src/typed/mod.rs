@@ -84,6 +84,87 @@ pub fn normalize_nulls(group: &str, version: &str, kind: &str, obj: &mut Value) 
     }
 }
 
+/// Adds to `obj` what Go's encoder writes for the fields its struct has and
+/// the object leaves out, as upstream's stored objects always carry them: a
+/// non-pointer struct as `{}` (filled the same way, `omitempty` or not), a
+/// time as `null` (a template's `metadata.creationTimestamp: null`), a
+/// quantity `"0"`, an IntOrString `0`, and for fields without `omitempty` the
+/// zero string, number or boolean and `null` for a nil pointer, slice or map
+/// (a Role's `rules: null`). Present values are filled the same way, down to
+/// list items and map values. Kinds outside the table are left as they are.
+pub fn fill_zero_fields(group: &str, version: &str, kind: &str, obj: &mut Value) {
+    if let Some(s) = find_kind(group, version, kind) {
+        fill_struct(obj, s);
+    }
+}
+
+fn fill_struct(v: &mut Value, s: &'static GoStruct) {
+    let Value::Object(map) = v else {
+        return;
+    };
+    for field in s.fields {
+        match map.get_mut(field.json) {
+            Some(value) => fill_value(value, field.ty),
+            None => {
+                if let Some(z) = absent(field.ty, field.omitempty) {
+                    map.insert(field.json.to_string(), z);
+                }
+            }
+        }
+    }
+}
+
+fn fill_value(v: &mut Value, ty: &'static GoType) {
+    match ty.indirect() {
+        GoType::Named(_, under) => fill_value(v, under),
+        GoType::Struct(path, name) => {
+            if let Some(s) = find_struct(path, name) {
+                fill_struct(v, s);
+            }
+        }
+        GoType::Slice(elem) => {
+            if let Value::Array(items) = v {
+                items.iter_mut().for_each(|i| fill_value(i, elem));
+            }
+        }
+        GoType::Map(_, elem) => {
+            if let Value::Object(map) = v {
+                map.values_mut().for_each(|i| fill_value(i, elem));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What Go's encoder writes for a field of type `ty` holding its zero value,
+/// or None when it leaves the field out.
+fn absent(ty: &'static GoType, omitempty: bool) -> Option<Value> {
+    match ty {
+        GoType::Named(_, under) => absent(under, omitempty),
+        GoType::Struct(path, name) => {
+            let mut v = Value::Object(Default::default());
+            if let Some(s) = find_struct(path, name) {
+                fill_struct(&mut v, s);
+            }
+            Some(v)
+        }
+        GoType::Custom("resource.Quantity") => Some(Value::String("0".into())),
+        GoType::Custom("intstr.IntOrString") => Some(Value::from(0)),
+        GoType::Custom("v1.JSONSchemaPropsOrBool") => Some(Value::Bool(false)),
+        // Their MarshalJSON writes `null` for the zero value.
+        GoType::Custom(_) => Some(Value::Null),
+        _ if omitempty => None,
+        GoType::String => Some(Value::String(String::new())),
+        GoType::Bool => Some(Value::Bool(false)),
+        GoType::Int(..) | GoType::Float(_) => Some(Value::from(0)),
+        GoType::Pointer(_)
+        | GoType::Slice(_)
+        | GoType::Map(..)
+        | GoType::Bytes
+        | GoType::Interface => Some(Value::Null),
+    }
+}
+
 /// The zero value Go stores for a `null` of type `ty`, or None when it
 /// stores nothing (nil).
 fn zero(ty: &GoType) -> Option<Value> {

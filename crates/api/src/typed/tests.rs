@@ -2,7 +2,7 @@
 //! servers (research digest: Go's encoding/json `UnmarshalTypeError` and the
 //! API machinery's unmarshalers).
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Decoder, check};
 
@@ -261,4 +261,43 @@ fn nulls_become_what_go_stores() {
         json!({"spec": {"containers": [{}, {"name": "", "ports": [{"containerPort": 0}],
             "resources": {"limits": {"cpu": "0"}}}]}})
     );
+}
+
+#[test]
+fn absent_fields_become_what_go_writes() {
+    let mut deploy = json!({"metadata": {"name": "web"}, "spec": {"template": {"metadata": {"labels": {"a": "b"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
+    super::fill_zero_fields("apps", "v1", "Deployment", &mut deploy);
+    assert_eq!(deploy["metadata"]["creationTimestamp"], Value::Null);
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"],
+        json!({"labels": {"a": "b"}, "creationTimestamp": null})
+    );
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({})
+    );
+    assert_eq!(deploy["spec"]["selector"], Value::Null);
+    assert_eq!(deploy["status"], json!({}));
+    assert!(
+        deploy["spec"].get("replicas").is_none(),
+        "a nil pointer with omitempty stays out"
+    );
+    let mut svc = json!({"spec": {"ports": [{"port": 80}]}});
+    super::fill_zero_fields("", "v1", "Service", &mut svc);
+    assert_eq!(svc["status"], json!({"loadBalancer": {}}));
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], json!(0));
+    let mut role = json!({"metadata": {"name": "r"}});
+    super::fill_zero_fields("rbac.authorization.k8s.io", "v1", "Role", &mut role);
+    assert_eq!(role["rules"], Value::Null);
+    let mut event = json!({"involvedObject": {"kind": "Pod"}});
+    super::fill_zero_fields("", "v1", "Event", &mut event);
+    assert_eq!(event["eventTime"], Value::Null);
+    assert_eq!(event["firstTimestamp"], Value::Null);
+    assert_eq!(event["reportingComponent"], json!(""));
+    assert_eq!(event["source"], json!({}));
+    // Filling twice changes nothing.
+    let again = deploy.clone();
+    super::fill_zero_fields("apps", "v1", "Deployment", &mut deploy);
+    assert_eq!(deploy, again);
 }

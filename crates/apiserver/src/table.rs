@@ -1034,6 +1034,8 @@ const PRIORITYCLASS: &[Column] = &[
     }),
 ];
 
+/// Upstream's `formatHPAMetrics` over the internal (v2-shaped) metrics: an
+/// autoscaling/v1 object's CPU target is its one Resource metric.
 fn hpa_targets(v: &Value) -> Value {
     if let Some(t) = v
         .pointer("/spec/targetCPUUtilizationPercentage")
@@ -1049,23 +1051,84 @@ fn hpa_targets(v: &Value) -> Value {
     if metrics.is_empty() {
         return json!("<none>");
     }
-    let parts: Vec<String> = metrics
+    let statuses = arr(v, "/status/currentMetrics");
+    const MAX: usize = 2;
+    let list: Vec<String> = metrics
         .iter()
-        .map(|m| {
-            let name = m
-                .pointer("/resource/name")
-                .and_then(Value::as_str)
-                .unwrap_or("metric");
-            match m
-                .pointer("/resource/target/averageUtilization")
-                .and_then(Value::as_i64)
-            {
-                Some(t) => format!("{name}: <unknown>/{t}%"),
-                None => format!("{name}: <unknown>"),
-            }
-        })
+        .enumerate()
+        .map(|(i, spec)| hpa_metric(spec, statuses.get(i)))
         .collect();
-    json!(parts.join(", "))
+    let mut out = list[..list.len().min(MAX)].join(", ");
+    if list.len() > MAX {
+        out.push_str(&format!(" + {} more...", list.len() - MAX));
+    }
+    json!(out)
+}
+
+/// One metric of `formatHPAMetrics`: `current/target`, the resource's name
+/// first for Resource and ContainerResource metrics, `(avg)` after an
+/// External or Object average value.
+fn hpa_metric(spec: &Value, status: Option<&Value>) -> String {
+    // A quantity as Go's `(*Quantity).String` prints it (stored canonical).
+    let quantity = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("<nil>").to_string();
+    let ty = spec.get("type").and_then(Value::as_str).unwrap_or("");
+    let field = match ty {
+        "External" => "external",
+        "Pods" => "pods",
+        "Object" => "object",
+        "Resource" => "resource",
+        "ContainerResource" => "containerResource",
+        _ => return "<unknown type>".into(),
+    };
+    let target = spec
+        .pointer(&format!("/{field}/target"))
+        .unwrap_or(&Value::Null);
+    let current = status
+        .and_then(|s| s.get(field))
+        .filter(|c| !c.is_null())
+        .map(|c| c.get("current").unwrap_or(&Value::Null));
+    let average = target.get("averageValue").filter(|a| !a.is_null());
+    match ty {
+        "External" | "Object" => match average {
+            Some(avg) => {
+                let cur = current
+                    .and_then(|c| c.get("averageValue"))
+                    .map_or("<unknown>".into(), |a| quantity(Some(a)));
+                format!("{cur}/{} (avg)", quantity(Some(avg)))
+            }
+            None => {
+                let cur = current.map_or("<unknown>".into(), |c| quantity(c.get("value")));
+                format!("{cur}/{}", quantity(target.get("value")))
+            }
+        },
+        "Pods" => {
+            let cur = current.map_or("<unknown>".into(), |c| quantity(c.get("averageValue")));
+            format!("{cur}/{}", quantity(average))
+        }
+        _ => {
+            let name = spec
+                .pointer(&format!("/{field}/name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match average {
+                Some(avg) => {
+                    let cur =
+                        current.map_or("<unknown>".into(), |c| quantity(c.get("averageValue")));
+                    format!("{name}: {cur}/{}", quantity(Some(avg)))
+                }
+                None => {
+                    let percent =
+                        |v: Option<&Value>| v.and_then(Value::as_i64).map(|p| format!("{p}%"));
+                    let cur = current
+                        .and_then(|c| percent(c.get("averageUtilization")))
+                        .unwrap_or_else(|| "<unknown>".into());
+                    let tgt = percent(target.get("averageUtilization"))
+                        .unwrap_or_else(|| "<auto>".into());
+                    format!("{name}: {cur}/{tgt}")
+                }
+            }
+        }
+    }
 }
 
 const HPA: &[Column] = &[
@@ -1186,9 +1249,15 @@ const STORAGECLASS: &[Column] = &[
     col("Name", "string", 0, |v| {
         let default = meta::metadata(v)
             .and_then(|m| m.get("annotations"))
-            .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
-            .and_then(Value::as_str)
-            == Some("true");
+            .is_some_and(|a| {
+                // storageutil.IsDefaultAnnotation: the GA or the beta annotation.
+                [
+                    "storageclass.kubernetes.io/is-default-class",
+                    "storageclass.beta.kubernetes.io/is-default-class",
+                ]
+                .iter()
+                .any(|k| a.get(*k).and_then(Value::as_str) == Some("true"))
+            });
         json!(if default {
             format!("{} (default)", meta::name(v))
         } else {
@@ -1197,10 +1266,18 @@ const STORAGECLASS: &[Column] = &[
     }),
     col("Provisioner", "string", 0, |v| json!(s(v, "/provisioner"))),
     col("ReclaimPolicy", "string", 0, |v| {
-        json!(s(v, "/reclaimPolicy"))
+        json!(
+            v.get("reclaimPolicy")
+                .and_then(Value::as_str)
+                .unwrap_or("Delete")
+        )
     }),
     col("VolumeBindingMode", "string", 0, |v| {
-        json!(s(v, "/volumeBindingMode"))
+        json!(
+            v.get("volumeBindingMode")
+                .and_then(Value::as_str)
+                .unwrap_or("Immediate")
+        )
     }),
     col("AllowVolumeExpansion", "string", 0, |v| {
         json!(
@@ -1216,14 +1293,31 @@ const ENDPOINTSLICE: &[Column] = &[
     col("Name", "string", 0, name),
     col("AddressType", "string", 0, |v| json!(s(v, "/addressType"))),
     col("Ports", "string", 0, |v| {
-        let ports: Vec<String> = arr(v, "/ports")
+        // formatDiscoveryPorts: the number, else the name, else `*`; three
+        // at most, then how many more.
+        let ports = arr(v, "/ports");
+        let mut out = ports
             .iter()
-            .filter_map(|p| p.get("port").and_then(Value::as_i64).map(|p| p.to_string()))
-            .collect();
-        json!(if ports.is_empty() {
+            .take(3)
+            .map(|p| {
+                match (
+                    p.get("port").and_then(Value::as_i64),
+                    p.get("name").and_then(Value::as_str),
+                ) {
+                    (Some(n), _) => n.to_string(),
+                    (None, Some(name)) => name.to_string(),
+                    (None, None) => "*".to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        if ports.len() > 3 {
+            out.push_str(&format!(" + {} more...", ports.len() - 3));
+        }
+        json!(if out.is_empty() {
             "<unset>".to_string()
         } else {
-            ports.join(",")
+            out
         })
     }),
     col("Endpoints", "string", 0, |v| {
@@ -1305,7 +1399,16 @@ const INGRESSCLASS: &[Column] = &[
         json!(s(v, "/spec/controller"))
     }),
     col("Parameters", "string", 0, |v| {
-        or_none(s(v, "/spec/parameters/name"))
+        // `Kind[.apiGroup]/name`, or `<none>` without parameters.
+        let Some(p) = v.pointer("/spec/parameters").filter(|p| p.is_object()) else {
+            return json!("<none>");
+        };
+        let mut out = s(p, "/kind");
+        if let Some(group) = p.get("apiGroup").and_then(Value::as_str) {
+            out.push('.');
+            out.push_str(group);
+        }
+        json!(format!("{out}/{}", s(p, "/name")))
     }),
     col("Age", "string", 0, age),
 ];
@@ -1336,14 +1439,16 @@ const CONTROLLERREVISION: &[Column] = &[
             .iter()
             .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true));
         json!(owner.map_or("<none>".to_string(), |o| {
-            format!(
-                "{}/{}",
-                o.get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_lowercase(),
-                o.get("name").and_then(Value::as_str).unwrap_or("")
-            )
+            // formatResourceName: the lower-cased GroupKind (`daemonset.apps`).
+            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+            let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            let name = o.get("name").and_then(Value::as_str).unwrap_or("");
+            match (kind, group) {
+                ("", "") => name.to_string(),
+                (k, "") => format!("{}/{name}", k.to_lowercase()),
+                (k, g) => format!("{}/{name}", format!("{k}.{g}").to_lowercase()),
+            }
         }))
     }),
     col("Revision", "string", 0, |v| json!(i(v, "/revision"))),
@@ -1389,7 +1494,7 @@ const CSR: &[Column] = &[
     col("Name", "string", 0, name),
     col("Age", "string", 0, age),
     col("SignerName", "string", 0, |v| {
-        json!(s(v, "/spec/signerName"))
+        or_none(s(v, "/spec/signerName"))
     }),
     col("Requestor", "string", 0, |v| json!(s(v, "/spec/username"))),
     col("RequestedDuration", "string", 0, |v| {
@@ -1400,15 +1505,29 @@ const CSR: &[Column] = &[
         )
     }),
     col("Condition", "string", 0, |v| {
-        let conds: Vec<String> = arr(v, "/status/conditions")
-            .iter()
-            .filter_map(|c| c.get("type").and_then(Value::as_str).map(String::from))
-            .collect();
-        json!(if conds.is_empty() {
-            "Pending".to_string()
+        // extractCSRStatus: Denied over Approved over Pending, then Failed
+        // and Issued.
+        let conds = arr(v, "/status/conditions");
+        let has = |t: &str| {
+            conds
+                .iter()
+                .any(|c| c.get("type").and_then(Value::as_str) == Some(t))
+        };
+        let mut status = if has("Denied") {
+            "Denied"
+        } else if has("Approved") {
+            "Approved"
         } else {
-            conds.join(",")
-        })
+            "Pending"
+        }
+        .to_string();
+        if has("Failed") {
+            status.push_str(",Failed");
+        }
+        if !s(v, "/status/certificate").is_empty() {
+            status.push_str(",Issued");
+        }
+        json!(status)
     }),
 ];
 

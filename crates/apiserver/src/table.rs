@@ -1955,4 +1955,39 @@ mod tests {
         let deleting = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Running"}});
         assert_eq!(pod_status(&deleting), "Terminating");
     }
+
+    #[test]
+    fn csr_conditions_and_autoscaler_targets() {
+        let cell = |cols: &[Column], name: &str, v: &Value| {
+            (cols.iter().find(|c| c.name == name).expect("column").cell)(v)
+        };
+        let csr = |conds: Value, cert: &str| json!({"status": {"conditions": conds, "certificate": cert}});
+        assert_eq!(cell(CSR, "Condition", &csr(json!([]), "")), "Pending");
+        assert_eq!(
+            cell(
+                CSR,
+                "Condition",
+                &csr(json!([{"type": "Approved"}, {"type": "Failed"}]), "")
+            ),
+            "Approved,Failed"
+        );
+        assert_eq!(
+            cell(
+                CSR,
+                "Condition",
+                &csr(json!([{"type": "Approved"}, {"type": "Denied"}]), "x")
+            ),
+            "Denied,Issued"
+        );
+        assert_eq!(cell(CSR, "SignerName", &json!({})), "<none>");
+        let v1 = json!({"spec": {"targetCPUUtilizationPercentage": 80}, "status": {"currentCPUUtilizationPercentage": 12}});
+        assert_eq!(hpa_targets(&v1), "cpu: 12%/80%");
+        let v2 = json!({"spec": {"metrics": [
+            {"type": "Object", "object": {"target": {"type": "Value", "value": "5"}}},
+            {"type": "External", "external": {"target": {"type": "AverageValue", "averageValue": "30"}}},
+        ]}, "status": {"currentMetrics": [{"type": "Object", "object": {"current": {"value": "3"}}}]}});
+        assert_eq!(hpa_targets(&v2), "3/5, <unknown>/30 (avg)");
+        let auto = json!({"spec": {"metrics": [{"type": "ContainerResource", "containerResource": {"name": "memory", "container": "c", "target": {"type": "Utilization"}}}]}});
+        assert_eq!(hpa_targets(&auto), "memory: <unknown>/<auto>");
+    }
 }

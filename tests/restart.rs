@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use skiff_testutil::server::SkiffServer;
 use skiff_testutil::{EtcdCluster, free_port};
 
@@ -655,4 +655,27 @@ fn flow_control_configuration_as_upstream() {
         global.split_whitespace().collect::<Vec<_>>()[..6],
         ["global-default", "Limited", "20", "128", "6", "50"]
     );
+}
+
+/// The default ServiceCIDR, as upstream's kubernetes-service-cidr-controller
+/// makes it: the service range, Ready.
+#[test]
+fn default_service_cidr_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SkiffServer::new(&dir.path().join("data"), "127.0.0.1", free_port(), &[]);
+    s.start().unwrap();
+    let cidr: Value = eventually(30, "the default ServiceCIDR is Ready", || {
+        let out = s
+            .kubectl(&["get", "servicecidr", "kubernetes", "-o", "json"])
+            .ok()?;
+        let v: Value = serde_json::from_str(&out).ok()?;
+        (v.pointer("/status/conditions/0/status") == Some(&json!("True"))).then_some(v)
+    });
+    assert_eq!(cidr["spec"]["cidrs"], json!(["10.96.0.0/12"]));
+    let ready = &cidr["status"]["conditions"][0];
+    assert_eq!(ready["type"], "Ready");
+    assert_eq!(ready["message"], "Kubernetes default Service CIDR is ready");
+    let table = s.ok(&["get", "servicecidrs", "--no-headers"]);
+    let row: Vec<&str> = table.split_whitespace().collect();
+    assert_eq!(row[..2], ["kubernetes", "10.96.0.0/12"], "{table}");
 }

@@ -45,6 +45,7 @@ use skiff_store::Store;
 pub use authn::{Authenticator, UserInfo};
 pub use response::Body;
 pub use serve::{TlsError, serve, tls_config};
+pub use services::SERVICE_CIDR;
 
 /// The built-in group versions served, as (group, versions) in discovery order.
 pub fn served_group_versions() -> &'static [(&'static str, &'static [&'static str])] {

@@ -1477,14 +1477,17 @@ const APISERVICE: &[Column] = &[
         let c = arr(v, "/status/conditions")
             .iter()
             .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"));
-        json!(match c {
-            Some(c) if c.get("status").and_then(Value::as_str) == Some("True") =>
-                "True".to_string(),
-            Some(c) => format!(
-                "False ({})",
-                c.get("reason").and_then(Value::as_str).unwrap_or("")
-            ),
-            None => "Unknown".to_string(),
+        // kube-aggregator's ConvertToTable: the reason only when there is one.
+        let status = c.and_then(|c| c.get("status")).and_then(Value::as_str);
+        let reason = c
+            .and_then(|c| c.get("reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        json!(match status {
+            Some("True") => "True".to_string(),
+            Some("False") if reason.is_empty() => "False".to_string(),
+            Some("False") => format!("False ({reason})"),
+            _ => "Unknown".to_string(),
         })
     }),
     col("Age", "string", 0, age),

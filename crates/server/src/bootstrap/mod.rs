@@ -12,7 +12,8 @@
 //! - `priority_classes`: `system-node-critical`, `system-cluster-critical`;
 //! - `apiservices`: the local APIService of every built-in group version;
 //! - `flowcontrol`: API Priority and Fairness' mandatory and suggested
-//!   configuration.
+//!   configuration;
+//! - `service_cidr`: the default ServiceCIDR `kubernetes`, Ready.
 
 mod apiservices;
 mod client;
@@ -21,6 +22,7 @@ pub mod kubernetes_service;
 pub mod namespaces;
 mod priorities;
 pub mod priority_classes;
+pub mod service_cidr;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -96,10 +98,12 @@ impl Bootstrap {
         kubernetes_service::reconcile_endpoints(&self.client, &live, port).await
     }
 
-    /// Everything else: namespaces, priority classes, APIServices, flow control.
+    /// Everything else: namespaces, priority classes, the default ServiceCIDR,
+    /// APIServices, flow control.
     pub async fn reconcile_system(&self) -> Result<(), BootstrapError> {
         namespaces::reconcile(&self.client).await?;
         priority_classes::reconcile(&self.client).await?;
+        service_cidr::reconcile(&self.client).await?;
         apiservices::reconcile(&self.client).await?;
         flowcontrol::reconcile(&self.client).await
     }

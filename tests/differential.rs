@@ -199,6 +199,10 @@ fn step_once(client: &Client, s: &Value, vars: &mut HashMap<String, String>) -> 
                 .filter_map(Result::ok)
                 .collect(),
         ),
+        // A YAML answer is compared as the value it spells.
+        Value::Null if reply.header("content-type") == Some("application/yaml") => {
+            serde_yaml::from_slice(&reply.body).unwrap_or(Value::Null)
+        }
         Value::Null if !reply.body.is_empty() => Value::Array(
             serde_json::Deserializer::from_slice(&reply.body)
                 .into_iter::<Value>()

@@ -588,9 +588,18 @@ pub fn respond_list(
         }
         form @ (As::Yaml | As::Protobuf) => {
             let def = ctx.res.def;
+            // Items without their apiVersion and kind, as the JSON form.
             let items: Vec<Value> = items
                 .iter()
-                .map(|b| serde_json::from_slice::<Value>(b))
+                .map(|b| {
+                    serde_json::from_slice::<Value>(b).map(|mut item| {
+                        if let Some(m) = item.as_object_mut() {
+                            m.remove("apiVersion");
+                            m.remove("kind");
+                        }
+                        item
+                    })
+                })
                 .collect::<Result<_, _>>()
                 .map_err(ApiError::internal)?;
             let list = json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(),

@@ -40,7 +40,7 @@ pub fn apply(
         "application/json-patch+json" => {
             let p: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
-            json_patch::patch(&mut doc, &p).map_err(|e| rejected(e.to_string()))?;
+            json_patch_bounded(&mut doc, &p.0)?;
         }
         "application/merge-patch+json" => {
             if !patch.is_object() {
@@ -61,7 +61,87 @@ pub fn apply(
             })?;
         }
     }
+    // Merge patches nest no deeper than the object and the patch together,
+    // but the result must read back (see MAX_DEPTH).
+    if crate::decode::depth(&doc) > crate::decode::MAX_DEPTH {
+        return Err(rejected(too_deep()));
+    }
     Ok(doc)
+}
+
+/// Upstream's `maxJSONPatchOperations`.
+pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+/// Upstream's `JSONPatchMaxCopyBytes` (json-patch's
+/// `AccumulatedCopySizeLimit`): what `copy` operations may add, together.
+pub const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+fn too_deep() -> String {
+    format!(
+        "the patched object would nest deeper than {} levels",
+        crate::decode::MAX_DEPTH
+    )
+}
+
+/// Applies a JSON patch as upstream does, within its bounds: at most
+/// [`MAX_JSON_PATCH_OPERATIONS`] operations (413), `copy` operations adding
+/// at most [`MAX_JSON_PATCH_COPY_BYTES`] together (each doubling chain
+/// stops there), and a result no deeper than [`crate::decode::MAX_DEPTH`]:
+/// an upper bound of the document's depth is carried from operation to
+/// operation, so no operation can build a value too deep to drop or encode.
+fn json_patch_bounded(doc: &mut Value, ops: &[json_patch::PatchOperation]) -> Result<(), ApiError> {
+    use json_patch::PatchOperation as Op;
+    if ops.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::too_large(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+            ops.len()
+        )));
+    }
+    let tokens = |p: &json_patch::jsonptr::Pointer| p.count();
+    let mut depth = crate::decode::depth(doc);
+    let mut copied = 0usize;
+    for op in ops {
+        let bound = match op {
+            Op::Add(o) => tokens(&o.path) + crate::decode::depth(&o.value),
+            Op::Replace(o) => tokens(&o.path) + crate::decode::depth(&o.value),
+            Op::Move(o) => (tokens(&o.path) + depth).saturating_sub(tokens(&o.from)),
+            Op::Copy(o) => {
+                if let Some(v) = doc.pointer(o.from.as_str()) {
+                    copied = copied.saturating_add(encoded_len(v));
+                    if copied > MAX_JSON_PATCH_COPY_BYTES {
+                        return Err(rejected(format!(
+                            "Unable to complete the copy, the accumulated size increase of copy is {copied}, exceeding the limit {MAX_JSON_PATCH_COPY_BYTES}"
+                        )));
+                    }
+                }
+                (tokens(&o.path) + depth).saturating_sub(tokens(&o.from))
+            }
+            Op::Remove(_) | Op::Test(_) => 0,
+        };
+        depth = depth.max(bound);
+        if depth > crate::decode::MAX_DEPTH {
+            return Err(rejected(too_deep()));
+        }
+        json_patch::patch_unsafe(doc, std::slice::from_ref(op))
+            .map_err(|e| rejected(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The length of a value's JSON encoding, without encoding it.
+fn encoded_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// Upstream's `NewGenericServerResponse(422, ...)`: a fixed message, the
@@ -250,6 +330,77 @@ mod tests {
         assert_eq!(
             go_string(&json!({"b": [1, "x", null], "a": {"c": true}})),
             "map[a:map[c:true] b:[1 x <nil>]]"
+        );
+    }
+
+    /// Upstream's CVE-2019-1002100: each `copy` of the root doubles the
+    /// document. The copies stop at 3 MiB added, the operations at 10 000.
+    #[test]
+    fn json_patches_are_bounded() {
+        let jp = "application/json-patch+json";
+        let doc = json!({"data": {"a": "x".repeat(1000)}});
+        let doubling: Vec<Value> = (0..40)
+            .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/c{i}")}))
+            .collect();
+        let e = apply(jp, &doc, &Value::Array(doubling), Ty::Untyped).unwrap_err();
+        assert_eq!(e.code, 422);
+        let cause = e.details.unwrap()["causes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cause.starts_with(
+                "Unable to complete the copy, the accumulated size increase of copy is "
+            ),
+            "{cause}"
+        );
+        assert!(cause.ends_with(", exceeding the limit 3145728"), "{cause}");
+        let many = Value::Array(vec![
+            json!({"op": "test", "path": "/data", "value": {}});
+            10_001
+        ]);
+        let e = apply(jp, &doc, &many, Ty::Untyped).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                413,
+                "Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001"
+            )
+        );
+        // Values nested under one another past the bound: refused before
+        // the document is built.
+        let nested =
+            json!({"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}});
+        let mut ops = vec![json!({"op": "add", "path": "/n", "value": nested})];
+        let mut path = String::from("/n");
+        for _ in 0..20 {
+            path.push_str("/a/a/a/a/a/a/a/a/a/a");
+            ops.push(json!({"op": "add", "path": format!("{path}/a"), "value": nested}));
+        }
+        let e = apply(jp, &doc, &Value::Array(ops), Ty::Untyped).unwrap_err();
+        assert_eq!(e.code, 422);
+        // A move of a subtree under another, repeated: the same bound.
+        let chain = json!({"a": nested, "b": nested});
+        let moves: Vec<Value> = (0..20)
+            .map(|i| json!({"op": "move", "from": if i % 2 == 0 { "/a" } else { "/b" }, "path": if i % 2 == 0 { "/b/a/a/a/a/a/a/a/a/a/a/x" } else { "/a" }}))
+            .collect();
+        assert!(apply(jp, &chain, &Value::Array(moves), Ty::Untyped).is_err());
+        // Ordinary patches apply.
+        let ok = json!([{"op": "add", "path": "/data/b", "value": "y"}, {"op": "copy", "from": "/data/b", "path": "/data/c"}]);
+        let out = apply(jp, &doc, &ok, Ty::Untyped).unwrap();
+        assert_eq!(out["data"]["c"], "y");
+    }
+
+    /// A directive naming another directive as its field once panicked.
+    #[test]
+    fn strategic_directives_naming_directives_do_not_panic() {
+        let ty = Ty::Struct("io.k8s.api.core.v1.Pod");
+        let patch = json!({"spec": {"$setElementOrder/$setElementOrder/containers": [{"name": "a"}], "$setElementOrder/containers": [{"name": "a"}]}});
+        let _ = apply(
+            "application/strategic-merge-patch+json",
+            &json!({"spec": {}}),
+            &patch,
+            ty,
         );
     }
 }

@@ -519,7 +519,7 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
             decoded.value
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let value = serde_yaml::from_slice(body)
+            let value = skiff_api::decode::yaml(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
             *ctx.yaml_duplicates.lock().expect("poisoned") =
                 skiff_api::decode::yaml_duplicate_keys(&String::from_utf8_lossy(body));
@@ -722,7 +722,8 @@ fn field_validation(ctx: &Ctx<'_>, obj: &mut Value) -> Result<()> {
     if ctx.media_type().contains("yaml") {
         found.sort_by(|a, b| a.1.cmp(&b.1));
     } else if found.len() > 1 {
-        let order = skiff_api::decode::document_order(&ctx.body);
+        let paths: Vec<String> = found.iter().map(|(_, f)| f.clone()).collect();
+        let order = skiff_api::decode::document_order(&ctx.body, &paths);
         found.sort_by_key(|(_, f)| order.get(f).copied().unwrap_or(usize::MAX));
     }
     let list: Vec<String> = found
@@ -1444,7 +1445,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
             )],
         ));
     };
-    let config: Value = serde_yaml::from_slice(body)
+    let config: Value = skiff_api::decode::yaml(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
@@ -1883,8 +1884,13 @@ fn graceful_seconds(plural: &str, obj: &Value, opts: &Value) -> i64 {
                 .and_then(Value::as_i64)
         })
         .unwrap_or(30)
-        .max(0)
+        // A century at most: the deletion time must stay a time (an i64 of
+        // seconds added to now overflows; upstream's Go arithmetic wraps).
+        .clamp(0, MAX_GRACE_PERIOD_SECONDS)
 }
+
+/// The longest grace period a deletion gets (a hundred years).
+const MAX_GRACE_PERIOD_SECONDS: i64 = 100 * 365 * 24 * 3600;
 
 async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;

@@ -533,9 +533,35 @@ pub fn prune_unknown_fields(
     let Some(name) = doc.kinds.get(kind) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    walk(&doc.schemas, &schema_ref(name), obj, "", &mut out, 0);
-    out
+    let mut out = Unknown::default();
+    walk(
+        &doc.schemas,
+        &schema_ref(name),
+        obj,
+        &mut String::new(),
+        &mut out,
+        0,
+    );
+    out.paths
+}
+
+/// The unknown fields found, reported within the bounds duplicates are
+/// (every one is pruned; the first ones are named).
+#[derive(Default)]
+struct Unknown {
+    paths: Vec<String>,
+    bytes: usize,
+}
+
+impl Unknown {
+    fn note(&mut self, path: &str) {
+        if self.paths.len() < skiff_api::decode::MAX_REPORTED_DUPLICATES
+            && self.bytes + path.len() <= skiff_api::decode::MAX_REPORTED_DUPLICATE_BYTES
+        {
+            self.bytes += path.len();
+            self.paths.push(path.to_string());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -551,8 +577,8 @@ fn walk(
     schemas: &Map<String, Value>,
     schema: &Value,
     value: &mut Value,
-    path: &str,
-    out: &mut Vec<String>,
+    path: &mut String,
+    out: &mut Unknown,
     depth: usize,
 ) {
     if depth > 64 {
@@ -580,22 +606,24 @@ fn walk(
             let additional = schema.get("additionalProperties");
             let mut unknown = Vec::new();
             for (k, v) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                // The path is one buffer, grown and cut: never copied per key.
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(k);
                 if let Some(p) = props.and_then(|p| p.get(k)) {
-                    walk(schemas, p, v, &child, out, depth + 1);
+                    walk(schemas, p, v, path, out, depth + 1);
                 } else if let Some(a) = additional.filter(|a| a.is_object()) {
-                    walk(schemas, a, v, &child, out, depth + 1);
+                    walk(schemas, a, v, path, out, depth + 1);
                 } else if props.is_some()
                     && additional.is_none()
                     && !matches!(k.as_str(), "apiVersion" | "kind")
                 {
-                    out.push(child);
+                    out.note(path);
                     unknown.push(k.clone());
                 }
+                path.truncate(len);
             }
             for k in unknown {
                 map.remove(&k);
@@ -604,14 +632,10 @@ fn walk(
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (i, v) in items.iter_mut().enumerate() {
-                    walk(
-                        schemas,
-                        item_schema,
-                        v,
-                        &format!("{path}[{i}]"),
-                        out,
-                        depth + 1,
-                    );
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(schemas, item_schema, v, path, out, depth + 1);
+                    path.truncate(len);
                 }
             }
         }

@@ -23,6 +23,8 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// How often a watch that asked for bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
+/// The longest watch timeout honoured (ten years; longer ones are as good).
+const MAX_TIMEOUT_SECONDS: i64 = 10 * 365 * 24 * 3600;
 
 /// What a watch task needs, owned.
 struct Watcher {
@@ -169,11 +171,16 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         }
         form => form,
     };
+    // An int64 as upstream's: 0 is the default, a negative one ends the
+    // watch at once; a huge one is capped where an instant can hold it.
     let timeout = match ctx.params.get("timeoutSeconds").filter(|t| !t.is_empty()) {
-        Some(t) => Duration::from_secs(
-            t.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
-        ),
+        Some(t) => match t
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?
+        {
+            0 => Duration::from_secs(1800 + rand_secs()),
+            t => Duration::from_secs(t.clamp(0, MAX_TIMEOUT_SECONDS) as u64),
+        },
         None => Duration::from_secs(1800 + rand_secs()),
     };
     let watcher = Watcher {

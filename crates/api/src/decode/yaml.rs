@@ -112,6 +112,49 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
     }
 }
 
+/// Whether a YAML body nests no deeper than `max` collections, decided
+/// before the full parse (libyaml's scanner is quadratic in the nesting of
+/// flow collections: 100 000 `{a: ` take two minutes). The event parser
+/// here stops at the first collection too deep, in time linear in what it
+/// read; where it cannot parse the body at all, a count of unclosed
+/// brackets stands in for it (quotes ignored: it can only refuse too much,
+/// and only a body with `max` brackets open at once).
+pub fn nesting_within(text: &str, max: usize) -> bool {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), _)) => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok((Event::StreamEnd, _)) => return true,
+            Ok(_) => {}
+            Err(_) => return brackets_within(text, max),
+        }
+    }
+}
+
+fn brackets_within(text: &str, max: usize) -> bool {
+    let mut open = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                open += 1;
+                if open > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::duplicate_keys;

@@ -81,7 +81,11 @@ fn merge_map(original: Value, mut patch: Map<String, Value>, ty: Ty) -> Result<V
         .cloned()
         .collect();
     for key in orders {
-        let order = patch.remove(&key).expect("listed");
+        // Gone when another directive named it as its field
+        // (`$setElementOrder/$setElementOrder/x`).
+        let Some(order) = patch.remove(&key) else {
+            continue;
+        };
         let Value::Array(order) = order else {
             return Err(internal(format!(
                 "expected a []interface {{}}, but received a {}",
@@ -168,7 +172,9 @@ fn merge_map(original: Value, mut patch: Map<String, Value>, ty: Ty) -> Result<V
             }
             continue;
         }
-        let existing = existing.expect("same kind");
+        let Some(existing) = existing else {
+            continue;
+        };
         let (strategy, merge_key, elem) = field_meta(ty, &field);
         let merged = match (existing, value) {
             (e @ Value::Object(_), Value::Object(p)) => {

@@ -19,9 +19,46 @@ use crate::{ApiServer, UserInfo, discovery, health, list, watch};
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// Serves one request.
+/// A request's body: read already (in-process clients, tests) or still on
+/// the connection, read only once the request is authenticated, holds an
+/// in-flight slot and is authorized (so no unauthenticated or refused
+/// request gets a body buffered), and never past [`crate::MAX_REQUEST_BYTES`].
+pub enum RequestBody {
+    Read(Bytes),
+    Wire(hyper::body::Incoming),
+}
+
+impl RequestBody {
+    async fn read(self) -> Result<Bytes> {
+        let too_large = || ApiError::too_large(format!("limit is {}", crate::MAX_REQUEST_BYTES));
+        match self {
+            RequestBody::Read(b) if b.len() > crate::MAX_REQUEST_BYTES => Err(too_large()),
+            RequestBody::Read(b) => Ok(b),
+            RequestBody::Wire(incoming) => {
+                use http_body_util::BodyExt;
+                match http_body_util::Limited::new(incoming, crate::MAX_REQUEST_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(b) => Ok(b.to_bytes()),
+                    Err(e)
+                        if e.downcast_ref::<http_body_util::LengthLimitError>()
+                            .is_some() =>
+                    {
+                        Err(too_large())
+                    }
+                    Err(e) => Err(ApiError::bad_request(format!(
+                        "reading the request body: {e}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
 pub async fn handle(
     server: &ApiServer,
-    req: http::Request<Bytes>,
+    req: http::Request<RequestBody>,
     user: Option<UserInfo>,
 ) -> http::Response<Body> {
     let start = Instant::now();
@@ -34,12 +71,6 @@ pub async fn handle(
     let Some(user) = user else {
         return response::error(&ApiError::unauthorized());
     };
-    if body.len() > crate::MAX_REQUEST_BYTES {
-        return response::error(&ApiError::too_large(format!(
-            "limit is {}",
-            crate::MAX_REQUEST_BYTES
-        )));
-    }
     let routed = route(&parts.method, &path, &params);
     let (verb, resource_name, scope) = match &routed {
         Route::Resource(i) => (
@@ -178,7 +209,10 @@ pub async fn handle(
             // Paths outside the API: Go's plain `404 page not found`.
             _ => Ok(response::text(404, "404 page not found\n")),
         },
-        Route::Resource(info) => resource(server, info, &parts, body, &params, &user).await,
+        Route::Resource(info) => match body.read().await {
+            Ok(body) => resource(server, info, &parts, body, &params, &user).await,
+            Err(e) => Err(e),
+        },
     };
     let resp = match result {
         Ok(r) => r,

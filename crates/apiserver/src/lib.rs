@@ -177,6 +177,16 @@ impl ApiServer {
         req: http::Request<Bytes>,
         user: Option<UserInfo>,
     ) -> http::Response<Body> {
-        handlers::handle(self, req, user).await
+        handlers::handle(self, req.map(handlers::RequestBody::Read), user).await
+    }
+
+    /// Serves one request as it arrives on a connection: its body is read
+    /// only after authentication, the in-flight limit and authorization.
+    pub(crate) async fn handle_wire(
+        &self,
+        req: http::Request<hyper::body::Incoming>,
+        user: Option<UserInfo>,
+    ) -> http::Response<Body> {
+        handlers::handle(self, req.map(handlers::RequestBody::Wire), user).await
     }
 }

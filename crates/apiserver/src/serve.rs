@@ -1,21 +1,26 @@
 //! The HTTPS front: TLS (rustls, HTTP/1.1 and HTTP/2 by ALPN) with optional
-//! client certificates verified against the cluster CA, request bodies limited
-//! to 3 MiB, and authentication before [`ApiServer::handle`].
+//! client certificates verified against the cluster CA, authentication on the
+//! headers before any body is read, and kube-apiserver's connection limits
+//! (its secure serving's): 32 s for the TLS handshake and for a request's
+//! headers, 90 s for an idle connection, 1 000 HTTP/2 streams per connection
+//! with 256 KiB frames and stream windows, 1 MiB of headers; and at most
+//! [`MAX_CONNECTIONS`] connections at once (further ones wait in the
+//! listen backlog), so no slow or idle client holds the server forever.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use skiff_api::ApiError;
 use tokio::net::TcpListener;
 
 use crate::pki::Pki;
-use crate::response::{self, Body};
-use crate::{ApiServer, Authenticator, MAX_REQUEST_BYTES, UserInfo};
+use crate::response::Body;
+use crate::{ApiServer, Authenticator, UserInfo};
 
 /// Why the TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +58,24 @@ pub fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// A TLS handshake must end within this (upstream: the read-header timeout
+/// bounds it).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(32);
+/// A request's headers must arrive within this (upstream's ReadHeaderTimeout).
+pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(32);
+/// A connection with no request in flight is closed after this (upstream's
+/// IdleTimeout, HTTP/1.1 and HTTP/2).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// kube-apiserver's `--http2-max-streams-per-connection` default.
+pub const HTTP2_MAX_STREAMS: u32 = 1000;
+/// Upstream's HTTP/2 frame size and per-stream upload buffer (256 KiB: 99% of
+/// objects fit one frame).
+const HTTP2_FRAME_BYTES: u32 = 256 * 1024;
+/// Upstream's MaxHeaderBytes.
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
 /// Serves HTTPS on `listener` until `shutdown` completes.
 pub async fn serve(
     server: ApiServer,
@@ -62,15 +85,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            _ = &mut shutdown => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+        };
         let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
@@ -78,10 +109,16 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let (acceptor, server, authn) = (acceptor.clone(), server.clone(), authn.clone());
         tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(s) => s,
-                Err(e) => {
+            let _slot = slot;
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
             };
@@ -91,24 +128,126 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|c| UserInfo::from_certificate(c.as_ref()));
-            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                let (server, authn, cert_user) = (server.clone(), authn.clone(), cert_user.clone());
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        handle_http(&server, &authn, cert_user, peer, req).await,
-                    )
-                }
-            });
+            let activity = Arc::new(Activity::default());
+            let service = {
+                let activity = activity.clone();
+                hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                    let (server, authn, cert_user) =
+                        (server.clone(), authn.clone(), cert_user.clone());
+                    let busy = activity.begin();
+                    async move {
+                        let resp = handle_http(&server, &authn, cert_user, peer, req).await;
+                        // The response body (a watch's stream) keeps the
+                        // connection busy until it ends.
+                        Ok::<_, std::convert::Infallible>(resp.map(|b| guarded(b, busy)))
+                    }
+                })
+            };
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            // kube-apiserver's --http2-max-streams-per-connection default.
-            builder.http2().max_concurrent_streams(1000);
-            if let Err(e) = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(READ_HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES + 64 * 1024);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(HTTP2_MAX_STREAMS)
+                .max_frame_size(HTTP2_FRAME_BYTES)
+                .initial_stream_window_size(HTTP2_FRAME_BYTES)
+                .initial_connection_window_size(16 * 1024 * 1024)
+                .max_header_list_size(MAX_HEADER_BYTES as u32);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    _ = activity.idle_for(IDLE_TIMEOUT), if !closing => {
+                        // Upstream's IdleTimeout: no request for 90 s.
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
             }
         });
+    }
+}
+
+/// Requests in flight on one connection, and when it last had one, for the
+/// idle timeout.
+#[derive(Default)]
+struct Activity {
+    busy: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// A request (and its response body) in flight.
+pub(crate) struct Busy(Arc<Activity>);
+
+impl Activity {
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        Busy(self.clone())
+    }
+
+    /// Resolves once the connection has had nothing in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.busy.load(Ordering::SeqCst) > 0 {
+                changed.await;
+                continue;
+            }
+            if tokio::time::timeout(idle, changed).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A response body that keeps its connection busy until it is done.
+struct Guarded {
+    inner: Body,
+    _busy: Busy,
+}
+
+fn guarded(inner: Body, busy: Busy) -> Body {
+    http_body_util::BodyExt::boxed(Guarded { inner, _busy: busy })
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
     }
 }
 
@@ -121,22 +260,6 @@ async fn handle_http(
 ) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(crate::connect::PeerAddr(peer));
-    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return response::error(&ApiError::too_large(format!(
-                "limit is {MAX_REQUEST_BYTES}"
-            )));
-        }
-        Err(e) => {
-            return response::error(&ApiError::bad_request(format!(
-                "reading the request body: {e}"
-            )));
-        }
-    };
     let header_user = parts
         .headers
         .get(http::header::AUTHORIZATION)
@@ -148,6 +271,6 @@ async fn handle_http(
         Some(None) | None => cert_user,
     };
     server
-        .handle(http::Request::from_parts(parts, bytes), user)
+        .handle_wire(http::Request::from_parts(parts, body), user)
         .await
 }

@@ -1,0 +1,159 @@
+//! Hostile connections against the HTTPS front (`serve`): a client that never
+//! finishes its TLS handshake or its headers, an idle keep-alive connection,
+//! and an unauthenticated client announcing a large body are all let go,
+//! on a paused clock (the timeouts are upstream's 32 s and 90 s).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use skiff_apiserver::Options;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Front {
+    addr: std::net::SocketAddr,
+    ca: String,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn front() -> Front {
+    let (s, _store, dir) = common::server(Options::default()).await;
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = skiff_apiserver::pki::Pki::ensure(pki_dir.path(), &["127.0.0.1".into()]).unwrap();
+    let tokens = pki_dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "secret,admin,1,system:masters\n").unwrap();
+    let authn = skiff_apiserver::Authenticator::from_token_file(&tokens).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(skiff_apiserver::serve(
+        s,
+        listener,
+        skiff_apiserver::tls_config(&pki).unwrap(),
+        Arc::new(authn),
+        std::future::pending(),
+    ));
+    Front {
+        addr,
+        ca: pki.ca_cert_pem.clone(),
+        _dirs: (dir, pki_dir),
+    }
+}
+
+async fn tls(f: &Front) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let client = skiff_apiserver::connect::TlsClient::verified(&f.ca, None).unwrap();
+    let tcp = TcpStream::connect(f.addr).await.unwrap();
+    tokio_rustls::TlsConnector::from(client.0.clone())
+        .connect("127.0.0.1".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes; returns what it sent and how long (on
+/// the test's clock) that took.
+async fn until_closed(s: &mut (impl AsyncReadExt + Unpin)) -> (String, Duration) {
+    let started = tokio::time::Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_let_go() {
+    let f = front().await;
+    // The clock runs only when nothing else can: each wait below jumps to
+    // the server's next timeout.
+    tokio::time::pause();
+
+    // No TLS handshake at all.
+    let mut raw = TcpStream::connect(f.addr).await.unwrap();
+    let (_, took) = until_closed(&mut raw).await;
+    assert!(
+        took >= Duration::from_secs(32) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+
+    // Headers that never end (slowloris).
+    let mut s = tls(&f).await;
+    s.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let (_, took) = until_closed(&mut s).await;
+    assert!(
+        took >= Duration::from_secs(32) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+
+    // One request, then nothing: closed once idle.
+    let mut s = tls(&f).await;
+    s.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, took) = until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // HTTP/1.1 waits for the next request's headers under the header
+    // timeout: 32 s (upstream: 90 s idle, then 32 s for the headers; HTTP/2
+    // connections get the 90 s).
+    assert!(
+        took >= Duration::from_secs(32) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn unauthenticated_bodies_are_never_read() {
+    let f = front().await;
+    let mut s = tls(&f).await;
+    // 3 MiB announced, none sent: the answer comes at once, without them.
+    s.write_all(
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("answered before any body byte was sent")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // With credentials, a body over the limit is refused as it arrives.
+    let mut s = tls(&f).await;
+    s.write_all(
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+          Authorization: Bearer secret\r\nContent-Type: application/json\r\n\
+          Content-Length: 4000000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    let mut answer = String::new();
+    for _ in 0..64 {
+        if s.write_all(&chunk).await.is_err() {
+            break;
+        }
+        let mut buf = vec![0u8; 4096];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await
+            && n > 0
+        {
+            answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+            break;
+        }
+    }
+    if answer.is_empty() {
+        answer = until_closed(&mut s).await.0;
+    }
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}

@@ -72,10 +72,22 @@ pub async fn handle(
         return response::error(&ApiError::unauthorized());
     };
     let routed = route(&parts.method, &path, &params);
+    // Metric labels come only from what the server knows (upstream's
+    // CVE-2020-8552): a resource of the catalogue or none, a method of HTTP's
+    // or "other"; no request can add series.
     let (verb, resource_name, scope) = match &routed {
         Route::Resource(i) => (
             i.verb.clone(),
-            i.resource.clone(),
+            if server
+                .inner
+                .registry
+                .resource(&i.group, &i.version, &i.resource)
+                .is_some()
+            {
+                i.resource.clone()
+            } else {
+                String::new()
+            },
             if !i.name.is_empty() {
                 "resource"
             } else if !i.namespace.is_empty() {
@@ -84,7 +96,15 @@ pub async fn handle(
                 "cluster"
             },
         ),
-        _ => (parts.method.as_str().to_lowercase(), String::new(), ""),
+        _ => (
+            match parts.method.as_str() {
+                m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
+                | "CONNECT") => m.to_lowercase(),
+                _ => "other".to_string(),
+            },
+            String::new(),
+            "",
+        ),
     };
     let mutating = matches!(
         verb.as_str(),

@@ -157,3 +157,55 @@ async fn unauthenticated_bodies_are_never_read() {
     }
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
+
+/// Requests for resources that do not exist, and methods HTTP does not
+/// have, add no metric series (upstream's CVE-2020-8552).
+#[tokio::test]
+async fn unknown_resources_and_methods_add_no_metric_series() {
+    use http_body_util::BodyExt;
+    let (s, _store, _dir) = common::server(Options::default()).await;
+    let admin = skiff_apiserver::UserInfo {
+        name: "admin".into(),
+        uid: String::new(),
+        groups: vec!["system:masters".into()],
+    };
+    let request = |method: &str, path: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(bytes::Bytes::new())
+            .unwrap()
+    };
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("apiserver_request"))
+            .count()
+    };
+    let metrics = || async {
+        let r = s
+            .handle(request("GET", "/metrics"), Some(admin.clone()))
+            .await;
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    };
+    // Warm up every label the loop below can reach.
+    for (m, p) in [
+        ("GET", "/api/v1/namespaces/default/nothing0"),
+        ("GET", "/apis/none.example/v1/things0"),
+        ("BREW0", "/anything0"),
+        ("GET", "/metrics"),
+    ] {
+        s.handle(request(m, p), Some(admin.clone())).await;
+    }
+    let before = series(&metrics().await);
+    for i in 1..200 {
+        for (m, p) in [
+            ("GET", format!("/api/v1/namespaces/default/nothing{i}")),
+            ("GET", format!("/apis/none{i}.example/v1/things{i}")),
+            (&*format!("BREW{i}"), format!("/anything{i}")),
+        ] {
+            s.handle(request(m, &p), Some(admin.clone())).await;
+        }
+    }
+    let after = metrics().await;
+    assert_eq!(series(&after), before, "{after}");
+}

@@ -23,6 +23,10 @@ const BROADCAST: usize = 4096;
 /// An event as the cache keeps it.
 pub struct CachedEvent {
     pub event: Event,
+    /// The cache's count of events (1, 2, ...; 0 outside the cache): several
+    /// events can share a revision (etcd deletes every key of an expired
+    /// lease in one), so a watcher tells what it has seen by this.
+    pub seq: u64,
     served: OnceLock<Bytes>,
 }
 
@@ -30,6 +34,7 @@ impl CachedEvent {
     pub fn new(event: Event) -> Self {
         CachedEvent {
             event,
+            seq: 0,
             served: OnceLock::new(),
         }
     }
@@ -67,6 +72,12 @@ struct State {
     /// The revision the cache reflects.
     revision: i64,
     window: VecDeque<Arc<CachedEvent>>,
+    /// The revision of the newest event no longer in the window: a watch
+    /// from before it cannot be replayed (events of one revision may be
+    /// split by the window's edge).
+    evicted: i64,
+    /// The sequence number of the newest event.
+    seq: u64,
     events: broadcast::Sender<Arc<CachedEvent>>,
 }
 
@@ -83,6 +94,9 @@ pub struct Start {
     pub initial: Vec<KeyValue>,
     pub replay: Vec<Arc<CachedEvent>>,
     pub revision: i64,
+    /// The sequence number of the newest event the view reflects: live
+    /// events up to it are already in `initial` or `replay`.
+    pub seq: u64,
     pub live: broadcast::Receiver<Arc<CachedEvent>>,
 }
 
@@ -96,6 +110,8 @@ impl Cacher {
                 objects: BTreeMap::new(),
                 revision: 0,
                 window: VecDeque::new(),
+                evicted: 0,
+                seq: 0,
                 events,
             }),
             revision,
@@ -132,6 +148,7 @@ impl Cacher {
             s.revision = list.revision;
             // Watchers replaying from before a relist would miss what changed: start a new window.
             s.window.clear();
+            s.evicted = list.revision;
             let (events, _) = broadcast::channel(BROADCAST);
             s.events = events;
         }
@@ -155,10 +172,16 @@ impl Cacher {
                         s.objects.remove(&event.kv.key);
                     }
                 }
-                let cached = Arc::new(CachedEvent::new(event));
+                s.seq += 1;
+                let cached = Arc::new(CachedEvent {
+                    seq: s.seq,
+                    ..CachedEvent::new(event)
+                });
                 s.window.push_back(cached.clone());
-                if s.window.len() > WINDOW {
-                    s.window.pop_front();
+                if s.window.len() > WINDOW
+                    && let Some(old) = s.window.pop_front()
+                {
+                    s.evicted = old.revision();
                 }
                 s.revision = s.revision.max(rev);
                 let _ = s.events.send(cached);
@@ -207,16 +230,12 @@ impl Cacher {
                     initial,
                     replay: Vec::new(),
                     revision: s.revision,
+                    seq: s.seq,
                     live,
                 })
             }
             Some(rv) => {
-                let oldest = s
-                    .window
-                    .front()
-                    .map(|e| e.revision() - 1)
-                    .unwrap_or(s.revision);
-                if rv < oldest || rv > s.revision {
+                if rv < s.evicted || rv > s.revision {
                     return None;
                 }
                 let replay = s
@@ -229,6 +248,7 @@ impl Cacher {
                     initial: Vec::new(),
                     replay,
                     revision: s.revision,
+                    seq: s.seq,
                     live,
                 })
             }

@@ -65,7 +65,7 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let params = query(parts.uri.query());
     let path = parts.uri.path().to_string();
-    if let Some(resp) = health::serve(server, &path, &params) {
+    if let Some(resp) = health::serve(server, &path, &params).await {
         return resp;
     }
     let Some(user) = user else {

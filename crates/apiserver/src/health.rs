@@ -1,5 +1,6 @@
 //! `/healthz`, `/livez`, `/readyz` (with per-check detail under `?verbose`) and
-//! `/version`: served before authentication, as upstream does.
+//! `/version`: served before authentication, as upstream does. The `etcd`
+//! checks ask the store (either backend) and fail when it does not answer.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -12,9 +13,45 @@ use crate::response::{self, Body};
 /// The Kubernetes version Skiff serves the API of.
 pub const KUBERNETES_VERSION: (&str, &str) = ("1", "33");
 
-fn checks(server: &ApiServer, endpoint: &str) -> Vec<(&'static str, bool)> {
-    let mut out = vec![("ping", true), ("log", true), ("etcd", true)];
+/// How long a store health result is reused: the checks are unauthenticated,
+/// and on the embedded store each one commits a transaction.
+const HEALTH_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the store answered its health check (within
+/// [`skiff_store::HEALTH_TIMEOUT`]), checked at most once per
+/// [`HEALTH_CACHE`] however many ask at once.
+async fn store_healthy(server: &ApiServer) -> bool {
+    let mut last = server.inner.store_health.lock().await;
+    if let Some((at, ok)) = *last
+        && at.elapsed() < HEALTH_CACHE
+    {
+        return ok;
+    }
+    let ok = match tokio::time::timeout(
+        skiff_store::HEALTH_TIMEOUT,
+        server.inner.store.check_health(),
+    )
+    .await
+    {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store health check failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("store health check timed out");
+            false
+        }
+    };
+    *last = Some((tokio::time::Instant::now(), ok));
+    ok
+}
+
+async fn checks(server: &ApiServer, endpoint: &str) -> Vec<(&'static str, bool)> {
+    let store = store_healthy(server).await;
+    let mut out = vec![("ping", true), ("log", true), ("etcd", store)];
     if endpoint == "readyz" {
+        out.push(("etcd-readiness", store));
         out.push(("informer-sync", true));
         out.push((
             "poststarthook/bootstrap-controller",
@@ -26,7 +63,7 @@ fn checks(server: &ApiServer, endpoint: &str) -> Vec<(&'static str, bool)> {
 }
 
 /// Serves a health or version path, or None for any other path.
-pub fn serve(
+pub async fn serve(
     server: &ApiServer,
     path: &str,
     params: &HashMap<String, String>,
@@ -60,7 +97,7 @@ pub fn serve(
     if !matches!(endpoint, "healthz" | "livez" | "readyz") {
         return None;
     }
-    let all = checks(server, endpoint);
+    let all = checks(server, endpoint).await;
     if let Some(c) = check {
         return Some(match all.iter().find(|(n, _)| *n == c) {
             Some((_, true)) => response::text(200, "ok"),

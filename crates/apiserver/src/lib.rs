@@ -104,6 +104,8 @@ pub(crate) struct Inner {
     pub(crate) inflight: tokio::sync::Semaphore,
     pub(crate) inflight_mutating: tokio::sync::Semaphore,
     pub(crate) ready: std::sync::atomic::AtomicBool,
+    /// The last store health check: when, and whether it passed.
+    pub(crate) store_health: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
     pub(crate) token_issuer: Option<Arc<serviceaccount::TokenIssuer>>,
     /// Background deletions running, by key: owners' `orphan`/`foregroundDeletion`
     /// finalizers, namespaces being emptied.
@@ -130,6 +132,7 @@ impl ApiServer {
                 inflight,
                 inflight_mutating,
                 ready: std::sync::atomic::AtomicBool::new(false),
+                store_health: tokio::sync::Mutex::new(None),
                 token_issuer,
                 deleting_owners: Default::default(),
             }),

@@ -315,6 +315,7 @@ async fn watch_cache(
         return;
     }
     let mut last_rv = after.unwrap_or(start.revision);
+    let mut last_seq = start.seq;
     if initial_bookmark && !w.bookmark(start.revision, true).await {
         return;
     }
@@ -339,10 +340,13 @@ async fn watch_cache(
             }
             event = live.recv() => match event {
                 Ok(e) => {
-                    if e.revision() <= last_rv {
+                    // Already in the view the watch started from. Not by
+                    // revision: events can share one.
+                    if e.seq <= last_seq {
                         continue;
                     }
-                    last_rv = e.revision();
+                    last_seq = e.seq;
+                    last_rv = last_rv.max(e.revision());
                     if e.event.kv.key.starts_with(&prefix) && !deliver(&w, &e).await {
                         return;
                     }

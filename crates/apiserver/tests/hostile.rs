@@ -209,3 +209,52 @@ async fn unknown_resources_and_methods_add_no_metric_series() {
     let after = metrics().await;
     assert_eq!(series(&after), before, "{after}");
 }
+
+/// `/readyz` and `/livez` ask the store: a stopped writer fails the `etcd`
+/// checks, named as upstream names them.
+#[tokio::test]
+async fn health_checks_ask_the_store() {
+    use http_body_util::BodyExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        skiff_store::sqlite::SqliteStore::open(dir.path().join("state.db"), Default::default())
+            .await
+            .unwrap(),
+    );
+    let s = skiff_apiserver::ApiServer::new(store.clone(), Options::default());
+    s.set_ready();
+    let get = |path: &'static str| {
+        let s = s.clone();
+        async move {
+            let req = http::Request::builder()
+                .uri(path)
+                .body(bytes::Bytes::new())
+                .unwrap();
+            let r = s.handle(req, None).await;
+            let status = r.status().as_u16();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let (status, body) = get("/readyz?verbose").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("[+]etcd ok\n[+]etcd-readiness ok\n"),
+        "{body}"
+    );
+    store.close().await;
+    // The last answer is reused for a second at most.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_millis(1100)).await;
+    let (status, body) = get("/readyz?verbose").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains(
+            "[-]etcd failed: reason withheld\n[-]etcd-readiness failed: reason withheld\n"
+        ),
+        "{body}"
+    );
+    assert!(body.ends_with("readyz check failed\n"), "{body}");
+    assert_eq!(get("/livez").await.0, 500);
+    assert_eq!(get("/readyz/etcd").await.0, 500);
+}

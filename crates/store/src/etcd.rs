@@ -450,6 +450,13 @@ impl Store for EtcdStore {
         Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
     }
 
+    async fn check_health(&self) -> Result<()> {
+        // Upstream's etcd check: one read of `health`, not retried.
+        let mut c = self.client.clone();
+        c.get("health", None).await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
     async fn compact(&self, revision: i64) -> Result<()> {
         retry(|| {
             let mut c = self.client.clone();

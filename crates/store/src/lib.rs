@@ -172,9 +172,18 @@ pub trait Store: Send + Sync + 'static {
     /// with [`StoreError::Compacted`] afterwards.
     async fn compact(&self, revision: i64) -> Result<()>;
 
+    /// Whether the store serves: a read and, on the embedded store, a commit
+    /// by its writer (a stopped writer or a full disk fails it). Bounded by
+    /// the caller's timeout ([`HEALTH_TIMEOUT`] in the API server's checks).
+    async fn check_health(&self) -> Result<()>;
+
     /// A short name for logs and metrics ("sqlite", "etcd").
     fn backend(&self) -> &'static str;
 }
+
+/// How long a health check may take before it counts as failed (upstream's
+/// `--etcd-healthcheck-timeout` default).
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The smallest key greater than every key that starts with `prefix`
 /// (etcd's `range_end` for a prefix); empty when no such key exists.

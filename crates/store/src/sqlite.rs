@@ -282,6 +282,14 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::Closed("the store writer stopped".into()))?
     }
 
+    async fn check_health(&self) -> Result<()> {
+        self.get("/health", 0).await?;
+        let (tx, rx) = oneshot::channel();
+        self.send(Msg::Ping(tx))?;
+        rx.await
+            .map_err(|_| StoreError::Closed("the store writer stopped".into()))?
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -52,6 +52,8 @@ pub(crate) enum WriteOp {
 pub(crate) enum Msg {
     Write(WriteOp, oneshot::Sender<Result<Outcome>>),
     Compact(i64, oneshot::Sender<Result<()>>),
+    /// Answered once the batch it arrives in has committed (a health check).
+    Ping(oneshot::Sender<Result<()>>),
 }
 
 /// The events of one committed transaction, published to every watcher at once.
@@ -195,6 +197,7 @@ impl Writer {
                         let result = self.start_compaction(rev);
                         replies.push(Reply::Compact(reply, result));
                     }
+                    Msg::Ping(reply) => replies.push(Reply::Compact(reply, Ok(()))),
                 }
             }
             for (key, revision) in expired {

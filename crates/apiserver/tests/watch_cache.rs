@@ -1,0 +1,146 @@
+//! The watch cache on both backends: events that share a revision (etcd
+//! deletes every key of an expired lease in one) all reach watchers served
+//! from the cache.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use serde_json::Value;
+use skiff_apiserver::{ApiServer, Options, UserInfo};
+
+fn admin() -> UserInfo {
+    UserInfo::loopback()
+}
+
+async fn request(s: &ApiServer, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(body.to_string()))
+        .unwrap();
+    let r = s.handle(req, Some(admin())).await;
+    let status = r.status().as_u16();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Creates five ConfigMaps, starts a watch after them, deletes them with
+/// `delete_all`, and returns the DELETED events the watch saw.
+async fn deletes_seen(
+    s: &ApiServer,
+    delete_all: impl std::future::Future<Output = ()>,
+) -> Vec<String> {
+    let (status, ns) = request(
+        s,
+        "POST",
+        "/api/v1/namespaces",
+        r#"{"metadata":{"name":"default"}}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{ns}");
+    let mut rv = String::new();
+    for i in 0..5 {
+        let (status, cm) = request(
+            s,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            &format!(r#"{{"metadata":{{"name":"cm{i}"}}}}"#),
+        )
+        .await;
+        assert_eq!(status, 201, "{cm}");
+        rv = cm["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    let req = http::Request::builder()
+        .uri(format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
+        ))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let mut body = s.handle(req, Some(admin())).await.into_body();
+    delete_all.await;
+    let mut seen = Vec::new();
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen.len() < 5 {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("only {seen:?} arrived"));
+        let Some(Ok(frame)) = frame else { break };
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+        let mut events = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
+        let mut used = 0;
+        while let Some(Ok(e)) = events.next() {
+            used = events.byte_offset();
+            if e["type"] == "DELETED" {
+                seen.push(
+                    e["object"]["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
+            }
+        }
+        buf.drain(..used);
+    }
+    seen.sort();
+    seen
+}
+
+#[tokio::test]
+async fn events_sharing_a_revision_all_reach_watchers_on_etcd() {
+    if !skiff_testutil::etcd_available() {
+        eprintln!("etcd not installed: skipping");
+        return;
+    }
+    let cluster = tokio::task::spawn_blocking(|| skiff_testutil::EtcdCluster::start(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let store = skiff_store::etcd::EtcdStore::connect(skiff_store::etcd::EtcdOptions::new(
+        cluster.endpoints(),
+    ))
+    .await
+    .unwrap();
+    let s = ApiServer::new(Arc::new(store), Options::default());
+    let endpoints = cluster.endpoints();
+    let seen = deletes_seen(&s, async {
+        // One transaction, one revision, five deletes: as a lease expiring.
+        let mut c = etcd_client::Client::connect(endpoints, None).await.unwrap();
+        let ops: Vec<etcd_client::TxnOp> = (0..5)
+            .map(|i| {
+                etcd_client::TxnOp::delete(format!("/registry/core/configmaps/default/cm{i}"), None)
+            })
+            .collect();
+        let r = c.txn(etcd_client::Txn::new().and_then(ops)).await.unwrap();
+        assert!(r.succeeded());
+    })
+    .await;
+    assert_eq!(seen, ["cm0", "cm1", "cm2", "cm3", "cm4"]);
+}
+
+#[tokio::test]
+async fn deletes_all_reach_watchers_on_sqlite() {
+    let (s, store, _dir) = common::server(Options::default()).await;
+    let seen = deletes_seen(&s, async {
+        for i in 0..5 {
+            store
+                .delete(&format!("/registry/core/configmaps/default/cm{i}"), None)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    assert_eq!(seen, ["cm0", "cm1", "cm2", "cm3", "cm4"]);
+}

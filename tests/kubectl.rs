@@ -559,6 +559,37 @@ fn imperative_commands_and_describe() {
         who.contains("admin") && who.contains("system:masters"),
         "{who}"
     );
+    // Impersonation: the request acts as the user asked for (it used to act
+    // as the caller).
+    let who = c.ok(&[
+        "auth",
+        "whoami",
+        "--as",
+        "bob",
+        "--as-group",
+        "devs",
+        "-o",
+        "json",
+    ]);
+    let who: serde_json::Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(who["status"]["userInfo"]["username"], "bob", "{who}");
+    assert_eq!(
+        who["status"]["userInfo"]["groups"],
+        serde_json::json!(["devs", "system:authenticated"]),
+        "{who}"
+    );
+    let who = c.ok(&[
+        "auth",
+        "whoami",
+        "--as",
+        "system:serviceaccount:default:builder",
+        "-o",
+        "json",
+    ]);
+    assert!(who.contains("system:serviceaccounts:default"), "{who}");
+    // As anonymous, nothing is allowed (every authenticated user is, until RBAC).
+    let out = c.fails(&["get", "pods", "--as", "system:anonymous"]);
+    assert!(out.contains("forbidden"), "{out}");
 }
 
 #[test]

@@ -184,6 +184,19 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// What an authorizer refused: a resource request, or a path.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Forbidden<'a> {
+    pub verb: &'a str,
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// A non-resource request's path (then the rest is empty).
+    pub path: Option<&'a str>,
+}
+
 /// "pods" or "deployments.apps": the resource as errors name it.
 pub fn qualified(group: &str, resource: &str) -> String {
     if group.is_empty() {
@@ -371,37 +384,58 @@ impl ApiError {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
-    pub fn forbidden(
-        user: &str,
-        verb: &str,
-        group: &str,
-        resource: &str,
-        namespace: &str,
-        why: &str,
-    ) -> Self {
-        let scope = if namespace.is_empty() {
-            "at the cluster scope".to_string()
-        } else {
-            format!("in the namespace \"{namespace}\"")
+    /// Upstream's `ForbiddenStatusError`: what the authorizer refused, as
+    /// `NewForbidden` words it (`users "bob" is forbidden: User "alice"
+    /// cannot impersonate resource "users" in API group "" at the cluster
+    /// scope`), with the authorizer's reason after it when there is one.
+    pub fn forbidden(user: &str, request: &Forbidden<'_>, why: &str) -> Self {
+        let message = match request.path {
+            Some(path) => format!("User \"{user}\" cannot {} path \"{path}\"", request.verb),
+            None => {
+                let resource = if request.subresource.is_empty() {
+                    request.resource.to_string()
+                } else {
+                    format!("{}/{}", request.resource, request.subresource)
+                };
+                let scope = if request.namespace.is_empty() {
+                    "at the cluster scope".to_string()
+                } else {
+                    format!("in the namespace \"{}\"", request.namespace)
+                };
+                format!(
+                    "User \"{user}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
+                    request.verb, request.group
+                )
+            }
         };
-        let what = if group.is_empty() {
-            format!("resource \"{resource}\" in API group \"\"")
+        // Go's sanitizer: nothing that reads as HTML.
+        let message = message
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let message = if why.is_empty() {
+            message
         } else {
-            format!("resource \"{resource}\" in API group \"{group}\"")
+            format!("{message}: {why}")
         };
-        let tail = if why.is_empty() {
-            String::new()
+        let qualified = qualified(request.group, request.resource);
+        let message = if request.resource.is_empty() {
+            format!("forbidden: {message}")
+        } else if request.name.is_empty() {
+            format!("{qualified} is forbidden: {message}")
         } else {
-            format!(": {why}")
+            format!("{qualified} \"{}\" is forbidden: {message}", request.name)
         };
+        let mut details = json!({"group": request.group, "kind": request.resource});
+        if !request.name.is_empty() {
+            details["name"] = json!(request.name);
+        }
         ApiError {
             list_continue: None,
             code: 403,
             reason: "Forbidden",
-            message: format!(
-                "{resource} is forbidden: User \"{user}\" cannot {verb} {what} {scope}{tail}"
-            ),
-            details: Some(json!({"group": group, "kind": resource})),
+            message,
+            details: Some(details),
         }
     }
 

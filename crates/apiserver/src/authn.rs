@@ -103,6 +103,11 @@ impl Authenticator {
                     ),
                 });
             }
+            if fields[0].is_empty() {
+                // As upstream: skipped, never an identity for an empty token.
+                tracing::warn!(path = %path.display(), line = i + 1, "empty token in the token file");
+                continue;
+            }
             let groups = fields
                 .get(3)
                 .map(|g| {
@@ -128,10 +133,16 @@ impl Authenticator {
 
     /// The user of an `Authorization` header value, if it carries a known token.
     pub fn authenticate_header(&self, header: &str) -> Option<UserInfo> {
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))?
-            .trim();
+        // Upstream's bearer token authenticator: "Bearer <token>", the
+        // scheme in any case; an empty token never authenticates.
+        let (scheme, rest) = header.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = rest.split(' ').next().unwrap_or("").trim();
+        if token.is_empty() {
+            return None;
+        }
         self.tokens.get(token).cloned()
     }
 }
@@ -171,5 +182,30 @@ mod tests {
         assert_eq!(alice.groups, ["dev", "ops", "system:authenticated"]);
         assert_eq!(a.authenticate_header("Bearer secret2").unwrap().uid, "1002");
         assert!(a.authenticate_header("Bearer nope").is_none());
+    }
+
+    #[test]
+    fn empty_bearer_tokens_never_authenticate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.csv");
+        std::fs::write(&path, ",nobody,0\nsecret,admin,1,system:masters\n").unwrap();
+        let a = Authenticator::from_token_file(&path).unwrap();
+        for header in [
+            "Bearer ",
+            "Bearer",
+            "bearer  ",
+            "Basic secret",
+            "Bearer  secret",
+        ] {
+            assert!(a.authenticate_header(header).is_none(), "{header:?}");
+        }
+        assert_eq!(
+            a.authenticate_header("BEARER secret").unwrap().name,
+            "admin"
+        );
+        assert_eq!(
+            a.authenticate_header("Bearer secret").unwrap().name,
+            "admin"
+        );
     }
 }

@@ -71,6 +71,24 @@ pub async fn handle(
     let Some(user) = user else {
         return response::error(&ApiError::unauthorized());
     };
+    // The server's own requests skip the in-flight limit; decided on who
+    // asks, before any impersonation.
+    let loopback = user == UserInfo::loopback();
+    let user = match crate::impersonation::impersonate(
+        server.inner.authorizer.as_ref(),
+        &parts.headers,
+        user,
+    ) {
+        Ok(u) => u,
+        Err(crate::impersonation::Refused::Forbidden(e)) => return response::error(&e),
+        Err(crate::impersonation::Refused::Malformed(why)) => {
+            let uri = parts
+                .uri
+                .path_and_query()
+                .map_or(path.as_str(), |p| p.as_str());
+            return response::text(500, format!("Internal Server Error: {uri:?}: {why}\n"));
+        }
+    };
     let routed = route(&parts.method, &path, &params);
     // Metric labels come only from what the server knows (upstream's
     // CVE-2020-8552): a resource of the catalogue or none, a method of HTTP's
@@ -120,7 +138,7 @@ pub async fn handle(
     // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
     // so is the server's own loopback (exempt in upstream's priority and
     // fairness), so that its bootstrap controllers keep its lease under load.
-    let _permit = if long_running || user == UserInfo::loopback() {
+    let _permit = if long_running || loopback {
         None
     } else {
         let sem = if mutating {
@@ -143,13 +161,23 @@ pub async fn handle(
         verb: &verb,
     };
     if let crate::authz::Decision::Deny(why) = server.inner.authorizer.authorize(&attributes) {
-        let (group, resource, namespace) = match &routed {
-            Route::Resource(i) => (i.group.as_str(), i.resource.as_str(), i.namespace.as_str()),
-            _ => ("", path.as_str(), ""),
+        let request = match &routed {
+            Route::Resource(i) => skiff_api::errors::Forbidden {
+                verb: &verb,
+                group: &i.group,
+                resource: &i.resource,
+                subresource: &i.subresource,
+                namespace: &i.namespace,
+                name: &i.name,
+                path: None,
+            },
+            _ => skiff_api::errors::Forbidden {
+                verb: &verb,
+                path: Some(&path),
+                ..Default::default()
+            },
         };
-        return response::error(&ApiError::forbidden(
-            &user.name, &verb, group, resource, namespace, &why,
-        ));
+        return response::error(&ApiError::forbidden(&user.name, &request, &why));
     }
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {

@@ -20,6 +20,7 @@ mod dependents;
 mod discovery;
 mod handlers;
 mod health;
+mod impersonation;
 mod list;
 mod metrics;
 mod namespace_deleter;

@@ -1086,3 +1086,94 @@ fn official_python_client() {
         c.log()
     );
 }
+
+/// etcd over TLS with client certificates (etcd's `--client-cert-auth`), as
+/// production etcd runs: `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`
+/// as kube-apiserver's; without the client certificate the server does not
+/// start.
+#[test]
+fn server_on_etcd_over_tls() {
+    if !skiff_testutil::etcd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki =
+        skiff_apiserver::pki::Pki::ensure(&dir.path().join("etcd-pki"), &["127.0.0.1".into()])
+            .unwrap();
+    let (client_cert, client_key) = pki.client_certificate("skiff", &[]).unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let ca = file("ca.crt", &pki.ca_cert_pem);
+    let (server_cert, server_key) = (
+        file("server.crt", &pki.serving_cert_pem),
+        file("server.key", &pki.serving_key_pem),
+    );
+    let (cert, key) = (
+        file("client.crt", &client_cert),
+        file("client.key", &client_key),
+    );
+    let (client, peer) = (skiff_testutil::free_port(), skiff_testutil::free_port());
+    let url = format!("https://127.0.0.1:{client}");
+    let mut etcd = Command::new(std::env::var("SKIFF_TEST_ETCD").unwrap_or_else(|_| "etcd".into()))
+        .args(["--name", "tls", "--data-dir"])
+        .arg(dir.path().join("etcd"))
+        .args([
+            "--listen-client-urls",
+            &url,
+            "--advertise-client-urls",
+            &url,
+        ])
+        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+        .args([
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+        ])
+        .args(["--initial-cluster", &format!("tls=http://127.0.0.1:{peer}")])
+        .args(["--cert-file", &server_cert, "--key-file", &server_key])
+        .args([
+            "--client-cert-auth",
+            "--trusted-ca-file",
+            &ca,
+            "--log-level",
+            "warn",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _etcd = Kill(&mut etcd);
+    let tls = [
+        "--store",
+        "etcd",
+        "--etcd-servers",
+        &url,
+        "--etcd-cafile",
+        &ca,
+    ];
+    // Without a client certificate etcd refuses the connection: no start.
+    let mut without = SkiffServer::new(
+        &dir.path().join("refused"),
+        "127.0.0.1",
+        skiff_testutil::free_port(),
+        &tls,
+    );
+    assert!(
+        without.start().is_err(),
+        "started without a client certificate"
+    );
+    let mut args = tls.to_vec();
+    args.extend(["--etcd-certfile", &cert, "--etcd-keyfile", &key]);
+    let c = Cluster::start_with(&args).unwrap();
+    c.ok(&["create", "configmap", "over-tls", "--from-literal=a=b"]);
+    assert_eq!(c.json(&["get", "configmap", "over-tls"])["data"]["a"], "b");
+}

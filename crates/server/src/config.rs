@@ -37,6 +37,12 @@ pub struct Config {
     pub secure_port: u16,
     pub store: StoreKind,
     pub etcd_servers: Vec<String>,
+    /// TLS to etcd: the CA of its members, this server's client certificate
+    /// and key (kube-apiserver's `--etcd-cafile`, `--etcd-certfile`,
+    /// `--etcd-keyfile`).
+    pub etcd_cafile: Option<PathBuf>,
+    pub etcd_certfile: Option<PathBuf>,
+    pub etcd_keyfile: Option<PathBuf>,
     pub token_auth_file: Option<PathBuf>,
     /// The cluster's shared secret: it encrypts the cluster data in the store
     /// and every server of the cluster is started with it.
@@ -55,6 +61,9 @@ impl std::fmt::Debug for Config {
             .field("secure_port", &self.secure_port)
             .field("store", &self.store)
             .field("etcd_servers", &self.etcd_servers)
+            .field("etcd_cafile", &self.etcd_cafile)
+            .field("etcd_certfile", &self.etcd_certfile)
+            .field("etcd_keyfile", &self.etcd_keyfile)
             .field("token_auth_file", &self.token_auth_file)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("max_requests_inflight", &self.max_requests_inflight)
@@ -77,6 +86,9 @@ pub struct Layer {
     pub secure_port: Option<u16>,
     pub store: Option<StoreKind>,
     pub etcd_servers: Option<Vec<String>>,
+    pub etcd_cafile: Option<PathBuf>,
+    pub etcd_certfile: Option<PathBuf>,
+    pub etcd_keyfile: Option<PathBuf>,
     pub token_auth_file: Option<PathBuf>,
     pub token: Option<String>,
     pub max_requests_inflight: Option<usize>,
@@ -116,6 +128,9 @@ impl Layer {
             secure_port: self.secure_port.or(lower.secure_port),
             store: self.store.or(lower.store),
             etcd_servers: self.etcd_servers.or(lower.etcd_servers),
+            etcd_cafile: self.etcd_cafile.or(lower.etcd_cafile),
+            etcd_certfile: self.etcd_certfile.or(lower.etcd_certfile),
+            etcd_keyfile: self.etcd_keyfile.or(lower.etcd_keyfile),
             token_auth_file: self.token_auth_file.or(lower.token_auth_file),
             token: self.token.or(lower.token),
             max_requests_inflight: self.max_requests_inflight.or(lower.max_requests_inflight),
@@ -139,6 +154,9 @@ impl Layer {
             secure_port: self.secure_port.unwrap_or(6443),
             store,
             etcd_servers,
+            etcd_cafile: self.etcd_cafile,
+            etcd_certfile: self.etcd_certfile,
+            etcd_keyfile: self.etcd_keyfile,
             token_auth_file: self.token_auth_file,
             token: self.token,
             max_requests_inflight: self.max_requests_inflight.unwrap_or(400),

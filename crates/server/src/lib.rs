@@ -73,7 +73,18 @@ pub async fn run(
             SqliteStore::open(config.data_dir.join("state.db"), SqliteOptions::default()).await?,
         ),
         StoreKind::Etcd => {
-            Arc::new(EtcdStore::connect(EtcdOptions::new(config.etcd_servers.clone())).await?)
+            let mut options = EtcdOptions::new(config.etcd_servers.clone());
+            if config.etcd_cafile.is_some()
+                || config.etcd_certfile.is_some()
+                || config.etcd_keyfile.is_some()
+            {
+                options.tls = Some(skiff_store::etcd::EtcdTls {
+                    ca_file: config.etcd_cafile.clone(),
+                    cert_file: config.etcd_certfile.clone(),
+                    key_file: config.etcd_keyfile.clone(),
+                });
+            }
+            Arc::new(EtcdStore::connect(options).await?)
         }
     };
     let address = format!("{}:{}", config.bind_address, config.secure_port);

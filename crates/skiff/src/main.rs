@@ -44,6 +44,15 @@ struct ServerArgs {
     /// etcd client URLs, comma separated (with --store etcd).
     #[arg(long, env = "SKIFF_ETCD_SERVERS", value_delimiter = ',')]
     etcd_servers: Option<Vec<String>>,
+    /// CA file the etcd members' certificates are checked against.
+    #[arg(long, env = "SKIFF_ETCD_CAFILE")]
+    etcd_cafile: Option<PathBuf>,
+    /// Client certificate presented to etcd (with --etcd-keyfile).
+    #[arg(long, env = "SKIFF_ETCD_CERTFILE")]
+    etcd_certfile: Option<PathBuf>,
+    /// Key of the client certificate presented to etcd.
+    #[arg(long, env = "SKIFF_ETCD_KEYFILE")]
+    etcd_keyfile: Option<PathBuf>,
     /// Static bearer tokens: CSV of token,user,uid,"group1,group2".
     #[arg(long, env = "SKIFF_TOKEN_AUTH_FILE")]
     token_auth_file: Option<PathBuf>,
@@ -72,6 +81,9 @@ impl ServerArgs {
                 secure_port: self.secure_port,
                 store: self.store,
                 etcd_servers: self.etcd_servers,
+                etcd_cafile: self.etcd_cafile,
+                etcd_certfile: self.etcd_certfile,
+                etcd_keyfile: self.etcd_keyfile,
                 token_auth_file: self.token_auth_file,
                 token: self.token,
                 max_requests_inflight: self.max_requests_inflight,

@@ -36,10 +36,24 @@ const LEASE_REUSE_MAX: Duration = Duration::from_secs(60);
 /// Connection settings of the etcd backend.
 #[derive(Clone, Debug)]
 pub struct EtcdOptions {
-    /// Client URLs of the members, e.g. `http://127.0.0.1:2379`.
+    /// Client URLs of the members, e.g. `http://127.0.0.1:2379` or
+    /// `https://...` with [`EtcdOptions::tls`].
     pub endpoints: Vec<String>,
     /// Deadline of each request.
     pub request_timeout: Duration,
+    /// TLS to the members (kube-apiserver's `--etcd-cafile`,
+    /// `--etcd-certfile`, `--etcd-keyfile`).
+    pub tls: Option<EtcdTls>,
+}
+
+/// PEM files of TLS to etcd: the CA the members' certificates are checked
+/// against, and this client's certificate and key (etcd's
+/// `--client-cert-auth`).
+#[derive(Clone, Debug, Default)]
+pub struct EtcdTls {
+    pub ca_file: Option<std::path::PathBuf>,
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl EtcdOptions {
@@ -47,7 +61,36 @@ impl EtcdOptions {
         EtcdOptions {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             request_timeout: Duration::from_secs(10),
+            tls: None,
         }
+    }
+}
+
+impl EtcdTls {
+    fn options(&self) -> Result<etcd_client::TlsOptions> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|source| StoreError::Io {
+                context: format!("reading {}", p.display()),
+                source,
+            })
+        };
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = &self.ca_file {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca)?));
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(StoreError::Io {
+                    context: "etcd TLS".into(),
+                    source: std::io::Error::other("--etcd-certfile and --etcd-keyfile go together"),
+                });
+            }
+        }
+        Ok(tls)
     }
 }
 
@@ -60,10 +103,13 @@ pub struct EtcdStore {
 impl EtcdStore {
     /// Connects to the cluster; fails if no endpoint answers.
     pub async fn connect(options: EtcdOptions) -> Result<Self> {
-        let connect = ConnectOptions::new()
+        let mut connect = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(options.request_timeout)
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+        if let Some(tls) = &options.tls {
+            connect = connect.with_tls(tls.options()?);
+        }
         let client = Client::connect(&options.endpoints, Some(connect)).await?;
         let store = EtcdStore {
             client,

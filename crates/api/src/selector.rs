@@ -104,7 +104,13 @@ fn lex(s: &str) -> Vec<(Tok, String)> {
             }
         } else {
             let start = i;
-            while i < chars.len() && !special(chars[i]) && !chars[i].is_whitespace() {
+            // Upstream's whitespace, the same four as above (a form feed is
+            // part of a word; `is_whitespace` here once left the lexer
+            // spinning on one, pushing empty words forever).
+            while i < chars.len()
+                && !special(chars[i])
+                && !matches!(chars[i], ' ' | '\t' | '\r' | '\n')
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -531,6 +537,15 @@ pub fn selector_string(sel: Option<&Value>) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A form feed (or any whitespace upstream's lexer does not skip) is part
+    /// of a word: the lexer once spun forever on one.
+    #[test]
+    fn unusual_whitespace_is_part_of_a_word() {
+        let e = LabelSelector::parse("\u{c}n").unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(LabelSelector::parse("a=b\u{a0}c").is_err());
+    }
 
     fn labels(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

@@ -14,6 +14,7 @@ use base64::Engine;
 /// A client for one server, as a kubeconfig describes it.
 pub struct Client {
     config: Arc<rustls::ClientConfig>,
+    anonymous: Arc<rustls::ClientConfig>,
     /// `host:port`.
     pub address: String,
 }
@@ -81,20 +82,32 @@ impl Client {
         }
         let certs = rustls_pemfile::certs(&mut cert.as_slice()).collect::<Result<Vec<_>, _>>()?;
         let key = rustls_pemfile::private_key(&mut key.as_slice())?.context("no client key")?;
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(certs, key)?;
+        .with_root_certificates(roots);
+        let anonymous = Arc::new(builder.clone().with_no_client_auth());
+        let config = builder.with_client_auth_cert(certs, key)?;
         let address = server
             .trim_start_matches("https://")
             .trim_end_matches('/')
             .to_string();
         Ok(Client {
             config: Arc::new(config),
+            anonymous,
             address,
         })
+    }
+
+    /// The same server without the client certificate: an unauthenticated
+    /// caller.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            config: self.anonymous.clone(),
+            anonymous: self.anonymous.clone(),
+            address: self.address.clone(),
+        }
     }
 
     /// Sends one request; `content_type` is sent when given.

@@ -51,6 +51,11 @@ impl SkiffServer {
         }
     }
 
+    /// The process id while the server runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// Starts the process and waits (30 s at most) until it answers `/readyz`.
     pub fn start(&mut self) -> Result<()> {
         self.spawn()?;

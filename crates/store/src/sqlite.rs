@@ -162,10 +162,16 @@ fn expiry(ttl: Option<Duration>) -> Option<i64> {
     ttl.map(|t| writer::now_millis() + t.as_millis() as i64)
 }
 
-/// Copies the WAL into the database file in the background (PASSIVE: never waits
-/// for, nor blocks, the writer or readers).
+/// Copies the WAL into the database file in the background: PASSIVE past
+/// `threshold` (never waits for, nor blocks, the writer or readers); past four
+/// times that — readers that never let go keep a PASSIVE checkpoint from
+/// ever reaching the WAL's end, so the file would grow without bound — a
+/// TRUNCATE checkpoint, which waits up to a second for readers (holding new
+/// commits back meanwhile), moves everything and empties the file.
 fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) -> Result<()> {
     let conn = schema::open_checkpointer(&path)?;
+    conn.busy_timeout(Duration::from_secs(1))?;
+    let hard = threshold.saturating_mul(4);
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
     let wal = PathBuf::from(wal);
@@ -175,10 +181,22 @@ fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) ->
             while !closed.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
                 let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                if size >= threshold
-                    && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                let mode = if size >= hard {
+                    "TRUNCATE"
+                } else if size >= threshold {
+                    "PASSIVE"
+                } else {
+                    continue;
+                };
+                // Its row says whether readers kept it from finishing.
+                match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    r.get::<_, i64>(0)
+                }) {
+                    Ok(1) if mode == "TRUNCATE" => {
+                        tracing::debug!(wal_bytes = size, "WAL truncation waits for readers");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, mode, "WAL checkpoint failed"),
                 }
             }
         })

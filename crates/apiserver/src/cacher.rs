@@ -6,7 +6,7 @@
 //! by every watcher.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,8 +15,12 @@ use tokio::sync::{broadcast, watch};
 
 use crate::registry::with_resource_version;
 
-/// Events kept for watchers that start from a recent resource version.
+/// Events kept for watchers that start from a recent resource version, and
+/// for live watchers to take theirs from.
 const WINDOW: usize = 10_000;
+/// And at most this many bytes of them (values, previous values, keys): a
+/// large object written over and over cannot make the window hold gigabytes.
+const WINDOW_BYTES: usize = 64 << 20;
 /// Events buffered per watcher before it is cut off (it then re-watches).
 const BROADCAST: usize = 4096;
 
@@ -41,6 +45,14 @@ impl CachedEvent {
 
     pub fn revision(&self) -> i64 {
         self.event.revision()
+    }
+
+    /// What the event holds in memory, roughly.
+    fn bytes(&self) -> usize {
+        self.event.kv.key.len()
+            + self.event.kv.value.len()
+            + self.event.prev_kv.as_ref().map_or(0, |p| p.value.len())
+            + 64
     }
 
     /// The object's previous state (a delete's last state), as stored; `{}`
@@ -72,13 +84,19 @@ struct State {
     /// The revision the cache reflects.
     revision: i64,
     window: VecDeque<Arc<CachedEvent>>,
+    /// The bytes of the events in the window.
+    window_bytes: usize,
     /// The revision of the newest event no longer in the window: a watch
     /// from before it cannot be replayed (events of one revision may be
     /// split by the window's edge).
     evicted: i64,
     /// The sequence number of the newest event.
     seq: u64,
-    events: broadcast::Sender<Arc<CachedEvent>>,
+    /// Live events for watchers. The window holds them: a watcher so far
+    /// behind that its next event has left the window finds it gone and is
+    /// cut off (it watches again from its last resource version), so
+    /// memory is bounded by the window, never by the slowest watcher.
+    events: broadcast::Sender<Weak<CachedEvent>>,
 }
 
 /// The cache of one resource.
@@ -97,7 +115,7 @@ pub struct Start {
     /// The sequence number of the newest event the view reflects: live
     /// events up to it are already in `initial` or `replay`.
     pub seq: u64,
-    pub live: broadcast::Receiver<Arc<CachedEvent>>,
+    pub live: broadcast::Receiver<Weak<CachedEvent>>,
 }
 
 impl Cacher {
@@ -110,6 +128,7 @@ impl Cacher {
                 objects: BTreeMap::new(),
                 revision: 0,
                 window: VecDeque::new(),
+                window_bytes: 0,
                 evicted: 0,
                 seq: 0,
                 events,
@@ -148,6 +167,7 @@ impl Cacher {
             s.revision = list.revision;
             // Watchers replaying from before a relist would miss what changed: start a new window.
             s.window.clear();
+            s.window_bytes = 0;
             s.evicted = list.revision;
             let (events, _) = broadcast::channel(BROADCAST);
             s.events = events;
@@ -177,14 +197,17 @@ impl Cacher {
                     seq: s.seq,
                     ..CachedEvent::new(event)
                 });
+                s.window_bytes += cached.bytes();
                 s.window.push_back(cached.clone());
-                if s.window.len() > WINDOW
+                while s.window.len() > 1
+                    && (s.window.len() > WINDOW || s.window_bytes > WINDOW_BYTES)
                     && let Some(old) = s.window.pop_front()
                 {
+                    s.window_bytes -= old.bytes();
                     s.evicted = old.revision();
                 }
                 s.revision = s.revision.max(rev);
-                let _ = s.events.send(cached);
+                let _ = s.events.send(Arc::downgrade(&cached));
             }
             let rev = s.revision;
             drop(s);

@@ -15,14 +15,58 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
 }
 
-/// A streamed body fed by a channel; the stream ends when the sender is dropped.
-pub fn streamed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+/// The sending side of a streamed body (a watch), bounded by the bytes in
+/// flight rather than by a count of chunks: a client that stops reading
+/// holds at most `budget` bytes (one chunk bigger than that passes alone),
+/// and its sender waits until it reads.
+#[derive(Clone)]
+pub struct StreamSender {
+    tx: tokio::sync::mpsc::Sender<(Bytes, tokio::sync::OwnedSemaphorePermit)>,
+    budget: std::sync::Arc<tokio::sync::Semaphore>,
+    max: u32,
+}
+
+/// The client went away.
+#[derive(Debug)]
+pub struct Gone;
+
+impl StreamSender {
+    pub async fn send(&self, chunk: Bytes) -> Result<(), Gone> {
+        let n = u32::try_from(chunk.len())
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.max);
+        let permit = self
+            .budget
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| Gone)?;
+        self.tx.send((chunk, permit)).await.map_err(|_| Gone)
+    }
+
+    /// Resolves when the body is dropped (the client went away).
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+}
+
+/// A streamed body and its sender; the stream ends when every sender is
+/// dropped.
+pub fn streamed(budget: u32) -> (StreamSender, Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let sender = StreamSender {
+        tx,
+        budget: std::sync::Arc::new(tokio::sync::Semaphore::new(budget as usize)),
+        max: budget,
+    };
     let stream = futures::stream::unfold(rx, |mut rx| async move {
+        // The permit goes with the chunk: handed to the connection, it no
+        // longer counts against the budget.
         rx.recv()
             .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+            .map(|(b, _permit)| (Ok::<_, Infallible>(Frame::data(b)), rx))
     });
-    BodyExt::boxed(StreamBody::new(stream))
+    (sender, BodyExt::boxed(StreamBody::new(stream)))
 }
 
 pub fn bytes_response(

@@ -10,7 +10,6 @@ use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
 use skiff_api::{ApiError, meta};
 use skiff_store::{EventType, KeyRange, ListRequest, StoreError};
-use tokio::sync::mpsc;
 
 use crate::cacher::CachedEvent;
 use crate::handlers::Ctx;
@@ -23,6 +22,9 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// How often a watch that asked for bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
+/// Bytes of events a watcher's client may leave unread before the watcher
+/// waits (and, as the cache moves on, is cut off).
+const WATCHER_BUDGET: u32 = 8 << 20;
 /// The longest watch timeout honoured (ten years; longer ones are as good).
 const MAX_TIMEOUT_SECONDS: i64 = 10 * 365 * 24 * 3600;
 
@@ -32,7 +34,7 @@ struct Watcher {
     sel: Selectors,
     form: As,
     params: std::collections::HashMap<String, String>,
-    tx: mpsc::Sender<Bytes>,
+    tx: response::StreamSender,
 }
 
 impl Watcher {
@@ -160,7 +162,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         crate::request::param_bool(ctx.params, "sendInitialEvents").unwrap_or(false);
     let send_initial = explicit_initial || rv_param.is_empty() || rv_param == "0";
     let bookmarks = crate::request::param_bool(ctx.params, "allowWatchBookmarks").unwrap_or(false);
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let (tx, body) = response::streamed(WATCHER_BUDGET);
     // Protobuf only for kinds that have a protobuf form (else JSON, as
     // upstream's negotiation falls through to the next acceptable type).
     let form = match crate::negotiation::negotiate(ctx.headers, true)? {
@@ -209,7 +211,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             bookmarks,
             timeout,
         ));
-        return Ok(streaming(rx, form));
+        return Ok(streaming(body, form));
     }
     let Watcher {
         res,
@@ -285,10 +287,10 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             }
         }
     });
-    Ok(streaming(rx, form))
+    Ok(streaming(body, form))
 }
 
-fn streaming(rx: mpsc::Receiver<Bytes>, form: As) -> http::Response<Body> {
+fn streaming(body: Body, form: As) -> http::Response<Body> {
     let content_type = match form {
         As::Protobuf => "application/vnd.kubernetes.protobuf;stream=watch",
         _ => "application/json",
@@ -297,7 +299,7 @@ fn streaming(rx: mpsc::Receiver<Bytes>, form: As) -> http::Response<Body> {
         .status(200)
         .header(http::header::CONTENT_TYPE, content_type)
         .header("Cache-Control", "no-cache, private")
-        .body(response::streamed(rx))
+        .body(body)
         .expect("valid response")
 }
 
@@ -340,6 +342,9 @@ async fn watch_cache(
             }
             event = live.recv() => match event {
                 Ok(e) => {
+                    // Gone from the window: this watcher fell that far
+                    // behind. Cut off, as a lagging one is.
+                    let Some(e) = e.upgrade() else { return };
                     // Already in the view the watch started from. Not by
                     // revision: events can share one.
                     if e.seq <= last_seq {

@@ -144,3 +144,74 @@ async fn deletes_all_reach_watchers_on_sqlite() {
     .await;
     assert_eq!(seen, ["cm0", "cm1", "cm2", "cm3", "cm4"]);
 }
+
+/// A watcher whose client stops reading holds a bounded number of bytes: its
+/// stream waits at 8 MiB unread, and once the cache's window (64 MiB) has
+/// moved past its next event it is cut off (the client watches again from
+/// its last resource version), instead of buffering every large event.
+#[tokio::test]
+async fn a_watcher_that_stops_reading_is_cut_off() {
+    let (s, _store, _dir) = common::server(Options::default()).await;
+    let (status, _) = request(
+        &s,
+        "POST",
+        "/api/v1/namespaces",
+        r#"{"metadata":{"name":"default"}}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, cm) = request(
+        &s,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        r#"{"metadata":{"name":"big"}}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let rv = cm["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let req = http::Request::builder()
+        .uri(format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
+        ))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let mut body = s.handle(req, Some(admin())).await.into_body();
+    // 48 updates of a 1 MiB ConfigMap: 96 MiB of events (value and previous value).
+    for i in 0..48 {
+        let data = format!("{}", i % 10).repeat(1_000_000);
+        let (status, cm) = request(
+            &s,
+            "PUT",
+            "/api/v1/namespaces/default/configmaps/big",
+            &format!(r#"{{"metadata":{{"name":"big"}},"data":{{"d":"{data}"}}}}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "{cm}");
+    }
+    let mut events = 0;
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("the watch ended or went on");
+        let Some(Ok(frame)) = frame else { break };
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+        let mut stream = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
+        let mut used = 0;
+        while let Some(Ok(_)) = stream.next() {
+            used = stream.byte_offset();
+            events += 1;
+        }
+        buf.drain(..used);
+        if events == 48 {
+            break;
+        }
+    }
+    assert!(events < 48, "every event was buffered for the slow watcher");
+}

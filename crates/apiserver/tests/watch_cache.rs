@@ -31,6 +31,42 @@ async fn request(s: &ApiServer, method: &str, path: &str, body: &str) -> (u16, V
     )
 }
 
+/// A watch's events as they arrive: the next frame's complete events, or
+/// None once the stream has ended (it must move before `deadline`).
+struct Events {
+    body: skiff_apiserver::Body,
+    buf: Vec<u8>,
+    deadline: tokio::time::Instant,
+}
+
+impl Events {
+    fn new(body: skiff_apiserver::Body, secs: u64) -> Self {
+        Events {
+            body,
+            buf: Vec::new(),
+            deadline: tokio::time::Instant::now() + Duration::from_secs(secs),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Vec<Value>> {
+        let frame = tokio::time::timeout_at(self.deadline, self.body.frame())
+            .await
+            .expect("the watch neither moved nor ended in time");
+        let Some(Ok(frame)) = frame else { return None };
+        if let Ok(data) = frame.into_data() {
+            self.buf.extend_from_slice(&data);
+        }
+        let mut stream = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
+        let (mut out, mut used) = (Vec::new(), 0);
+        while let Some(Ok(e)) = stream.next() {
+            used = stream.byte_offset();
+            out.push(e);
+        }
+        self.buf.drain(..used);
+        Some(out)
+    }
+}
+
 /// Creates five ConfigMaps, starts a watch after them, deletes them with
 /// `delete_all`, and returns the DELETED events the watch saw.
 async fn deletes_seen(
@@ -66,33 +102,21 @@ async fn deletes_seen(
         ))
         .body(bytes::Bytes::new())
         .unwrap();
-    let mut body = s.handle(req, Some(admin())).await.into_body();
+    let mut events = Events::new(s.handle(req, Some(admin())).await.into_body(), 10);
     delete_all.await;
     let mut seen = Vec::new();
-    let mut buf = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen.len() < 5 {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .unwrap_or_else(|_| panic!("only {seen:?} arrived"));
-        let Some(Ok(frame)) = frame else { break };
-        if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
+        let Some(batch) = events.next().await else {
+            break;
+        };
+        for e in batch.into_iter().filter(|e| e["type"] == "DELETED") {
+            seen.push(
+                e["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
-        let mut events = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
-        let mut used = 0;
-        while let Some(Ok(e)) = events.next() {
-            used = events.byte_offset();
-            if e["type"] == "DELETED" {
-                seen.push(
-                    e["object"]["metadata"]["name"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                );
-            }
-        }
-        buf.drain(..used);
     }
     seen.sort();
     seen
@@ -178,7 +202,7 @@ async fn a_watcher_that_stops_reading_is_cut_off() {
         ))
         .body(bytes::Bytes::new())
         .unwrap();
-    let mut body = s.handle(req, Some(admin())).await.into_body();
+    let mut watch = Events::new(s.handle(req, Some(admin())).await.into_body(), 30);
     // 48 updates of a 1 MiB ConfigMap: 96 MiB of events (value and previous value).
     for i in 0..48 {
         let data = format!("{}", i % 10).repeat(1_000_000);
@@ -192,26 +216,11 @@ async fn a_watcher_that_stops_reading_is_cut_off() {
         assert_eq!(status, 200, "{cm}");
     }
     let mut events = 0;
-    let mut buf = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("the watch ended or went on");
-        let Some(Ok(frame)) = frame else { break };
-        if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
-        }
-        let mut stream = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
-        let mut used = 0;
-        while let Some(Ok(_)) = stream.next() {
-            used = stream.byte_offset();
-            events += 1;
-        }
-        buf.drain(..used);
-        if events == 48 {
+    while events < 48 {
+        let Some(batch) = watch.next().await else {
             break;
-        }
+        };
+        events += batch.len();
     }
     assert!(events < 48, "every event was buffered for the slow watcher");
 }

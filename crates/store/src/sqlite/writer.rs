@@ -416,6 +416,21 @@ impl Writer {
         let hi = (self.compact_done + COMPACTION_CHUNK).min(target);
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let result = (|| -> Result<usize> {
+            // A key written in this window supersedes what an earlier
+            // compaction kept of it (then its latest value): that row goes
+            // too, or it would stay forever — a put outliving the tombstone
+            // that ends it, a stale version per update between compactions.
+            let older = self
+                .conn
+                .prepare_cached(
+                    // Driven by the window's rows (the key index finds
+                    // each one's older rows), never a scan of the history.
+                    "DELETE FROM log WHERE revision IN (
+                        SELECT o.revision FROM log w JOIN log o
+                        ON o.key = w.key AND o.revision < ?1
+                        WHERE w.revision >= ?1 AND w.revision < ?2)",
+                )?
+                .execute(params![self.compact_done, hi])?;
             let deleted = self
                 .conn
                 .prepare_cached(
@@ -425,7 +440,7 @@ impl Writer {
                 .execute(params![self.compact_done, hi, target])?;
             schema::set_meta(&self.conn, "compact_done", hi)?;
             self.conn.execute_batch("COMMIT")?;
-            Ok(deleted)
+            Ok(older + deleted)
         })();
         match result {
             Ok(deleted) => {

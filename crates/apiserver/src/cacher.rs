@@ -21,6 +21,8 @@ const WINDOW: usize = 10_000;
 /// And at most this many bytes of them (values, previous values, keys): a
 /// large object written over and over cannot make the window hold gigabytes.
 const WINDOW_BYTES: usize = 64 << 20;
+/// How long a request waits for a new cache to be filled.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered per watcher before it is cut off (it then re-watches).
 const BROADCAST: usize = 4096;
 
@@ -287,8 +289,9 @@ pub struct Caches {
 
 impl Caches {
     /// The cache of the resource stored under `prefix`, started if new, and
-    /// ready (filled from the store) when returned.
-    pub async fn get(&self, prefix: &str, store: &Arc<dyn Store>) -> Arc<Cacher> {
+    /// ready (filled from the store) when returned; None when it is not
+    /// filled within [`READY_TIMEOUT`] (the store does not answer).
+    pub async fn get(&self, prefix: &str, store: &Arc<dyn Store>) -> Option<Arc<Cacher>> {
         let (cacher, new) = {
             let mut map = self.by_prefix.lock().expect("poisoned");
             match map.get(prefix) {
@@ -304,7 +307,11 @@ impl Caches {
             tokio::spawn(cacher.clone().run(store.clone()));
         }
         let mut rx = cacher.revision.subscribe();
-        let _ = rx.wait_for(|r| *r > 0).await;
-        cacher
+        // Filled within a bound, or not used: a store that does not answer
+        // never holds a request (and its in-flight slot) forever.
+        match tokio::time::timeout(READY_TIMEOUT, rx.wait_for(|r| *r > 0)).await {
+            Ok(Ok(_)) => Some(cacher),
+            _ => None,
+        }
     }
 }

@@ -309,8 +309,13 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
     }
     // Lists that need no snapshot of the past come from the watch cache.
     let no_continue = ctx.params.get("continue").is_none_or(String::is_empty);
-    if no_continue && rv_match != "Exact" && (limit == 0 || rv_param == "0") {
-        let cacher = ctx.server.inner.caches.get(&ctx.res.prefix(), store).await;
+    // A cache not filled in time (the store does not answer) is passed over:
+    // the store's own answer, or its error, follows.
+    if no_continue
+        && rv_match != "Exact"
+        && (limit == 0 || rv_param == "0")
+        && let Some(cacher) = ctx.server.inner.caches.get(&ctx.res.prefix(), store).await
+    {
         let fresh = match rv_param.as_str() {
             "0" => true,
             "" => {

@@ -200,7 +200,12 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             ApiError::bad_request(format!("invalid resource version: {rv_param:?}"))
         })?)
     };
-    let cacher = ctx.server.inner.caches.get(&ctx.res.prefix(), &store).await;
+    // Not filled in time: upstream's answer while its cache (re)initializes.
+    let Some(cacher) = ctx.server.inner.caches.get(&ctx.res.prefix(), &store).await else {
+        let mut e = ApiError::too_many_requests(1);
+        e.message = "storage is (re)initializing".into();
+        return Err(e);
+    };
     if let Some(start) = cacher.start(after, &prefix) {
         tokio::spawn(watch_cache(
             watcher,

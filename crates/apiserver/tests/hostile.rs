@@ -258,3 +258,76 @@ async fn health_checks_ask_the_store() {
     assert_eq!(get("/livez").await.0, 500);
     assert_eq!(get("/readyz/etcd").await.0, 500);
 }
+
+/// A store that answers nothing (a partitioned etcd): requests are answered
+/// within a bound instead of waiting forever for the watch cache to fill
+/// while they hold an in-flight slot.
+#[tokio::test]
+async fn a_silent_store_holds_no_request_forever() {
+    use skiff_store::{
+        KeyRange, KeyValue, ListRequest, ListResponse, Outcome, Result, Store, WatchStream,
+    };
+    struct Silent;
+    #[async_trait::async_trait]
+    impl Store for Silent {
+        async fn get(&self, _: &str, _: i64) -> Result<(i64, Option<KeyValue>)> {
+            std::future::pending().await
+        }
+        async fn list(&self, _: ListRequest) -> Result<ListResponse> {
+            std::future::pending().await
+        }
+        async fn create(&self, _: &str, _: bytes::Bytes, _: Option<Duration>) -> Result<Outcome> {
+            std::future::pending().await
+        }
+        async fn update(
+            &self,
+            _: &str,
+            _: bytes::Bytes,
+            _: i64,
+            _: Option<Duration>,
+        ) -> Result<Outcome> {
+            std::future::pending().await
+        }
+        async fn delete(&self, _: &str, _: Option<i64>) -> Result<Outcome> {
+            std::future::pending().await
+        }
+        async fn watch(&self, _: KeyRange, _: i64) -> Result<WatchStream> {
+            std::future::pending().await
+        }
+        async fn current_revision(&self) -> Result<i64> {
+            std::future::pending().await
+        }
+        async fn compact(&self, _: i64) -> Result<()> {
+            std::future::pending().await
+        }
+        async fn check_health(&self) -> Result<()> {
+            std::future::pending().await
+        }
+        fn backend(&self) -> &'static str {
+            "silent"
+        }
+    }
+    tokio::time::pause();
+    let s = skiff_apiserver::ApiServer::new(Arc::new(Silent), Options::default());
+    let admin = skiff_apiserver::UserInfo::loopback();
+    let get = |path: &'static str| {
+        let (s, admin) = (s.clone(), admin.clone());
+        async move {
+            let req = http::Request::builder()
+                .uri(path)
+                .body(bytes::Bytes::new())
+                .unwrap();
+            s.handle(req, Some(admin)).await.status().as_u16()
+        }
+    };
+    // A watch: upstream's 429 while its cache (re)initializes.
+    let started = tokio::time::Instant::now();
+    assert_eq!(get("/api/v1/configmaps?watch=1").await, 429);
+    assert!(
+        started.elapsed() <= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // Health checks fail within their timeout.
+    assert_eq!(get("/readyz").await, 500);
+}

@@ -163,15 +163,17 @@ fn expiry(ttl: Option<Duration>) -> Option<i64> {
 }
 
 /// Copies the WAL into the database file in the background: PASSIVE past
-/// `threshold` (never waits for, nor blocks, the writer or readers); past four
-/// times that — readers that never let go keep a PASSIVE checkpoint from
-/// ever reaching the WAL's end, so the file would grow without bound — a
-/// TRUNCATE checkpoint, which waits up to a second for readers (holding new
-/// commits back meanwhile), moves everything and empties the file.
+/// `threshold` (never waits for, nor blocks, the writer or readers). Readers
+/// that never let go keep it from ever reaching the WAL's end, and the file
+/// would grow without bound: past four times the threshold a TRUNCATE
+/// checkpoint follows, waits up to 100 ms for those readers (holding new
+/// commits back meanwhile) and empties the file, backing off while they stay.
 fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) -> Result<()> {
     let conn = schema::open_checkpointer(&path)?;
-    conn.busy_timeout(Duration::from_secs(1))?;
+    conn.busy_timeout(Duration::from_millis(100))?;
     let hard = threshold.saturating_mul(4);
+    // Checkpoint rounds to let pass after a truncation that readers held up.
+    let (mut skip, mut backoff) = (0u32, 1u32);
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
     let wal = PathBuf::from(wal);
@@ -181,22 +183,35 @@ fn spawn_checkpointer(path: PathBuf, threshold: u64, closed: Arc<AtomicBool>) ->
             while !closed.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
                 let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                let mode = if size >= hard {
-                    "TRUNCATE"
-                } else if size >= threshold {
-                    "PASSIVE"
-                } else {
+                if size < threshold {
                     continue;
-                };
-                // Its row says whether readers kept it from finishing.
-                match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                    r.get::<_, i64>(0)
-                }) {
-                    Ok(1) if mode == "TRUNCATE" => {
-                        tracing::debug!(wal_bytes = size, "WAL truncation waits for readers");
+                }
+                // First without blocking anyone: it does the copying.
+                let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(e) = passive {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                // Past the hard bound: empty the file. After the PASSIVE
+                // one little is left to copy; it holds new commits back while
+                // it waits for readers on old frames (100 ms at most), and
+                // backs off while they stay.
+                if size >= hard {
+                    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        r.get::<_, i64>(0)
+                    }) {
+                        Ok(0) => backoff = 1,
+                        Ok(_) => {
+                            tracing::debug!(wal_bytes = size, "WAL truncation waits for readers");
+                            skip = backoff;
+                            backoff = (backoff * 2).min(64);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "WAL truncation failed"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, mode, "WAL checkpoint failed"),
                 }
             }
         })

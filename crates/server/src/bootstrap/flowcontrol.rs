@@ -164,7 +164,7 @@ async fn reconcile_dangling(client: &Loopback) -> Result<(), BootstrapError> {
         if current.is_some_and(|c| c["status"] == status && c["reason"] == reason) {
             continue;
         }
-        let now = chrono_now();
+        let now = crate::bootstrap::now();
         schema["status"] = json!({"conditions": [{"type": "Dangling", "status": status,
             "lastTransitionTime": now, "reason": reason, "message": message}]});
         let path = format!("{GROUP}/flowschemas/{}/status", name(&schema));
@@ -173,11 +173,6 @@ async fn reconcile_dangling(client: &Loopback) -> Result<(), BootstrapError> {
         }
     }
     Ok(())
-}
-
-/// The current time as the API writes it (RFC 3339, seconds, UTC).
-fn chrono_now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -251,7 +246,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339() {
-        let now = chrono_now();
+        let now = crate::bootstrap::now();
         assert_eq!(now.len(), 20, "{now}");
         assert!(now.starts_with("20") && now.ends_with('Z'));
     }

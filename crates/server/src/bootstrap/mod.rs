@@ -65,6 +65,11 @@ impl BootstrapError {
     }
 }
 
+/// The current time as the API writes it (RFC 3339, seconds, UTC).
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// How often the `kubernetes` Service, this server's lease and the endpoints
 /// are reconciled (upstream's endpoint reconciler interval: 10 s).
 pub const ENDPOINT_INTERVAL: Duration = Duration::from_secs(10);

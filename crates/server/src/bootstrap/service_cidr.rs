@@ -65,7 +65,7 @@ pub(crate) async fn reconcile(client: &Loopback) -> Result<(), BootstrapError> {
         conditions.retain(|c| c["type"] != "Ready");
         conditions.push(json!({"type": "Ready", "status": "True", "reason": "",
             "message": "Kubernetes default Service CIDR is ready",
-            "lastTransitionTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()}));
+            "lastTransitionTime": crate::bootstrap::now()}));
         current["status"] = json!({"conditions": conditions});
         let path = format!("{COLLECTION}/{DEFAULT_SERVICE_CIDR_NAME}/status");
         match client.update(&path, &current).await? {

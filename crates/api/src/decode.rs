@@ -16,8 +16,6 @@ mod yaml;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-pub use yaml::duplicate_keys as yaml_duplicate_keys;
-
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -78,26 +76,34 @@ pub fn document_order(bytes: &[u8], paths: &[String]) -> HashMap<String, usize> 
 /// bomb ("billion laughs", CVE-2019-11253) is refused while it is still small.
 pub const MAX_YAML_EXPANDED_BYTES: usize = 3 * 1024 * 1024;
 
+/// A decoded YAML body and its duplicate keys, in goyaml's words.
+#[derive(Debug)]
+pub struct DecodedYaml {
+    pub value: Value,
+    pub duplicates: Vec<String>,
+}
+
 /// Decodes one YAML document into a JSON value, refusing one whose expansion
 /// passes [`MAX_YAML_EXPANDED_BYTES`] (each scalar's bytes and 8 per node
 /// count, aliases as often as they are replayed) or nests deeper than
-/// [`MAX_DEPTH`].
-pub fn yaml(bytes: &[u8]) -> Result<Value, String> {
-    if let Ok(text) = std::str::from_utf8(bytes)
-        && !yaml::nesting_within(text, MAX_DEPTH)
-    {
-        return Err(format!(
-            "the YAML document nests deeper than {MAX_DEPTH} levels"
-        ));
-    }
+/// [`MAX_DEPTH`] (found, with the duplicate keys, by one pass of an event
+/// parser before the full parse).
+pub fn yaml(bytes: &[u8]) -> Result<DecodedYaml, String> {
+    let too_deep = || format!("the YAML document nests deeper than {MAX_DEPTH} levels");
+    // Not UTF-8: the decoder below says so.
+    let duplicates = match std::str::from_utf8(bytes) {
+        Ok(text) => yaml::scan(text, MAX_DEPTH).ok_or_else(too_deep)?,
+        Err(_) => Vec::new(),
+    };
     let mut budget = YamlBudget {
         left: MAX_YAML_EXPANDED_BYTES,
         depth: 0,
     };
     let de = serde_yaml::Deserializer::from_slice(bytes);
-    YamlSeed(&mut budget)
+    let value = YamlSeed(&mut budget)
         .deserialize(de)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(DecodedYaml { value, duplicates })
 }
 
 struct YamlBudget {
@@ -507,7 +513,9 @@ mod tests {
                 .contains("expands to more than")
         );
         // An ordinary body with an alias decodes.
-        let v = yaml(b"metadata: {name: &n x, labels: {app: *n}}\nn: 1\nt: true\nk: ~\n").unwrap();
+        let v = yaml(b"metadata: {name: &n x, labels: {app: *n}}\nn: 1\nt: true\nk: ~\n")
+            .unwrap()
+            .value;
         assert_eq!(
             v,
             json!({"metadata": {"name": "x", "labels": {"app": "x"}}, "n": 1, "t": true, "k": null})

@@ -601,11 +601,10 @@ pub fn parse_body(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
             decoded.value
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let value = skiff_api::decode::yaml(body)
+            let decoded = skiff_api::decode::yaml(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-            *ctx.yaml_duplicates.lock().expect("poisoned") =
-                skiff_api::decode::yaml_duplicate_keys(&String::from_utf8_lossy(body));
-            value
+            *ctx.yaml_duplicates.lock().expect("poisoned") = decoded.duplicates;
+            decoded.value
         }
         "application/vnd.kubernetes.protobuf" => skiff_api::proto::decode(body)?,
         _ => return Err(ApiError::unsupported_media_type(false)),
@@ -1527,7 +1526,10 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
             )],
         ));
     };
-    let config: Value = skiff_api::decode::yaml(body)
+    let skiff_api::decode::DecodedYaml {
+        value: config,
+        duplicates,
+    } = skiff_api::decode::yaml(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
@@ -1548,7 +1550,6 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
     }
     let mut config = check_type(ctx, config)?;
     let mode = field_validation_mode(ctx)?;
-    let duplicates = skiff_api::decode::yaml_duplicate_keys(&String::from_utf8_lossy(body));
     if !duplicates.is_empty() {
         match mode {
             "Strict" => {

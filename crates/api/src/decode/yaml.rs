@@ -104,36 +104,48 @@ impl MarkedEventReceiver for Receiver {
 
 /// The duplicate keys of a YAML document, in document order; empty when it
 /// does not parse (the lenient decoder reports that).
-pub fn duplicate_keys(text: &str) -> Vec<String> {
-    let mut receiver = Receiver::default();
-    match Parser::new_from_str(text).load(&mut receiver, false) {
-        Ok(()) => receiver.found,
-        Err(_) => Vec::new(),
-    }
+#[cfg(test)]
+fn duplicate_keys(text: &str) -> Vec<String> {
+    scan(text, usize::MAX).unwrap_or_default()
 }
 
-/// Whether a YAML body nests no deeper than `max` collections, decided
-/// before the full parse (libyaml's scanner is quadratic in the nesting of
-/// flow collections: 100 000 `{a: ` take two minutes). The event parser
-/// here stops at the first collection too deep, in time linear in what it
-/// read; where it cannot parse the body at all, a count of unclosed
-/// brackets stands in for it (quotes ignored: it can only refuse too much,
-/// and only a body with `max` brackets open at once).
-pub fn nesting_within(text: &str, max: usize) -> bool {
+/// One pass of the event parser over a YAML body, before the full parse:
+/// the duplicate keys of its first document (empty when it does not parse),
+/// or None when it nests deeper than `max` collections (libyaml's scanner is
+/// quadratic in the nesting of flow collections: 100 000 `{a: ` take two
+/// minutes). The pass stops at the first collection too deep, in time linear
+/// in what it read; where the body does not parse at all, a count of
+/// unclosed brackets stands in for its depth (quotes ignored: it can only
+/// refuse too much, and only a body with `max` brackets open at once).
+pub(super) fn scan(text: &str, max: usize) -> Option<Vec<String>> {
     let mut parser = Parser::new_from_str(text);
-    let mut depth = 0usize;
+    let mut receiver = Receiver::default();
+    let mut first_document = true;
     loop {
         match parser.next_token() {
-            Ok((Event::SequenceStart(..) | Event::MappingStart(..), _)) => {
-                depth += 1;
-                if depth > max {
-                    return false;
+            Ok((Event::StreamEnd, _)) => return Some(receiver.found),
+            // Upstream reads the first document only.
+            Ok((Event::DocumentEnd, _)) => first_document = false,
+            Ok((event, mark)) => {
+                if first_document {
+                    receiver.on_event(event, mark);
+                } else {
+                    // Later documents are only measured.
+                    match event {
+                        Event::MappingStart(..) | Event::SequenceStart(..) => {
+                            receiver.stack.push(Frame::Seq)
+                        }
+                        Event::MappingEnd | Event::SequenceEnd => {
+                            receiver.stack.pop();
+                        }
+                        _ => {}
+                    }
+                }
+                if receiver.stack.len() > max {
+                    return None;
                 }
             }
-            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
-            Ok((Event::StreamEnd, _)) => return true,
-            Ok(_) => {}
-            Err(_) => return brackets_within(text, max),
+            Err(_) => return brackets_within(text, max).then(Vec::new),
         }
     }
 }

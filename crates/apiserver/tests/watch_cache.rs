@@ -40,9 +40,17 @@ struct Events {
 }
 
 impl Events {
-    fn new(body: skiff_apiserver::Body, secs: u64) -> Self {
+    /// A watch of the default namespace's ConfigMaps after `rv`, which must
+    /// move within `secs`.
+    async fn watch(s: &ApiServer, rv: &str, secs: u64) -> Self {
+        let req = http::Request::builder()
+            .uri(format!(
+                "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
+            ))
+            .body(bytes::Bytes::new())
+            .unwrap();
         Events {
-            body,
+            body: s.handle(req, Some(admin())).await.into_body(),
             buf: Vec::new(),
             deadline: tokio::time::Instant::now() + Duration::from_secs(secs),
         }
@@ -96,13 +104,7 @@ async fn deletes_seen(
             .unwrap()
             .to_string();
     }
-    let req = http::Request::builder()
-        .uri(format!(
-            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
-        ))
-        .body(bytes::Bytes::new())
-        .unwrap();
-    let mut events = Events::new(s.handle(req, Some(admin())).await.into_body(), 10);
+    let mut events = Events::watch(s, &rv, 10).await;
     delete_all.await;
     let mut seen = Vec::new();
     while seen.len() < 5 {
@@ -196,13 +198,7 @@ async fn a_watcher_that_stops_reading_is_cut_off() {
         .as_str()
         .unwrap()
         .to_string();
-    let req = http::Request::builder()
-        .uri(format!(
-            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
-        ))
-        .body(bytes::Bytes::new())
-        .unwrap();
-    let mut watch = Events::new(s.handle(req, Some(admin())).await.into_body(), 30);
+    let mut watch = Events::watch(&s, &rv, 30).await;
     // 48 updates of a 1 MiB ConfigMap: 96 MiB of events (value and previous value).
     for i in 0..48 {
         let data = format!("{}", i % 10).repeat(1_000_000);

@@ -68,6 +68,17 @@ fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("bounds")
 }
 
+/// The clients' latencies together, once every client is done.
+async fn merged(
+    tasks: Vec<tokio::task::JoinHandle<Result<Histogram<u64>>>>,
+) -> Result<Histogram<u64>> {
+    let mut h = hist();
+    for t in tasks {
+        h.add(t.await??)?;
+    }
+    Ok(h)
+}
+
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -179,10 +190,7 @@ async fn main() -> Result<()> {
             })
         })
         .collect();
-    let mut h = hist();
-    for t in tasks {
-        h.add(t.await??)?;
-    }
+    let h = merged(tasks).await?;
     let took = start.elapsed();
     println!(
         "| pod creates, {} clients | {:.0} creates/s (p50 {:.2} ms, p99 {:.2} ms) |",
@@ -193,7 +201,6 @@ async fn main() -> Result<()> {
     );
 
     // GETs.
-    let mut h = hist();
     let gets = 5000usize;
     let tasks: Vec<_> = (0..args.clients)
         .map(|c| {
@@ -220,9 +227,7 @@ async fn main() -> Result<()> {
             })
         })
         .collect();
-    for t in tasks {
-        h.add(t.await??)?;
-    }
+    let h = merged(tasks).await?;
     println!(
         "| GET pod, {} clients | p50 {:.2} ms, p99 {:.2} ms |",
         args.clients,
@@ -404,10 +409,7 @@ async fn main() -> Result<()> {
             })
         })
         .collect();
-    let mut h = hist();
-    for t in tasks {
-        h.add(t.await??)?;
-    }
+    let h = merged(tasks).await?;
     let took = start.elapsed();
     println!(
         "| {contended} clients patching one ConfigMap, no precondition | {:.0} patches/s (p50 {:.2} ms, p99 {:.2} ms), {} of {} answered 409 |",

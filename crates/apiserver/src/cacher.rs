@@ -2,15 +2,19 @@
 //! the current objects and a window of recent events in memory, fed by one store
 //! watch. LISTs that need no snapshot of the past and WATCHes are served from
 //! it; consistent reads first wait until the cache has caught up with the
-//! store's current revision. Each event's served bytes are made once and shared
-//! by every watcher.
+//! store's current revision, which the cache learns from the store's progress
+//! reports (etcd's `RequestProgress`, the embedded writer's revision) when
+//! no event of its own resource moves it on. Each event's served bytes are
+//! made once and shared by every watcher.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use skiff_store::{Event, EventType, KeyRange, KeyValue, ListRequest, Store};
+use skiff_store::{
+    Event, EventType, KeyRange, KeyValue, ListRequest, ProgressRequester, Store, WatchUpdate,
+};
 use tokio::sync::{broadcast, watch};
 
 use crate::registry::with_resource_version;
@@ -25,6 +29,12 @@ const WINDOW_BYTES: usize = 64 << 20;
 pub const READY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered per watcher before it is cut off (it then re-watches).
 const BROADCAST: usize = 4096;
+/// How long a consistent read waits for the cache to catch up before it
+/// reads the store (upstream's `blockTimeout`).
+const CONSISTENT_READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a waiting read asks the store's watch for progress (upstream's
+/// progress requester ticks every 100 ms).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// An event as the cache keeps it.
 pub struct CachedEvent {
@@ -106,6 +116,9 @@ pub struct Cacher {
     prefix: String,
     state: RwLock<State>,
     revision: watch::Sender<i64>,
+    /// Asks the store's watch for a progress report; None while there is
+    /// no watch or when the store cannot give trustworthy ones.
+    progress: Mutex<Option<ProgressRequester>>,
 }
 
 /// A consistent view for a new watcher: the objects (when asked), the events
@@ -136,6 +149,7 @@ impl Cacher {
                 events,
             }),
             revision,
+            progress: Mutex::new(None),
         })
     }
 
@@ -178,11 +192,26 @@ impl Cacher {
         let mut watch = store
             .watch(KeyRange::Prefix(self.prefix.clone()), list.revision + 1)
             .await?;
+        *self.progress.lock().expect("poisoned") = watch.progress_requester();
         loop {
-            let Some(batch) = watch.next_batch().await else {
-                return Ok(());
+            let batch = match watch.next_update().await {
+                None => return Ok(()),
+                Some(Err(e)) => {
+                    *self.progress.lock().expect("poisoned") = None;
+                    return Err(e);
+                }
+                Some(Ok(WatchUpdate::Events(batch))) => batch,
+                Some(Ok(WatchUpdate::Progress(revision))) => {
+                    // Nothing of this resource changed up to `revision`.
+                    let mut s = self.state.write().expect("poisoned");
+                    if revision > s.revision {
+                        s.revision = revision;
+                        drop(s);
+                        self.revision.send_replace(revision);
+                    }
+                    continue;
+                }
             };
-            let batch = batch?;
             let mut s = self.state.write().expect("poisoned");
             for event in batch {
                 let rev = event.revision();
@@ -223,6 +252,33 @@ impl Cacher {
         tokio::time::timeout(timeout, rx.wait_for(|r| *r >= revision))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until the cache reflects at least `revision`, the store's
+    /// current one read by a consistent LIST, asking the store's watch for
+    /// progress meanwhile (upstream's `waitUntilFreshAndBlock` with its
+    /// progress requester). False when it has not within
+    /// [`CONSISTENT_READ_TIMEOUT`], or cannot know (no progress reports):
+    /// the caller reads the store.
+    pub async fn wait_fresh(&self, revision: i64) -> bool {
+        let mut rx = self.revision.subscribe();
+        if *rx.borrow_and_update() >= revision {
+            return true;
+        }
+        let Some(progress) = self.progress.lock().expect("poisoned").clone() else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + CONSISTENT_READ_TIMEOUT;
+        loop {
+            progress.request();
+            let wait = PROGRESS_INTERVAL.min(deadline - tokio::time::Instant::now());
+            match tokio::time::timeout(wait, rx.wait_for(|r| *r >= revision)).await {
+                Ok(Ok(_)) => return true,
+                Ok(Err(_)) => return false,
+                Err(_) if tokio::time::Instant::now() >= deadline => return false,
+                Err(_) => {}
+            }
+        }
     }
 
     /// The objects under `prefix` (a namespace, or the whole resource) and the revision.

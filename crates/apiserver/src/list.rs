@@ -308,6 +308,9 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         }
     }
     // Lists that need no snapshot of the past come from the watch cache.
+    let metrics = &ctx.server.inner.metrics;
+    // A consistent read the cache could not serve, counted once answered.
+    let mut consistent_fallback = false;
     let no_continue = ctx.params.get("continue").is_none_or(String::is_empty);
     // A cache not filled in time (the store does not answer) is passed over:
     // the store's own answer, or its error, follows.
@@ -320,9 +323,13 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             "0" => true,
             "" => {
                 let current = store.current_revision().await.map_err(store_error)?;
-                cacher
-                    .wait_for(current, std::time::Duration::from_millis(100))
-                    .await
+                let fresh = cacher.wait_fresh(current).await;
+                if fresh {
+                    metrics.consistent_read(ctx.res.def.plural, true, false);
+                } else {
+                    consistent_fallback = true;
+                }
+                fresh
             }
             rv => {
                 cacher
@@ -352,6 +359,11 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
         let page = store
             .list(ListRequest { prefix: prefix.clone(), start: next_start.clone(), revision, limit: want })
             .await
+            .inspect_err(|_| {
+                if consistent_fallback {
+                    metrics.consistent_read(ctx.res.def.plural, false, true);
+                }
+            })
             .map_err(|e| match e {
                 // An expired token: the Status says where to go on, at the
                 // latest resource version (-1), as upstream's
@@ -385,6 +397,9 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             break;
         }
         next_start = Some(format!("{last_key}\0"));
+    }
+    if consistent_fallback {
+        metrics.consistent_read(ctx.res.def.plural, true, true);
     }
     let token =
         more.then(|| encode_continue(revision, &format!("{}\0", &last_key[prefix.len()..])));

@@ -28,6 +28,9 @@ pub struct Metrics {
     durations: Mutex<BTreeMap<(String, String, String), Histogram>>,
     /// Objects per resource, refreshed by the server's sampler.
     pub storage_objects: Mutex<BTreeMap<String, i64>>,
+    /// Consistent LISTs that asked the watch cache, by resource, success
+    /// and whether they fell back to the store.
+    consistent_reads: Mutex<BTreeMap<(&'static str, bool, bool), u64>>,
 }
 
 impl Metrics {
@@ -65,6 +68,18 @@ impl Metrics {
         }
         h.sum += secs;
         h.count += 1;
+    }
+
+    /// A consistent LIST that asked the watch cache (`resource` is the
+    /// catalogue's plural): served by it, or by the store when the cache
+    /// could not show it had caught up (`fallback`), successfully or not.
+    pub fn consistent_read(&self, resource: &'static str, success: bool, fallback: bool) {
+        *self
+            .consistent_reads
+            .lock()
+            .expect("poisoned")
+            .entry((resource, success, fallback))
+            .or_default() += 1;
     }
 
     pub fn render(&self, server: &ApiServer) -> http::Response<Body> {
@@ -108,6 +123,14 @@ impl Metrics {
         for (resource, n) in self.storage_objects.lock().expect("poisoned").iter() {
             out.push_str(&format!(
                 "apiserver_storage_objects{{resource=\"{resource}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP apiserver_watch_cache_consistent_read_total [ALPHA] Counter for consistent reads from cache.\n# TYPE apiserver_watch_cache_consistent_read_total counter\n");
+        for ((resource, success, fallback), n) in
+            self.consistent_reads.lock().expect("poisoned").iter()
+        {
+            out.push_str(&format!(
+                "apiserver_watch_cache_consistent_read_total{{fallback=\"{fallback}\",resource=\"/{resource}\",success=\"{success}\"}} {n}\n"
             ));
         }
         let rss = std::fs::read_to_string("/proc/self/statm")

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -24,8 +25,8 @@ use tokio::sync::mpsc;
 
 use crate::watch::AbortOnDrop;
 use crate::{
-    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, Result, Store,
-    StoreError, WatchStream, check_value, prefix_end,
+    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, ProgressRequester,
+    Result, Store, StoreError, WatchStream, WatchUpdate, check_value, prefix_end,
 };
 
 /// Attempts of an operation that fails because an endpoint is unreachable.
@@ -44,6 +45,9 @@ pub struct EtcdOptions {
     /// TLS to the members (kube-apiserver's `--etcd-cafile`,
     /// `--etcd-certfile`, `--etcd-keyfile`).
     pub tls: Option<EtcdTls>,
+    /// Whether watches answer progress requests: None decides by the
+    /// members' versions (see [`supports_watch_progress`]); tests force it.
+    pub watch_progress: Option<bool>,
 }
 
 /// PEM files of TLS to etcd: the CA the members' certificates are checked
@@ -62,6 +66,7 @@ impl EtcdOptions {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             request_timeout: Duration::from_secs(10),
             tls: None,
+            watch_progress: None,
         }
     }
 }
@@ -98,6 +103,9 @@ impl EtcdTls {
 pub struct EtcdStore {
     client: Client,
     leases: Mutex<HashMap<i64, (i64, Instant)>>,
+    /// Whether every member answers `RequestProgress` correctly (see
+    /// [`supports_watch_progress`]).
+    progress: AtomicBool,
 }
 
 impl EtcdStore {
@@ -110,13 +118,47 @@ impl EtcdStore {
         if let Some(tls) = &options.tls {
             connect = connect.with_tls(tls.options()?);
         }
-        let client = Client::connect(&options.endpoints, Some(connect)).await?;
+        let client = Client::connect(&options.endpoints, Some(connect.clone())).await?;
         let store = EtcdStore {
             client,
             leases: Mutex::new(HashMap::new()),
+            progress: AtomicBool::new(false),
         };
         store.current_revision().await?;
+        store.progress.store(
+            store.decide_watch_progress(&options, connect).await,
+            Ordering::Relaxed,
+        );
         Ok(store)
+    }
+
+    /// Whether watches may answer progress requests: every member is asked
+    /// for its version, as upstream's feature checker does; one that is too
+    /// old (or does not answer) leaves them off.
+    async fn decide_watch_progress(&self, options: &EtcdOptions, connect: ConnectOptions) -> bool {
+        if let Some(forced) = options.watch_progress {
+            return forced;
+        }
+        let versions = futures::future::join_all(options.endpoints.iter().map(|endpoint| {
+            let connect = connect.clone();
+            async move {
+                let mut c = Client::connect([endpoint.as_str()], Some(connect))
+                    .await
+                    .ok()?;
+                Some(c.status().await.ok()?.version().to_string())
+            }
+        }))
+        .await;
+        let supported = versions
+            .iter()
+            .all(|v| v.as_deref().is_some_and(supports_watch_progress));
+        if !supported {
+            tracing::info!(
+                ?versions,
+                "etcd does not answer watch progress requests reliably (3.4.31 or 3.5.13 needed); consistent reads go to etcd"
+            );
+        }
+        supported
     }
 
     /// A lease for a key that must live `ttl`, reused while it lives long enough.
@@ -413,14 +455,25 @@ impl Store for EtcdStore {
             self.current_revision().await? + 1
         };
         let (tx, rx) = mpsc::channel(64);
+        let (progress, requested) = ProgressRequester::new();
         // Establish the first watch here so that a compacted start revision is
         // reported by `watch` itself.
-        let mut stream = open_watch(&self.client, &range, next).await?;
+        let (mut sender, mut stream) = open_watch(&self.client, &range, next).await?.split();
         let client = self.client.clone();
         let task = tokio::spawn(async move {
             let mut failures = 0u32;
             loop {
-                match stream.message().await {
+                let message = tokio::select! {
+                    m = stream.message() => m,
+                    () = requested.notified() => {
+                        // Answered on the stream, after the events before it
+                        // (etcd sends it once the watch is synced). A stream
+                        // that fails here fails its next read too.
+                        let _ = sender.request_progress().await;
+                        continue;
+                    }
+                };
+                match message {
                     Ok(Some(resp)) => {
                         if resp.compact_revision() > 0 {
                             let _ = tx
@@ -441,6 +494,18 @@ impl Store for EtcdStore {
                             return;
                         }
                         failures = 0;
+                        if resp.events().is_empty() {
+                            // A progress notification: every event up to the
+                            // header's revision has been sent.
+                            let revision = resp.header().map_or(0, |h| h.revision());
+                            if revision >= next - 1 {
+                                next = revision + 1;
+                                if tx.send(Ok(WatchUpdate::Progress(revision))).await.is_err() {
+                                    return;
+                                }
+                            }
+                            continue;
+                        }
                         let events: Vec<Event> = resp
                             .events()
                             .iter()
@@ -449,7 +514,7 @@ impl Store for EtcdStore {
                             .collect();
                         if let Some(last) = events.last() {
                             next = last.revision() + 1;
-                            if tx.send(Ok(events)).await.is_err() {
+                            if tx.send(Ok(WatchUpdate::Events(events))).await.is_err() {
                                 return;
                             }
                         }
@@ -467,7 +532,7 @@ impl Store for EtcdStore {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             match open_watch(&client, &range, next).await {
                                 Ok(s) => {
-                                    stream = s;
+                                    (sender, stream) = s.split();
                                     break;
                                 }
                                 Err(e @ StoreError::Compacted { .. }) => {
@@ -481,7 +546,8 @@ impl Store for EtcdStore {
                 }
             }
         });
-        Ok(WatchStream::new(rx).with_guard(AbortOnDrop(task)))
+        let progress = self.progress.load(Ordering::Relaxed).then_some(progress);
+        Ok(WatchStream::new(rx, progress).with_guard(AbortOnDrop(task)))
     }
 
     async fn current_revision(&self) -> Result<i64> {
@@ -519,6 +585,22 @@ impl Store for EtcdStore {
     fn backend(&self) -> &'static str {
         "etcd"
     }
+}
+
+/// Whether an etcd of this version answers `RequestProgress` only once the
+/// watch has sent every earlier event: etcd-io/etcd#15220 (fixed in 3.4.25
+/// and 3.5.8) and #17507 (3.4.31 and 3.5.13), as upstream's
+/// `endpointSupportsRequestWatchProgress`.
+fn supports_watch_progress(version: &str) -> bool {
+    let mut parts = version
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u64>().ok());
+    let (Some(Some(major)), Some(Some(minor)), Some(Some(patch))) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    (major, minor, patch) >= (3, 5, 13) || ((major, minor) == (3, 4) && patch >= 31)
 }
 
 /// Opens an etcd watch and waits for its creation, reporting a compacted start.
@@ -579,4 +661,28 @@ fn convert_event(e: &etcd_client::Event) -> Option<Event> {
         kv,
         prev_kv: e.prev_kv().map(convert_kv),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::supports_watch_progress;
+
+    #[test]
+    fn watch_progress_by_version_as_upstream() {
+        for (version, supported) in [
+            ("3.4.23", false),
+            ("3.4.30", false),
+            ("3.4.31", true),
+            ("3.5.0", false),
+            ("3.5.12", false),
+            ("3.5.13", true),
+            ("3.5.21", true),
+            ("3.6.0", true),
+            ("3.6.0-rc.1", true),
+            ("unknown", false),
+            ("", false),
+        ] {
+            assert_eq!(supports_watch_progress(version), supported, "{version}");
+        }
+    }
 }

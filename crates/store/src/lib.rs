@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use error::{Result, StoreError};
-pub use watch::WatchStream;
+pub use watch::{ProgressRequester, WatchStream, WatchUpdate};
 
 /// etcd's default request size limit (`--max-request-bytes`, 1.5 MiB); Skiff holds
 /// every backend to it so that objects written to one backend fit in the other.

@@ -22,8 +22,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::watch::AbortOnDrop;
 use crate::{
-    KeyRange, KeyValue, ListRequest, ListResponse, Outcome, Result, Store, StoreError, WatchStream,
-    check_value,
+    KeyRange, KeyValue, ListRequest, ListResponse, Outcome, ProgressRequester, Result, Store,
+    StoreError, WatchStream, check_value,
 };
 use writer::{Batch, Msg, Shared, WriteOp, Writer};
 
@@ -32,9 +32,12 @@ use writer::{Batch, Msg, Shared, WriteOp, Writer};
 pub struct SqliteOptions {
     /// Read connections kept open.
     pub readers: usize,
-    /// Committed batches buffered for watchers before a slow one falls back to
-    /// reading history.
+    /// Committed batches announced to watchers before a slow one falls back
+    /// to reading history.
     pub watch_buffer: usize,
+    /// And at most this many bytes of them kept for watchers (keys, values,
+    /// previous values): a watcher that stops reading holds no more.
+    pub watch_buffer_bytes: usize,
     /// The WAL size past which the checkpointer copies it into the database.
     pub checkpoint_bytes: u64,
 }
@@ -44,6 +47,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             readers: 4,
             watch_buffer: 4096,
+            watch_buffer_bytes: 32 << 20,
             checkpoint_bytes: 16 << 20,
         }
     }
@@ -58,14 +62,14 @@ struct Inner {
     path: PathBuf,
     requests: Mutex<Option<std::sync::mpsc::Sender<Msg>>>,
     readers: Arc<reader::Readers>,
-    events: broadcast::Sender<Arc<Batch>>,
+    events: broadcast::Sender<Weak<Batch>>,
     shared: Arc<Shared>,
     closed: Arc<AtomicBool>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl watch::Source for Inner {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
+    fn subscribe(&self) -> broadcast::Receiver<Weak<Batch>> {
         self.events.subscribe()
     }
 }
@@ -101,7 +105,12 @@ impl SqliteStore {
             compact_revision: AtomicI64::new(0),
         });
         let (events, _) = broadcast::channel(options.watch_buffer.max(16));
-        let writer = Writer::new(conn, shared.clone(), events.clone())?;
+        let writer = Writer::new(
+            conn,
+            shared.clone(),
+            events.clone(),
+            options.watch_buffer_bytes,
+        )?;
         let readers = reader::Readers::new(path, options.readers.max(1))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -291,6 +300,7 @@ impl Store for SqliteStore {
             });
         }
         let (tx, rx) = mpsc::channel(64);
+        let (progress, requested) = ProgressRequester::new();
         let source: Weak<dyn watch::Source> =
             Arc::downgrade(&self.inner) as Weak<dyn watch::Source>;
         let task = tokio::spawn(watch::feed(
@@ -299,9 +309,10 @@ impl Store for SqliteStore {
             range,
             next,
             sub,
+            requested,
             tx,
         ));
-        Ok(WatchStream::new(rx).with_guard(AbortOnDrop(task)))
+        Ok(WatchStream::new(rx, Some(progress)).with_guard(AbortOnDrop(task)))
     }
 
     async fn current_revision(&self) -> Result<i64> {

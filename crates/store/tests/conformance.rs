@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use skiff_store::{EventType, KeyRange, ListRequest, MAX_VALUE_BYTES, Outcome, Store, StoreError};
-use support::{assert_quiet, next_events};
+use skiff_store::{
+    EventType, KeyRange, ListRequest, MAX_VALUE_BYTES, Outcome, Store, StoreError, WatchUpdate,
+};
+use support::{assert_quiet, next_events, next_update};
 
 type S = Arc<dyn Store>;
 
@@ -349,6 +351,39 @@ mod cases {
         assert_quiet(&mut w).await;
     }
 
+    pub async fn watch_reports_progress_when_asked(s: S) {
+        let mut w = s.watch(KeyRange::Prefix("/p/".into()), 0).await.unwrap();
+        let progress = w.progress_requester().expect("progress requests");
+        // Writes elsewhere move the store on; the watch says it is caught up.
+        let other = put(&s, "/q/a", "1").await;
+        progress.request();
+        match next_update(&mut w).await {
+            WatchUpdate::Progress(rev) => assert!(rev >= other, "{rev} < {other}"),
+            u => panic!("{u:?}"),
+        }
+        // A report never overtakes the events before it.
+        let mine = put(&s, "/p/a", "1").await;
+        let other = put(&s, "/q/b", "1").await;
+        progress.request();
+        match next_update(&mut w).await {
+            WatchUpdate::Events(ev) => assert_eq!(ev[0].revision(), mine),
+            u => panic!("{u:?}"),
+        }
+        let mut rev = 0;
+        while rev < other {
+            match next_update(&mut w).await {
+                WatchUpdate::Progress(r) => rev = r,
+                u => panic!("{u:?}"),
+            }
+            if rev < other {
+                progress.request();
+            }
+        }
+        // Unasked, nothing comes.
+        let quiet = tokio::time::timeout(Duration::from_millis(300), w.next_update()).await;
+        assert!(quiet.is_err(), "{quiet:?}");
+    }
+
     pub async fn watch_from_now_sees_only_new_events(s: S) {
         put(&s, "/k", "old").await;
         let mut w = s.watch(KeyRange::Prefix(String::new()), 0).await.unwrap();
@@ -533,6 +568,7 @@ conformance!(
     compaction_forgets_old_revisions,
     watch_replays_history_then_goes_live,
     watch_from_now_sees_only_new_events,
+    watch_reports_progress_when_asked,
     watch_one_key,
     watches_never_skip_or_repeat,
     keys_with_a_ttl_expire,

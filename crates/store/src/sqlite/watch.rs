@@ -3,16 +3,22 @@
 //! A watch subscribes to the writer's broadcast of committed batches *before*
 //! reading history, so that every revision is either in the history it reads or in
 //! a batch it receives afterwards (duplicates are skipped by revision). A watcher
-//! that falls behind the broadcast — a slow consumer — catches up from the `log`
-//! table and then rejoins the broadcast: no gap, no duplicate, no unbounded buffer.
+//! that falls behind the broadcast — a slow consumer, or one whose next batch
+//! has left the writer's window — catches up from the `log` table and then
+//! rejoins the broadcast: no gap, no duplicate, no unbounded buffer.
+//!
+//! Asked for progress, a feeder reports the revision it has delivered up to
+//! once it has taken every batch already announced: the writer announces a
+//! batch before it publishes its revision, so the report covers every
+//! revision the asker could have read.
 
 use std::sync::{Arc, Weak};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::reader::{self, Readers};
 use super::writer::Batch;
-use crate::{Event, KeyRange, Result, StoreError};
+use crate::{Event, KeyRange, Result, StoreError, WatchUpdate};
 
 /// Events read from history per query while catching up.
 const HISTORY_PAGE: i64 = 1000;
@@ -20,7 +26,7 @@ const HISTORY_PAGE: i64 = 1000;
 /// What a feeder needs from the store; held weakly so that dropping the store
 /// ends its watches.
 pub(crate) trait Source: Send + Sync + 'static {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>>;
+    fn subscribe(&self) -> broadcast::Receiver<Weak<Batch>>;
 }
 
 /// Feeds `tx` with the events of `range` from revision `next` on.
@@ -29,9 +35,11 @@ pub(crate) async fn feed(
     readers: Arc<Readers>,
     range: KeyRange,
     mut next: i64,
-    mut sub: broadcast::Receiver<Arc<Batch>>,
-    tx: mpsc::Sender<Result<Vec<Event>>>,
+    mut sub: broadcast::Receiver<Weak<Batch>>,
+    progress: Arc<Notify>,
+    tx: mpsc::Sender<Result<WatchUpdate>>,
 ) {
+    let mut want_progress = false;
     loop {
         // Catch up from history.
         loop {
@@ -45,7 +53,7 @@ pub(crate) async fn feed(
                 Ok(events) => {
                     let full = events.len() as i64 == HISTORY_PAGE;
                     next = events.last().map(|e| e.revision() + 1).unwrap_or(next);
-                    if tx.send(Ok(events)).await.is_err() {
+                    if tx.send(Ok(WatchUpdate::Events(events))).await.is_err() {
                         return;
                     }
                     if !full {
@@ -60,8 +68,29 @@ pub(crate) async fn feed(
         }
         // Then live, until the broadcast leaves us behind.
         loop {
-            match sub.recv().await {
+            if want_progress && sub.is_empty() {
+                want_progress = false;
+                if tx.send(Ok(WatchUpdate::Progress(next - 1))).await.is_err() {
+                    return;
+                }
+            }
+            let received = tokio::select! {
+                r = sub.recv() => r,
+                () = progress.notified(), if !want_progress => {
+                    want_progress = true;
+                    continue;
+                }
+            };
+            match received {
                 Ok(batch) => {
+                    // Gone from the writer's window: read it from history.
+                    let Some(batch) = batch.upgrade() else {
+                        tracing::debug!(
+                            next,
+                            "watcher's next batch left the window; catching up from history"
+                        );
+                        break;
+                    };
                     let events: Vec<Event> = batch
                         .events
                         .iter()
@@ -69,7 +98,8 @@ pub(crate) async fn feed(
                         .cloned()
                         .collect();
                     next = next.max(batch.revision + 1);
-                    if !events.is_empty() && tx.send(Ok(events)).await.is_err() {
+                    if !events.is_empty() && tx.send(Ok(WatchUpdate::Events(events))).await.is_err()
+                    {
                         return;
                     }
                 }

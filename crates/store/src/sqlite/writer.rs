@@ -7,9 +7,10 @@
 //! events to watchers. Compaction deletes history in small chunks between batches,
 //! so a large compaction never holds the write lock for long.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -61,6 +62,8 @@ pub(crate) struct Batch {
     pub(crate) events: Vec<Event>,
     /// The revision of the store after the transaction.
     pub(crate) revision: i64,
+    /// What its events hold in memory, roughly.
+    bytes: usize,
 }
 
 /// State shared between the writer and the store handle.
@@ -75,7 +78,13 @@ pub(crate) struct Writer {
     compact_revision: i64,
     compact_done: i64,
     shared: Arc<Shared>,
-    events: broadcast::Sender<Arc<Batch>>,
+    /// Watchers are told of batches weakly: the writer's window holds them,
+    /// within `window_budget` bytes, and a watcher whose next batch has left
+    /// it reads history instead. A watcher that stops reading holds nothing.
+    events: broadcast::Sender<Weak<Batch>>,
+    window: VecDeque<Arc<Batch>>,
+    window_bytes: usize,
+    window_budget: usize,
     next_sweep: Instant,
 }
 
@@ -95,7 +104,8 @@ impl Writer {
     pub(crate) fn new(
         conn: Connection,
         shared: Arc<Shared>,
-        events: broadcast::Sender<Arc<Batch>>,
+        events: broadcast::Sender<Weak<Batch>>,
+        window_budget: usize,
     ) -> Result<Self> {
         let revision = schema::meta(&conn, "revision")?;
         let compact_revision = schema::meta(&conn, "compact_revision")?;
@@ -111,6 +121,9 @@ impl Writer {
             compact_done,
             shared,
             events,
+            window: VecDeque::new(),
+            window_bytes: 0,
+            window_budget,
             next_sweep: Instant::now(),
         })
     }
@@ -231,6 +244,11 @@ impl Writer {
             }
             return;
         }
+        if !events.is_empty() {
+            self.publish(events);
+        }
+        // Published before the revision is: whoever reads the new revision
+        // (and asks a watch for progress) finds its batch announced.
         self.shared.revision.store(self.revision, Ordering::SeqCst);
         self.shared
             .compact_revision
@@ -241,13 +259,34 @@ impl Writer {
                 Reply::Compact(tx, r) => drop(tx.send(r)),
             }
         }
-        if !events.is_empty() {
-            // No receivers is fine: nobody is watching.
-            let _ = self.events.send(Arc::new(Batch {
-                events,
-                revision: self.revision,
-            }));
+    }
+
+    /// Announces a committed batch to every watcher (none is fine) and keeps
+    /// it in the window while the budget allows.
+    fn publish(&mut self, events: Vec<Event>) {
+        let bytes = events
+            .iter()
+            .map(|e| {
+                e.kv.key.len()
+                    + e.kv.value.len()
+                    + e.prev_kv.as_ref().map_or(0, |p| p.value.len())
+                    + 64
+            })
+            .sum();
+        let batch = Arc::new(Batch {
+            events,
+            revision: self.revision,
+            bytes,
+        });
+        self.window_bytes += bytes;
+        self.window.push_back(batch.clone());
+        while self.window.len() > 1
+            && self.window_bytes > self.window_budget
+            && let Some(old) = self.window.pop_front()
+        {
+            self.window_bytes -= old.bytes;
         }
+        let _ = self.events.send(Arc::downgrade(&batch));
     }
 
     fn current(&self, key: &str) -> rusqlite::Result<Option<KeyValue>> {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use skiff_api::{ApiError, meta, validation};
-use skiff_store::Outcome;
+use skiff_store::{Guard, Outcome};
 
 use crate::registry::{Resource, decode, encode, store_error, with_resource_version};
 use crate::request::{RequestInfo, Route, query, route};
@@ -965,11 +965,13 @@ async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
 // === Writes ===
 
 /// Namespaced objects may only be created in a namespace that exists and is not
-/// terminating.
-async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<()> {
+/// terminating. The namespace as read guards the write: a create commits only
+/// while the namespace is still at that revision, so none can slip in after
+/// the namespace's deletion has begun (and its content been listed).
+async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<Option<Guard>> {
     let ns = ctx.namespace();
     if ns.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let key = format!("/registry/core/namespaces/{ns}");
     let (_, kv) = ctx
@@ -1004,7 +1006,10 @@ async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<()> {
             details: Some(details),
         });
     }
-    Ok(())
+    Ok(Some(Guard {
+        key,
+        mod_revision: kv.mod_revision,
+    }))
 }
 
 fn invalid(ctx: &Ctx<'_>, obj: &Value, causes: Vec<skiff_api::Cause>) -> Result<()> {
@@ -1079,7 +1084,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
-    check_namespace(ctx, &obj).await?;
+    let mut guard = check_namespace(ctx, &obj).await?;
     let allocation = crate::admission::on_create(ctx, &mut obj).await?;
     record_update(ctx, None, &mut obj, "");
     let name = meta::name(&obj).to_string();
@@ -1098,23 +1103,39 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         return Ok(stored);
     }
     let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
-    match ctx
-        .server
-        .inner
-        .store
-        .create(&ctx.key(&name), stored.clone(), ttl)
-        .await
-        .map_err(store_error)?
-    {
-        Outcome::Written { revision, .. } => {
-            if let Some(a) = allocation {
-                a.commit();
-            }
-            Ok(with_resource_version(&stored, revision))
+    let store = &ctx.server.inner.store;
+    let key = ctx.key(&name);
+    for _ in 0..NAMESPACE_GUARD_ATTEMPTS {
+        let outcome = match &guard {
+            Some(g) => store.create_guarded(&key, stored.clone(), ttl, g).await,
+            None => store.create(&key, stored.clone(), ttl).await,
         }
-        Outcome::Failed { .. } => Err(ApiError::already_exists(def.group, def.plural, &name)),
+        .map_err(store_error)?;
+        match outcome {
+            Outcome::Written { revision, .. } => {
+                if let Some(a) = allocation {
+                    a.commit();
+                }
+                return Ok(with_resource_version(&stored, revision));
+            }
+            Outcome::Failed { current: Some(_) } => {
+                return Err(ApiError::already_exists(def.group, def.plural, &name));
+            }
+            // The namespace changed since it was read: terminating now (403),
+            // gone (404), or changed otherwise (try again).
+            Outcome::Failed { current: None } => guard = check_namespace(ctx, &obj).await?,
+        }
     }
+    Err(ApiError::conflict(
+        "",
+        "namespaces",
+        ctx.namespace(),
+        "the namespace kept changing while the object was created; please retry",
+    ))
 }
+
+/// Creates retried when the namespace changes between its check and the write.
+const NAMESPACE_GUARD_ATTEMPTS: usize = 5;
 
 /// Replaces an object (PUT), through the main resource or the status subresource.
 pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Response<Body>> {

@@ -279,6 +279,15 @@ async fn a_silent_store_holds_no_request_forever() {
         async fn create(&self, _: &str, _: bytes::Bytes, _: Option<Duration>) -> Result<Outcome> {
             std::future::pending().await
         }
+        async fn create_guarded(
+            &self,
+            _: &str,
+            _: bytes::Bytes,
+            _: Option<Duration>,
+            _: &skiff_store::Guard,
+        ) -> Result<Outcome> {
+            std::future::pending().await
+        }
         async fn update(
             &self,
             _: &str,

@@ -25,8 +25,9 @@ use tokio::sync::mpsc;
 
 use crate::watch::AbortOnDrop;
 use crate::{
-    Event, EventType, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, ProgressRequester,
-    Result, Store, StoreError, WatchStream, WatchUpdate, check_value, prefix_end,
+    Event, EventType, Guard, KeyRange, KeyValue, ListRequest, ListResponse, Outcome,
+    ProgressRequester, Result, Store, StoreError, WatchStream, WatchUpdate, check_value,
+    prefix_end,
 };
 
 /// Attempts of an operation that fails because an endpoint is unreachable.
@@ -192,11 +193,11 @@ impl EtcdStore {
         Ok(resp.id())
     }
 
-    /// Runs `compare ? on_success : get(key)` and returns whether it succeeded,
+    /// Runs `compares ? on_success : get(key)` and returns whether it succeeded,
     /// the revision after it, and the response of the branch taken.
-    async fn txn(&self, key: &str, compare: Compare, on_success: TxnOp) -> Result<TxnReply> {
+    async fn txn(&self, key: &str, compares: Vec<Compare>, on_success: TxnOp) -> Result<TxnReply> {
         let txn = Txn::new()
-            .when([compare])
+            .when(compares)
             .and_then([on_success])
             .or_else([TxnOp::get(key, None)]);
         let resp = retry(|| {
@@ -223,7 +224,7 @@ impl EtcdStore {
         &self,
         key: &str,
         value: Bytes,
-        compare: Compare,
+        compares: Vec<Compare>,
         ttl: Option<Duration>,
     ) -> Result<Outcome> {
         check_value(key, &value)?;
@@ -233,7 +234,7 @@ impl EtcdStore {
         }
         .with_prev_key();
         match self
-            .txn(key, compare, TxnOp::put(key, value.to_vec(), Some(opts)))
+            .txn(key, compares, TxnOp::put(key, value.to_vec(), Some(opts)))
             .await?
         {
             TxnReply::Failed(current) => Ok(Outcome::Failed { current }),
@@ -397,7 +398,26 @@ impl Store for EtcdStore {
         self.put(
             key,
             value,
-            Compare::create_revision(key, CompareOp::Equal, 0),
+            vec![Compare::create_revision(key, CompareOp::Equal, 0)],
+            ttl,
+        )
+        .await
+    }
+
+    async fn create_guarded(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+        guard: &Guard,
+    ) -> Result<Outcome> {
+        self.put(
+            key,
+            value,
+            vec![
+                Compare::create_revision(key, CompareOp::Equal, 0),
+                Compare::mod_revision(guard.key.as_str(), CompareOp::Equal, guard.mod_revision),
+            ],
             ttl,
         )
         .await
@@ -413,7 +433,11 @@ impl Store for EtcdStore {
         self.put(
             key,
             value,
-            Compare::mod_revision(key, CompareOp::Equal, expected_mod_revision),
+            vec![Compare::mod_revision(
+                key,
+                CompareOp::Equal,
+                expected_mod_revision,
+            )],
             ttl,
         )
         .await
@@ -427,7 +451,7 @@ impl Store for EtcdStore {
         match self
             .txn(
                 key,
-                compare,
+                vec![compare],
                 TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key())),
             )
             .await?

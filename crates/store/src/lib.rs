@@ -108,6 +108,17 @@ impl Outcome {
     }
 }
 
+/// A condition on another key that a write requires, checked in the same
+/// transaction (an etcd transaction's second compare): `key` exists and was
+/// last written at `mod_revision`. The API server guards a create in a
+/// namespace with the namespace's key, so that nothing is created in a
+/// namespace once its deletion has begun.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guard {
+    pub key: String,
+    pub mod_revision: i64,
+}
+
 /// What happened to a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -147,6 +158,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes `key` if it does not exist. `ttl` makes the key expire (etcd leases).
     async fn create(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<Outcome>;
+
+    /// Writes `key` if it does not exist and `guard` holds.
+    /// `Outcome::Failed { current: Some(..) }` reports an existing key;
+    /// `Outcome::Failed { current: None }` a guard that no longer holds.
+    async fn create_guarded(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+        guard: &Guard,
+    ) -> Result<Outcome>;
 
     /// Writes `key` if its mod revision is `expected_mod_revision`.
     async fn update(

@@ -22,8 +22,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::watch::AbortOnDrop;
 use crate::{
-    KeyRange, KeyValue, ListRequest, ListResponse, Outcome, ProgressRequester, Result, Store,
-    StoreError, WatchStream, check_value,
+    Guard, KeyRange, KeyValue, ListRequest, ListResponse, Outcome, ProgressRequester, Result,
+    Store, StoreError, WatchStream, check_value,
 };
 use writer::{Batch, Msg, Shared, WriteOp, Writer};
 
@@ -254,6 +254,24 @@ impl Store for SqliteStore {
             key: key.to_string(),
             value,
             expires_at: expiry(ttl),
+            guard: None,
+        })
+        .await
+    }
+
+    async fn create_guarded(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+        guard: &Guard,
+    ) -> Result<Outcome> {
+        check_value(key, &value)?;
+        self.write(WriteOp::Create {
+            key: key.to_string(),
+            value,
+            expires_at: expiry(ttl),
+            guard: Some(guard.clone()),
         })
         .await
     }

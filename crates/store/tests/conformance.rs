@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use skiff_store::{
-    EventType, KeyRange, ListRequest, MAX_VALUE_BYTES, Outcome, Store, StoreError, WatchUpdate,
+    EventType, Guard, KeyRange, ListRequest, MAX_VALUE_BYTES, Outcome, Store, StoreError,
+    WatchUpdate,
 };
 use support::{assert_quiet, next_events, next_update};
 
@@ -82,6 +83,49 @@ mod cases {
             2,
             "a failed compare writes nothing"
         );
+    }
+
+    pub async fn create_guarded_by_another_key(s: S) {
+        let ns = put(&s, "/ns/a", "active").await;
+        let guard = Guard {
+            key: "/ns/a".into(),
+            mod_revision: ns,
+        };
+        let out = s
+            .create_guarded("/cm/a/x", b("1"), None, &guard)
+            .await
+            .unwrap();
+        assert!(out.is_written(), "{out:?}");
+        // An existing key is reported as for a plain create.
+        let out = s
+            .create_guarded("/cm/a/x", b("2"), None, &guard)
+            .await
+            .unwrap();
+        let Outcome::Failed { current: Some(kv) } = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(kv.value, b("1"));
+        // Once the guard key is written again, nothing is created under it.
+        let terminating = put(&s, "/ns/a", "terminating").await;
+        let before = s.current_revision().await.unwrap();
+        let out = s
+            .create_guarded("/cm/a/y", b("1"), None, &guard)
+            .await
+            .unwrap();
+        assert_eq!(out, Outcome::Failed { current: None });
+        assert_eq!(s.current_revision().await.unwrap(), before);
+        assert_eq!(s.get("/cm/a/y", 0).await.unwrap().1, None);
+        // A deleted guard key holds no revision at all.
+        s.delete("/ns/a", Some(terminating)).await.unwrap();
+        let gone = Guard {
+            key: "/ns/a".into(),
+            mod_revision: terminating,
+        };
+        let out = s
+            .create_guarded("/cm/a/z", b("1"), None, &gone)
+            .await
+            .unwrap();
+        assert_eq!(out, Outcome::Failed { current: None });
     }
 
     pub async fn update_compares_mod_revision(s: S) {
@@ -557,6 +601,7 @@ conformance!(
     empty_store_is_at_revision_one,
     create_then_get,
     create_existing_fails_with_current,
+    create_guarded_by_another_key,
     update_compares_mod_revision,
     delete_compares_and_returns_prev,
     recreate_starts_a_new_generation,

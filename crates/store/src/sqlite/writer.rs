@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::reader::key_string;
 use super::schema;
-use crate::{Event, EventType, KeyValue, Outcome, Result, StoreError};
+use crate::{Event, EventType, Guard, KeyValue, Outcome, Result, StoreError};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -36,6 +36,8 @@ pub(crate) enum WriteOp {
         key: String,
         value: Bytes,
         expires_at: Option<i64>,
+        /// Another key that must still be at its mod revision.
+        guard: Option<Guard>,
     },
     Update {
         key: String,
@@ -289,6 +291,14 @@ impl Writer {
         let _ = self.events.send(Arc::downgrade(&batch));
     }
 
+    /// The mod revision of a live key.
+    fn mod_revision(&self, key: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT revision FROM kv WHERE key = ?1")?
+            .query_row([key.as_bytes()], |r| r.get(0))
+            .optional()
+    }
+
     fn current(&self, key: &str) -> rusqlite::Result<Option<KeyValue>> {
         self.conn
             .prepare_cached(
@@ -331,11 +341,17 @@ impl Writer {
                 key,
                 value,
                 expires_at,
+                guard,
             } => {
                 if let Some(current) = self.current(&key)? {
                     return Ok(Outcome::Failed {
                         current: Some(current),
                     });
+                }
+                if let Some(guard) = guard
+                    && self.mod_revision(&guard.key)? != Some(guard.mod_revision)
+                {
+                    return Ok(Outcome::Failed { current: None });
                 }
                 let revision = self.revision + 1;
                 let kv = KeyValue {

@@ -2,7 +2,7 @@
 //! client certificates verified against the cluster CA, authentication on the
 //! headers before any body is read, and kube-apiserver's connection limits
 //! (its secure serving's): 32 s for the TLS handshake and for a request's
-//! headers, 90 s for an idle connection, 1 000 HTTP/2 streams per connection
+//! headers (on HTTP/1.1 from the first byte of each, as Go's server), 90 s for an idle connection, 1 000 HTTP/2 streams per connection
 //! with 256 KiB frames and stream windows, 1 MiB of headers; and at most
 //! [`MAX_CONNECTIONS`] connections at once (further ones wait in the
 //! listen backlog), so no slow or idle client holds the server forever.
@@ -128,7 +128,11 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|c| UserInfo::from_certificate(c.as_ref()));
-            let activity = Arc::new(Activity::default());
+            // HTTP/1.1 (no ALPN, or http/1.1): the header clock, as Go's
+            // server runs it, starts with the connection and again with the
+            // first byte after a response; HTTP/2 has only the idle timeout.
+            let http1 = tls.get_ref().1.alpn_protocol() != Some(b"h2");
+            let activity = Arc::new(Activity::new(http1));
             let service = {
                 let activity = activity.clone();
                 hyper::service::service_fn(move |req: http::Request<Incoming>| {
@@ -144,10 +148,13 @@ pub async fn serve(
                 })
             };
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Not hyper's header timeout: it runs while a keep-alive
+            // connection waits for its next request, closing it at 32 s
+            // where upstream keeps it for 90.
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(READ_HEADER_TIMEOUT)
+                .header_read_timeout(None)
                 .max_buf_size(MAX_HEADER_BYTES + 64 * 1024);
             builder
                 .http2()
@@ -157,7 +164,11 @@ pub async fn serve(
                 .initial_stream_window_size(HTTP2_FRAME_BYTES)
                 .initial_connection_window_size(16 * 1024 * 1024)
                 .max_header_list_size(MAX_HEADER_BYTES as u32);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            let io = Watched {
+                inner: tls,
+                activity: activity.clone(),
+            };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             tokio::pin!(conn);
             let mut closing = false;
             loop {
@@ -173,6 +184,11 @@ pub async fn serve(
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
+                    () = activity.headers_overdue(READ_HEADER_TIMEOUT) => {
+                        // Upstream's ReadHeaderTimeout: the connection is closed.
+                        tracing::debug!(%peer, "request headers timed out");
+                        return;
+                    }
                 }
             }
         });
@@ -180,21 +196,51 @@ pub async fn serve(
 }
 
 /// Requests in flight on one connection, and when it last had one, for the
-/// idle timeout.
-#[derive(Default)]
+/// idle timeout; and, on HTTP/1.1, since when the next request's headers
+/// have been arriving, for the header timeout.
 struct Activity {
     busy: AtomicUsize,
     changed: tokio::sync::Notify,
+    /// Whether the header clock runs (HTTP/1.1).
+    http1: bool,
+    /// When the headers now awaited began: the connection's start, then the
+    /// first byte read after a response; None while a request is served or
+    /// the connection waits idle.
+    headers_since: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// A request (and its response body) in flight.
 pub(crate) struct Busy(Arc<Activity>);
 
 impl Activity {
+    fn new(http1: bool) -> Self {
+        Activity {
+            busy: AtomicUsize::new(0),
+            changed: tokio::sync::Notify::new(),
+            http1,
+            headers_since: std::sync::Mutex::new(http1.then(tokio::time::Instant::now)),
+        }
+    }
+
     fn begin(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::SeqCst);
+        *self.headers_since.lock().expect("poisoned") = None;
         self.changed.notify_waiters();
         Busy(self.clone())
+    }
+
+    /// Bytes arrived: on an HTTP/1.1 connection serving nothing, the next
+    /// request's headers have begun.
+    fn read(&self) {
+        if !self.http1 || self.busy.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let mut since = self.headers_since.lock().expect("poisoned");
+        if since.is_none() {
+            *since = Some(tokio::time::Instant::now());
+            drop(since);
+            self.changed.notify_waiters();
+        }
     }
 
     /// Resolves once the connection has had nothing in flight for `idle`.
@@ -211,6 +257,81 @@ impl Activity {
                 return;
             }
         }
+    }
+
+    /// Resolves once a request's headers have taken longer than `limit`.
+    async fn headers_overdue(&self, limit: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let since = *self.headers_since.lock().expect("poisoned");
+            match since {
+                Some(t) => {
+                    if tokio::time::timeout_at(t + limit, changed).await.is_err() {
+                        return;
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+}
+
+/// The connection's stream, telling its [`Activity`] when bytes arrive.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 

@@ -2,10 +2,11 @@
 //! client certificates verified against the cluster CA, authentication on the
 //! headers before any body is read, and kube-apiserver's connection limits
 //! (its secure serving's): 32 s for the TLS handshake and for a request's
-//! headers (on HTTP/1.1 from the first byte of each, as Go's server), 90 s for an idle connection, 1 000 HTTP/2 streams per connection
-//! with 256 KiB frames and stream windows, 1 MiB of headers; and at most
-//! [`MAX_CONNECTIONS`] connections at once (further ones wait in the
-//! listen backlog), so no slow or idle client holds the server forever.
+//! headers (on HTTP/1.1 from the first byte of each, as Go's server), 90 s
+//! for an idle connection, 1 000 HTTP/2 streams per connection with 256 KiB
+//! frames and stream windows, 1 MiB of headers; and at most
+//! [`MAX_CONNECTIONS`] connections at once (further ones wait in the listen
+//! backlog), so no slow or idle client holds the server forever.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -45,11 +45,18 @@ async fn concurrent_creates_never_share_an_address_or_a_port() {
         assert!(ports.insert(r.body["spec"]["ports"][0]["nodePort"].as_i64().unwrap()));
     }
 
+    // An address and a port none of the Services above was given (their
+    // ports are random: 31999 was one in about 70 runs).
+    let ip = (50..)
+        .map(|i| format!("10.96.50.{i}"))
+        .find(|ip| !ips.contains(ip))
+        .unwrap();
+    let port = (31999..).find(|p| !ports.contains(p)).unwrap();
     let same: Vec<_> = (0..10)
         .map(|i| {
             spawn_create(
                 &s,
-                json!({"metadata": {"name": format!("t{i}")}, "spec": {"type": "NodePort", "clusterIP": "10.96.50.50", "ports": [{"port": 80, "nodePort": 31999}]}}),
+                json!({"metadata": {"name": format!("t{i}")}, "spec": {"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}}),
             )
         })
         .collect();
@@ -69,7 +76,7 @@ async fn concurrent_creates_never_share_an_address_or_a_port() {
             other => panic!("{other}: {}", r.body),
         }
     }
-    assert_eq!(won, 1, "exactly one Service gets 10.96.50.50");
+    assert_eq!(won, 1, "exactly one Service gets {ip}");
 }
 
 /// Services stored before reservations existed (an older Skiff's data) get

@@ -305,9 +305,15 @@ fn transient(e: &etcd_client::Error) -> bool {
     match e {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         etcd_client::Error::GRpcStatus(s) => {
+            // Cancelled: the connection to a member closed under the
+            // request (hyper's "connection closed"); the client itself
+            // cancels nothing it still waits for.
             matches!(
                 s.code(),
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
+                tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Unknown
+                    | tonic::Code::Cancelled
             ) && !s.message().contains("mvcc:")
         }
         _ => false,

@@ -98,6 +98,8 @@ pub(crate) async fn feed(
                         .cloned()
                         .collect();
                     next = next.max(batch.revision + 1);
+                    batch.taken();
+                    drop(batch);
                     if !events.is_empty() && tx.send(Ok(WatchUpdate::Events(events))).await.is_err()
                     {
                         return;

@@ -8,7 +8,7 @@
 //! so a large compaction never holds the write lock for long.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -66,6 +66,17 @@ pub(crate) struct Batch {
     pub(crate) revision: i64,
     /// What its events hold in memory, roughly.
     bytes: usize,
+    /// Watchers yet to take it: the writer's window lets it go once none is.
+    pending: AtomicUsize,
+}
+
+impl Batch {
+    /// A watcher has taken the batch.
+    pub(crate) fn taken(&self) {
+        let _ = self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
 }
 
 /// State shared between the writer and the store handle.
@@ -80,9 +91,11 @@ pub(crate) struct Writer {
     compact_revision: i64,
     compact_done: i64,
     shared: Arc<Shared>,
-    /// Watchers are told of batches weakly: the writer's window holds them,
-    /// within `window_budget` bytes, and a watcher whose next batch has left
-    /// it reads history instead. A watcher that stops reading holds nothing.
+    /// Watchers are told of batches weakly: the writer's window holds each
+    /// until every watcher has taken it, within `window_budget` bytes, and a
+    /// watcher whose next batch has left it reads history instead. A watcher
+    /// that stops reading holds nothing; with none behind, the window is
+    /// empty.
     events: broadcast::Sender<Weak<Batch>>,
     window: VecDeque<Arc<Batch>>,
     window_bytes: usize,
@@ -176,6 +189,7 @@ impl Writer {
             if !batch.is_empty() || !expired.is_empty() {
                 self.commit_batch(batch, expired);
             }
+            self.trim_window();
             if self.compaction_pending()
                 && let Err(e) = self.compaction_step()
             {
@@ -264,7 +278,7 @@ impl Writer {
     }
 
     /// Announces a committed batch to every watcher (none is fine) and keeps
-    /// it in the window while the budget allows.
+    /// it in the window until every watcher has taken it.
     fn publish(&mut self, events: Vec<Event>) {
         let bytes = events
             .iter()
@@ -279,16 +293,26 @@ impl Writer {
             events,
             revision: self.revision,
             bytes,
+            // Receivers subscribed now are the ones the send reaches.
+            pending: AtomicUsize::new(self.events.receiver_count()),
         });
         self.window_bytes += bytes;
         self.window.push_back(batch.clone());
-        while self.window.len() > 1
-            && self.window_bytes > self.window_budget
-            && let Some(old) = self.window.pop_front()
-        {
-            self.window_bytes -= old.bytes;
-        }
         let _ = self.events.send(Arc::downgrade(&batch));
+        self.trim_window();
+    }
+
+    /// Lets go of the oldest batches every watcher has taken, and of any
+    /// past the byte budget (but the newest).
+    fn trim_window(&mut self) {
+        while let Some(front) = self.window.front() {
+            let over = self.window_bytes > self.window_budget && self.window.len() > 1;
+            if !over && front.pending.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            self.window_bytes -= front.bytes;
+            self.window.pop_front();
+        }
     }
 
     /// The mod revision of a live key.

@@ -250,6 +250,21 @@ impl ApiError {
         }
     }
 
+    /// Upstream's `NewForbidden(qualifiedResource, name, err)`: an object
+    /// refused for a reason of its own (escalation, a terminating namespace).
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        ApiError {
+            list_continue: None,
+            code: 403,
+            reason: "Forbidden",
+            message: format!(
+                "{} {name:?} is forbidden: {why}",
+                qualified(group, resource)
+            ),
+            details: Some(details(name, group, resource)),
+        }
+    }
+
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         ApiError {
             list_continue: None,

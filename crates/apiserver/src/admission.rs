@@ -2,7 +2,8 @@
 //! on their way in, beyond their strategy. Services get their cluster IP and
 //! node ports allocated (`services.rs`); namespaces get their `kubernetes`
 //! finalizer (`namespace_deleter.rs` releases it once their content is gone);
-//! volumes and claims their protection finalizers.
+//! volumes and claims their protection finalizers; roles and bindings are
+//! checked for privilege escalation (`rbac/escalation.rs`).
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
@@ -40,7 +41,43 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
             add_finalizer(obj, "kubernetes.io/pv-protection");
             Ok(None)
         }
+        ("rbac.authorization.k8s.io", _) => {
+            check_rbac(ctx, obj, None).await?;
+            Ok(None)
+        }
         _ => Ok(None),
+    }
+}
+
+/// No one grants what they do not hold (roles) or binds a role whose
+/// rules they do not hold (bindings), unless allowed `escalate` / `bind`.
+async fn check_rbac(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> Result<()> {
+    use crate::rbac::escalation;
+    let authorizer = ctx.server.inner.authorizer.as_ref();
+    let plural = ctx.res.def.plural;
+    match plural {
+        "roles" | "clusterroles" => escalation::check_role(authorizer, ctx.user, plural, obj, old),
+        "rolebindings" | "clusterrolebindings" => {
+            let rules = match &ctx.server.inner.rbac {
+                Some(rbac) => {
+                    let kind = obj
+                        .pointer("/roleRef/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let name = obj
+                        .pointer("/roleRef/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    rbac.role_reference_rules(kind, skiff_api::meta::namespace(obj), name)
+                }
+                // Without RBAC the chain decides alone (its `bind` check).
+                None => Ok(Vec::new()),
+            };
+            escalation::check_binding(authorizer, ctx.user, plural, obj, old, |_, _, _| {
+                rules.clone()
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -58,6 +95,10 @@ pub async fn on_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Op
         ("", "services") => crate::services::allocate_update(ctx, obj, old)
             .await
             .map(Some),
+        ("rbac.authorization.k8s.io", _) => {
+            check_rbac(ctx, obj, Some(old)).await?;
+            Ok(None)
+        }
         _ => Ok(None),
     }
 }

@@ -22,6 +22,15 @@ impl UserInfo {
         self
     }
 
+    /// A request without credentials, with `--anonymous-auth`.
+    pub fn anonymous() -> Self {
+        UserInfo {
+            name: "system:anonymous".into(),
+            uid: String::new(),
+            groups: vec!["system:unauthenticated".into()],
+        }
+    }
+
     /// The identity of components inside the server process.
     pub fn loopback() -> Self {
         UserInfo {

@@ -1,7 +1,10 @@
-//! Authorization: whether a user may do a verb on a resource, as upstream's
-//! `authorizer.Authorizer`. Until RBAC lands, every authenticated user is
-//! allowed (`AlwaysAllow` for authenticated users); the request path already
-//! asks, so RBAC is an implementation of this trait.
+//! Authorization: whether a user may do a verb on a resource or path, as
+//! upstream's `authorizer.Authorizer`, and the chain kube-apiserver builds
+//! from `--authorization-mode` (`pkg/kubeapiserver/authorizer/config.go`):
+//! members of `system:masters` first (upstream's privileged-groups
+//! authorizer), then each mode in order; the first that allows or denies
+//! decides, and a request no one has an opinion on is forbidden with their
+//! reasons.
 
 use crate::UserInfo;
 use crate::request::RequestInfo;
@@ -15,26 +18,203 @@ pub struct Attributes<'a> {
     pub verb: &'a str,
 }
 
-/// An authorizer's answer.
-#[derive(Debug, PartialEq, Eq)]
+/// An authorizer's answer, with its reason (upstream's `Decision` and
+/// reason string).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    Allow,
+    Allow(String),
     Deny(String),
+    NoOpinion(String),
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+        }
+    }
+}
+
+/// A rule a user holds on resources (upstream's `authorizer.ResourceRuleInfo`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceRule {
+    pub verbs: Vec<String>,
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub resource_names: Vec<String>,
+}
+
+/// A rule a user holds on non-resource paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NonResourceRule {
+    pub verbs: Vec<String>,
+    pub non_resource_urls: Vec<String>,
+}
+
+/// What a user may do in a namespace (SelfSubjectRulesReview).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub resource: Vec<ResourceRule>,
+    pub non_resource: Vec<NonResourceRule>,
+    /// Whether the list may be missing rules (an authorizer could not say,
+    /// or a binding names a role that does not exist).
+    pub incomplete: bool,
+    pub errors: Vec<String>,
 }
 
 pub trait Authorizer: Send + Sync {
     fn authorize(&self, attributes: &Attributes<'_>) -> Decision;
+
+    /// The rules `user` holds in `namespace` (upstream's `RuleResolver`);
+    /// an authorizer that cannot list them says the list is incomplete.
+    fn rules_for(&self, _user: &UserInfo, _namespace: &str) -> Rules {
+        Rules {
+            incomplete: true,
+            ..Rules::default()
+        }
+    }
 }
 
-/// Allows every authenticated user.
-pub struct AllowAuthenticated;
+/// The `--authorization-mode` values Skiff implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    AlwaysAllow,
+    AlwaysDeny,
+    Rbac,
+}
 
-impl Authorizer for AllowAuthenticated {
-    fn authorize(&self, a: &Attributes<'_>) -> Decision {
-        if a.user.groups.iter().any(|g| g == "system:authenticated") {
-            Decision::Allow
-        } else {
-            Decision::Deny("not authenticated".into())
+impl Mode {
+    /// Parses upstream's comma-separated `--authorization-mode`.
+    pub fn parse_list(value: &str) -> Result<Vec<Mode>, String> {
+        let mut modes = Vec::new();
+        for m in value.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            let mode = match m {
+                "AlwaysAllow" => Mode::AlwaysAllow,
+                "AlwaysDeny" => Mode::AlwaysDeny,
+                "RBAC" => Mode::Rbac,
+                "Node" | "Webhook" | "ABAC" => {
+                    return Err(format!(
+                        "authorization mode {m:?} is not implemented by this server"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "authorization mode {other:?} is not supported: AlwaysAllow, AlwaysDeny, RBAC"
+                    ));
+                }
+            };
+            if modes.contains(&mode) {
+                return Err(format!("authorization mode {m:?} specified more than once"));
+            }
+            modes.push(mode);
         }
+        if modes.is_empty() {
+            return Err("at least one authorization mode must be passed".into());
+        }
+        Ok(modes)
+    }
+}
+
+/// Upstream's `system:masters`: allowed everything, before any mode.
+pub const PRIVILEGED_GROUP: &str = "system:masters";
+
+/// Allows members of [`PRIVILEGED_GROUP`].
+pub struct PrivilegedGroups;
+
+impl Authorizer for PrivilegedGroups {
+    fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        if a.user.groups.iter().any(|g| g == PRIVILEGED_GROUP) {
+            Decision::Allow(String::new())
+        } else {
+            Decision::NoOpinion(String::new())
+        }
+    }
+
+    fn rules_for(&self, user: &UserInfo, _namespace: &str) -> Rules {
+        if !user.groups.iter().any(|g| g == PRIVILEGED_GROUP) {
+            return Rules::default();
+        }
+        Rules {
+            resource: vec![ResourceRule {
+                verbs: vec!["*".into()],
+                api_groups: vec!["*".into()],
+                resources: vec!["*".into()],
+                resource_names: Vec::new(),
+            }],
+            non_resource: vec![NonResourceRule {
+                verbs: vec!["*".into()],
+                non_resource_urls: vec!["*".into()],
+            }],
+            ..Rules::default()
+        }
+    }
+}
+
+/// `--authorization-mode=AlwaysAllow`.
+pub struct AlwaysAllow;
+
+impl Authorizer for AlwaysAllow {
+    fn authorize(&self, _: &Attributes<'_>) -> Decision {
+        Decision::Allow(String::new())
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        PrivilegedGroups.rules_for(
+            &UserInfo {
+                groups: vec![PRIVILEGED_GROUP.into()],
+                ..user.clone()
+            },
+            namespace,
+        )
+    }
+}
+
+/// `--authorization-mode=AlwaysDeny`.
+pub struct AlwaysDeny;
+
+impl Authorizer for AlwaysDeny {
+    fn authorize(&self, _: &Attributes<'_>) -> Decision {
+        Decision::NoOpinion("Everything is forbidden.".into())
+    }
+
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        Rules::default()
+    }
+}
+
+/// Authorizers asked in order (upstream's union authorizer): the first
+/// that allows or denies decides; otherwise no opinion, with every reason.
+pub struct Chain(pub Vec<Box<dyn Authorizer>>);
+
+impl Authorizer for Chain {
+    fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        let mut reasons = Vec::new();
+        for authorizer in &self.0 {
+            match authorizer.authorize(a) {
+                Decision::NoOpinion(r) => {
+                    if !r.is_empty() {
+                        reasons.push(r);
+                    }
+                }
+                decided => return decided,
+            }
+        }
+        Decision::NoOpinion(reasons.join("\n"))
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let mut all = Rules::default();
+        for authorizer in &self.0 {
+            let rules = authorizer.rules_for(user, namespace);
+            all.resource.extend(rules.resource);
+            all.non_resource.extend(rules.non_resource);
+            all.incomplete |= rules.incomplete;
+            all.errors.extend(rules.errors);
+        }
+        all
     }
 }

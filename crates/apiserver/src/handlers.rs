@@ -68,12 +68,24 @@ pub async fn handle(
     if let Some(resp) = health::serve(server, &path, &params).await {
         return resp;
     }
-    let Some(user) = user else {
-        return response::error(&ApiError::unauthorized());
+    let user = match user {
+        Some(u) => u,
+        None if server.inner.options.anonymous_auth => UserInfo::anonymous(),
+        None => return response::error(&ApiError::unauthorized()),
     };
     // The server's own requests skip the in-flight limit; decided on who
     // asks, before any impersonation.
     let loopback = user == UserInfo::loopback();
+    // Impersonation is authorized too: with RBAC's policy loaded.
+    if let Some(rbac) = &server.inner.rbac
+        && !rbac.synced()
+        && parts
+            .headers
+            .keys()
+            .any(|k| k.as_str().starts_with("impersonate-"))
+    {
+        rbac.wait_synced().await;
+    }
     let user = match crate::impersonation::impersonate(
         server.inner.authorizer.as_ref(),
         &parts.headers,
@@ -160,7 +172,18 @@ pub async fn handle(
         path: &path,
         verb: &verb,
     };
-    if let crate::authz::Decision::Deny(why) = server.inner.authorizer.authorize(&attributes) {
+    let mut decision = server.inner.authorizer.authorize(&attributes);
+    // Refused before RBAC's policy was first loaded (a server just
+    // started): asked again once it is, within a bound.
+    if !decision.allowed()
+        && let Some(rbac) = &server.inner.rbac
+        && !rbac.synced()
+    {
+        rbac.wait_synced().await;
+        decision = server.inner.authorizer.authorize(&attributes);
+    }
+    if !decision.allowed() {
+        let why = decision.reason();
         let request = match &routed {
             Route::Resource(i) => skiff_api::errors::Forbidden {
                 verb: &verb,
@@ -177,7 +200,7 @@ pub async fn handle(
                 ..Default::default()
             },
         };
-        return response::error(&ApiError::forbidden(&user.name, &request, &why));
+        return response::error(&ApiError::forbidden(&user.name, &request, why));
     }
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {

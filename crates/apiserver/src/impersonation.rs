@@ -11,7 +11,7 @@ use http::HeaderMap;
 use skiff_api::ApiError;
 
 use crate::UserInfo;
-use crate::authz::{Attributes, Authorizer, Decision};
+use crate::authz::{Attributes, Authorizer};
 use crate::request::RequestInfo;
 
 const USER: &str = "impersonate-user";
@@ -80,7 +80,9 @@ pub fn impersonate(
             path: "",
             verb: "impersonate",
         };
-        if let Decision::Deny(why) = authorizer.authorize(&attributes) {
+        let decision = authorizer.authorize(&attributes);
+        if !decision.allowed() {
+            let why = decision.reason();
             return Err(Refused::Forbidden(ApiError::forbidden(
                 &requestor.name,
                 &skiff_api::errors::Forbidden {
@@ -92,7 +94,7 @@ pub fn impersonate(
                     name: &r.name,
                     path: None,
                 },
-                &why,
+                why,
             )));
         }
         match r.kind {
@@ -213,14 +215,15 @@ fn split_service_account(user: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authz::Decision;
 
     struct OnlyAlice;
     impl Authorizer for OnlyAlice {
         fn authorize(&self, a: &Attributes<'_>) -> Decision {
             if a.user.name == "alice" {
-                Decision::Allow
+                Decision::Allow(String::new())
             } else {
-                Decision::Deny(String::new())
+                Decision::NoOpinion(String::new())
             }
         }
     }

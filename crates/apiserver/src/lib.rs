@@ -15,6 +15,7 @@ pub mod authn;
 pub mod authz;
 mod cacher;
 mod client;
+mod clusterrole_aggregation;
 pub mod connect;
 mod dependents;
 mod discovery;
@@ -27,6 +28,7 @@ mod namespace_deleter;
 mod negotiation;
 mod openapi;
 pub mod pki;
+pub mod rbac;
 mod registry;
 mod request;
 mod response;
@@ -74,6 +76,12 @@ pub struct Options {
     /// none is presented (upstream's default without
     /// `--kubelet-certificate-authority`).
     pub kubelet_tls: Option<connect::KubeletTls>,
+    /// `--authorization-mode`, after `system:masters` (always allowed).
+    pub authorization_modes: Vec<authz::Mode>,
+    /// `--anonymous-auth`: a request without credentials is
+    /// `system:anonymous` (group `system:unauthenticated`) and authorized
+    /// as such, instead of refused with 401.
+    pub anonymous_auth: bool,
 }
 
 impl Default for Options {
@@ -84,7 +92,22 @@ impl Default for Options {
             advertise_address: "127.0.0.1:6443".into(),
             token_issuer: None,
             kubelet_tls: None,
+            authorization_modes: vec![authz::Mode::Rbac],
+            anonymous_auth: true,
         }
+    }
+}
+
+/// The shared RBAC authorizer as a member of the chain.
+struct RbacHandle(Arc<rbac::Rbac>);
+
+impl authz::Authorizer for RbacHandle {
+    fn authorize(&self, a: &authz::Attributes<'_>) -> authz::Decision {
+        self.0.authorize(a)
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> authz::Rules {
+        self.0.rules_for(user, namespace)
     }
 }
 
@@ -99,6 +122,9 @@ pub(crate) struct Inner {
     pub(crate) registry: registry::Registry,
     pub(crate) caches: cacher::Caches,
     pub(crate) authorizer: Box<dyn authz::Authorizer>,
+    /// The RBAC authorizer when it is one of the modes: requests wait for
+    /// its policy's first load.
+    pub(crate) rbac: Option<Arc<rbac::Rbac>>,
     pub(crate) options: Options,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) started_unix: u64,
@@ -118,11 +144,31 @@ impl ApiServer {
         let token_issuer = options.token_issuer.clone();
         let inflight = tokio::sync::Semaphore::new(options.max_requests_inflight);
         let inflight_mutating = tokio::sync::Semaphore::new(options.max_mutating_requests_inflight);
-        ApiServer {
+        let mut rbac = None;
+        let mut chain: Vec<Box<dyn authz::Authorizer>> = vec![Box::new(authz::PrivilegedGroups)];
+        for mode in &options.authorization_modes {
+            match mode {
+                authz::Mode::AlwaysAllow => chain.push(Box::new(authz::AlwaysAllow)),
+                authz::Mode::AlwaysDeny => chain.push(Box::new(authz::AlwaysDeny)),
+                authz::Mode::Rbac => {
+                    let r = rbac::Rbac::new();
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => {
+                            rt.spawn(rbac::Rbac::follow(Arc::downgrade(&r), store.clone()));
+                        }
+                        Err(_) => tracing::error!("RBAC needs a tokio runtime to load its policy"),
+                    }
+                    chain.push(Box::new(RbacHandle(r.clone())));
+                    rbac = Some(r);
+                }
+            }
+        }
+        let server = ApiServer {
             inner: Arc::new(Inner {
                 registry: registry::Registry::new(),
                 caches: cacher::Caches::default(),
-                authorizer: Box::new(authz::AllowAuthenticated),
+                authorizer: Box::new(authz::Chain(chain)),
+                rbac,
                 store,
                 options,
                 metrics: metrics::Metrics::default(),
@@ -137,7 +183,13 @@ impl ApiServer {
                 token_issuer,
                 deleting_owners: Default::default(),
             }),
+        };
+        if server.inner.rbac.is_some()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(clusterrole_aggregation::run(Arc::downgrade(&server.inner)));
         }
+        server
     }
 
     /// Marks the server ready (`/readyz` answers 200) once bootstrapping is done.

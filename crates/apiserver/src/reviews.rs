@@ -3,8 +3,9 @@
 //! and SubjectAccessReview / LocalSubjectAccessReview (`kubectl auth can-i`),
 //! SelfSubjectRulesReview, and TokenReview.
 //!
-//! Authorization is allow-all for authenticated users until RBAC lands, so
-//! access reviews answer allowed; the shape is upstream's so RBAC slots in.
+//! Access reviews and rules reviews are answered by the server's own
+//! authorizer chain (`system:masters`, then `--authorization-mode`), as
+//! upstream's `pkg/registry/authorization/*`.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -38,6 +39,43 @@ fn user_info(ctx: &Ctx<'_>) -> Value {
     u
 }
 
+/// The authorizer's decision on a review's attributes for `user`.
+fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::Decision {
+    let field = |v: &Value, f: &str| v[f].as_str().unwrap_or("").to_string();
+    if let Some(r) = spec.get("resourceAttributes").filter(|r| r.is_object()) {
+        let info = crate::request::RequestInfo {
+            group: field(r, "group"),
+            version: field(r, "version"),
+            namespace: field(r, "namespace"),
+            resource: field(r, "resource"),
+            name: field(r, "name"),
+            subresource: field(r, "subresource"),
+            verb: field(r, "verb"),
+        };
+        ctx.server
+            .inner
+            .authorizer
+            .authorize(&crate::authz::Attributes {
+                user,
+                resource: Some(&info),
+                path: "",
+                verb: &info.verb,
+            })
+    } else {
+        let n = &spec["nonResourceAttributes"];
+        let (path, verb) = (field(n, "path"), field(n, "verb"));
+        ctx.server
+            .inner
+            .authorizer
+            .authorize(&crate::authz::Attributes {
+                user,
+                resource: None,
+                path: &path,
+                verb: &verb,
+            })
+    }
+}
+
 /// Answers a review.
 pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, ApiError> {
     let mut review = parse_body(ctx, &body)?;
@@ -54,13 +92,47 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
             review["status"] = json!({"authenticated": false, "error": "token authentication is answered by the API server's own authenticators only"});
         }
         "selfsubjectrulesreviews" => {
+            let namespace = review
+                .pointer("/spec/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if namespace.is_empty() {
+                return Err(ApiError::bad_request("no namespace on request"));
+            }
+            let rules = ctx.server.inner.authorizer.rules_for(ctx.user, &namespace);
+            let resource: Vec<Value> = rules
+                .resource
+                .iter()
+                .map(|r| {
+                    let mut rule = json!({"verbs": r.verbs});
+                    for (field, values) in [
+                        ("apiGroups", &r.api_groups),
+                        ("resources", &r.resources),
+                        ("resourceNames", &r.resource_names),
+                    ] {
+                        if !values.is_empty() {
+                            rule[field] = json!(values);
+                        }
+                    }
+                    rule
+                })
+                .collect();
+            let non_resource: Vec<Value> = rules
+                .non_resource
+                .iter()
+                .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
+                .collect();
             review["status"] = json!({
-                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                "incomplete": false,
+                "resourceRules": resource,
+                "nonResourceRules": non_resource,
+                "incomplete": rules.incomplete,
             });
+            if !rules.errors.is_empty() {
+                review["status"]["evaluationError"] = json!(rules.errors.join(", "));
+            }
         }
-        _ => {
+        plural => {
             let has_attributes = review.pointer("/spec/resourceAttributes").is_some()
                 || review.pointer("/spec/nonResourceAttributes").is_some();
             if !has_attributes {
@@ -75,7 +147,64 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
                     )],
                 ));
             }
-            review["status"] = json!({"allowed": true, "reason": "skiff: all authenticated users are authorized until RBAC is enabled"});
+            let spec = &review["spec"];
+            let user = match plural {
+                "selfsubjectaccessreviews" => ctx.user.clone(),
+                _ => {
+                    let name = spec["user"].as_str().unwrap_or("").to_string();
+                    let groups: Vec<String> = spec["groups"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|g| g.as_str().map(str::to_string))
+                        .collect();
+                    if name.is_empty() && groups.is_empty() {
+                        return Err(ApiError::invalid(
+                            "authorization.k8s.io",
+                            ctx.res.def.kind,
+                            "",
+                            vec![skiff_api::Cause::invalid(
+                                "spec.user",
+                                &json!(""),
+                                "at least one of user or group must be specified",
+                            )],
+                        ));
+                    }
+                    crate::UserInfo {
+                        name,
+                        uid: spec["uid"].as_str().unwrap_or("").to_string(),
+                        groups,
+                    }
+                }
+            };
+            if plural == "localsubjectaccessreviews" {
+                let ns = ctx.namespace();
+                let asked = spec
+                    .pointer("/resourceAttributes/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if spec.get("resourceAttributes").is_none() || asked != ns {
+                    return Err(ApiError::invalid(
+                        "authorization.k8s.io",
+                        ctx.res.def.kind,
+                        "",
+                        vec![skiff_api::Cause::invalid(
+                            "spec.resourceAttributes.namespace",
+                            &json!(asked),
+                            "must match metadata.namespace",
+                        )],
+                    ));
+                }
+            }
+            let decision = decide(ctx, &user, spec);
+            let mut status = json!({"allowed": decision.allowed()});
+            if matches!(decision, crate::authz::Decision::Deny(_)) {
+                status["denied"] = json!(true);
+            }
+            if !decision.reason().is_empty() {
+                status["reason"] = json!(decision.reason());
+            }
+            review["status"] = status;
         }
     }
     Ok(response::json(201, &review))

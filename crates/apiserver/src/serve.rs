@@ -390,6 +390,11 @@ async fn handle_http(
     let user = match header_user {
         // As upstream's union authenticator: the first that succeeds.
         Some(Some(u)) => Some(u),
+        // Credentials that fail are a 401 even with anonymous requests
+        // allowed (those are requests without any).
+        Some(None) if cert_user.is_none() => {
+            return crate::response::error(&skiff_api::ApiError::unauthorized());
+        }
         Some(None) | None => cert_user,
     };
     server

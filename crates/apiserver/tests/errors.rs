@@ -266,14 +266,42 @@ async fn overload_answers_429() {
 }
 
 #[tokio::test]
-async fn unauthenticated_requests_get_401_except_health_and_version() {
-    let (s, _store, _dir) = server(Options::default()).await;
+async fn requests_without_credentials_are_anonymous_or_401() {
     let anonymous = |path: &str| {
         http::Request::builder()
             .uri(path)
             .body(Bytes::new())
             .unwrap()
     };
+    // --anonymous-auth (the default): system:anonymous, which RBAC refuses
+    // everything but public information (no bootstrap policy here).
+    let (s, _store, _dir) = server(Options::default()).await;
+    for (path, message) in [
+        (
+            "/api/v1/namespaces",
+            r#"namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope"#,
+        ),
+        (
+            "/apis",
+            r#"forbidden: User "system:anonymous" cannot get path "/apis""#,
+        ),
+        (
+            "/metrics",
+            r#"forbidden: User "system:anonymous" cannot get path "/metrics""#,
+        ),
+    ] {
+        let resp = s.handle(anonymous(path), None).await;
+        assert_eq!(resp.status(), 403, "{path}");
+        let body: Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(body["message"], message);
+    }
+    // --anonymous-auth=false: 401.
+    let (s, _store, _dir) = server(Options {
+        anonymous_auth: false,
+        ..Options::default()
+    })
+    .await;
     for path in ["/api/v1/namespaces", "/apis", "/metrics", "/openapi/v3"] {
         let resp = s.handle(anonymous(path), None).await;
         assert_eq!(resp.status(), 401, "{path}");

@@ -150,6 +150,22 @@ async fn unauthenticated_bodies_are_never_read() {
         .expect("answered before any body byte was sent")
         .unwrap();
     let answer = String::from_utf8_lossy(&buf[..n]);
+    // Without credentials: system:anonymous, refused by the authorizer.
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    // With a token that authenticates no one: 401, the body unread too.
+    let mut s = tls(&f).await;
+    s.write_all(
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+          Authorization: Bearer wrong\r\nContent-Type: application/json\r\n\
+          Content-Length: 3000000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("answered before any body byte was sent")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 
     // With credentials, a body over the limit is refused as it arrives.

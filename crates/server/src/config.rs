@@ -26,6 +26,10 @@ impl std::str::FromStr for StoreKind {
     }
 }
 
+/// The authorizers a cluster runs with unless told otherwise (kubeadm's and
+/// k3s's `Node,RBAC` once the Node authorizer exists).
+pub const DEFAULT_AUTHORIZATION_MODE: &str = "RBAC";
+
 /// The resolved configuration.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -49,6 +53,11 @@ pub struct Config {
     pub token: Option<String>,
     pub max_requests_inflight: usize,
     pub max_mutating_requests_inflight: usize,
+    /// `--authorization-mode`: the authorizers after `system:masters`, in order.
+    pub authorization_modes: Vec<skiff_apiserver::authz::Mode>,
+    /// `--anonymous-auth`: requests without credentials are
+    /// `system:anonymous` (default true, as upstream).
+    pub anonymous_auth: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +80,8 @@ impl std::fmt::Debug for Config {
                 "max_mutating_requests_inflight",
                 &self.max_mutating_requests_inflight,
             )
+            .field("authorization_modes", &self.authorization_modes)
+            .field("anonymous_auth", &self.anonymous_auth)
             .finish()
     }
 }
@@ -93,6 +104,8 @@ pub struct Layer {
     pub token: Option<String>,
     pub max_requests_inflight: Option<usize>,
     pub max_mutating_requests_inflight: Option<usize>,
+    pub authorization_mode: Option<String>,
+    pub anonymous_auth: Option<bool>,
 }
 
 /// Why a configuration is unusable.
@@ -104,6 +117,8 @@ pub enum ConfigError {
     NoDataDir,
     #[error("--store etcd needs --etcd-servers")]
     NoEtcdServers,
+    #[error("--authorization-mode: {0}")]
+    AuthorizationMode(String),
 }
 
 impl Layer {
@@ -137,6 +152,8 @@ impl Layer {
             max_mutating_requests_inflight: self
                 .max_mutating_requests_inflight
                 .or(lower.max_mutating_requests_inflight),
+            authorization_mode: self.authorization_mode.or(lower.authorization_mode),
+            anonymous_auth: self.anonymous_auth.or(lower.anonymous_auth),
         }
     }
 
@@ -147,6 +164,12 @@ impl Layer {
         if store == StoreKind::Etcd && etcd_servers.is_empty() {
             return Err(ConfigError::NoEtcdServers);
         }
+        let authorization_modes = skiff_apiserver::authz::Mode::parse_list(
+            self.authorization_mode
+                .as_deref()
+                .unwrap_or(DEFAULT_AUTHORIZATION_MODE),
+        )
+        .map_err(ConfigError::AuthorizationMode)?;
         Ok(Config {
             data_dir: self.data_dir.ok_or(ConfigError::NoDataDir)?,
             bind_address: self.bind_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -161,6 +184,8 @@ impl Layer {
             token: self.token,
             max_requests_inflight: self.max_requests_inflight.unwrap_or(400),
             max_mutating_requests_inflight: self.max_mutating_requests_inflight.unwrap_or(200),
+            authorization_modes,
+            anonymous_auth: self.anonymous_auth.unwrap_or(true),
         })
     }
 }

@@ -145,6 +145,8 @@ pub async fn run(
             advertise_address: advertise.to_string(),
             token_issuer: Some(Arc::new(token_issuer)),
             kubelet_tls: Some(kubelet_tls(&pki)?),
+            authorization_modes: config.authorization_modes.clone(),
+            anonymous_auth: config.anonymous_auth,
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -66,6 +66,14 @@ struct ServerArgs {
     /// Mutating requests served at once before 429.
     #[arg(long, env = "SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT")]
     max_mutating_requests_inflight: Option<usize>,
+    /// Authorizers in order after system:masters: RBAC, AlwaysAllow, AlwaysDeny
+    /// (comma separated; default RBAC).
+    #[arg(long, env = "SKIFF_AUTHORIZATION_MODE")]
+    authorization_mode: Option<String>,
+    /// Requests without credentials act as system:anonymous, authorized as
+    /// such (true, as upstream); false answers them 401.
+    #[arg(long, env = "SKIFF_ANONYMOUS_AUTH")]
+    anonymous_auth: Option<bool>,
     /// YAML file with the same settings (kebab-case keys), under flags and environment.
     #[arg(long, env = "SKIFF_CONFIG")]
     config: Option<PathBuf>,
@@ -88,6 +96,8 @@ impl ServerArgs {
                 token: self.token,
                 max_requests_inflight: self.max_requests_inflight,
                 max_mutating_requests_inflight: self.max_mutating_requests_inflight,
+                authorization_mode: self.authorization_mode,
+                anonymous_auth: self.anonymous_auth,
             },
             self.config,
         )

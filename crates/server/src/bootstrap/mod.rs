@@ -9,6 +9,8 @@
 //! - `namespaces`: `default`, `kube-system`, `kube-public`, `kube-node-lease`;
 //! - `kubernetes_service`: the `kubernetes` Service, its Endpoints and
 //!   EndpointSlice from every live server's master lease;
+//! - `rbac`: upstream's bootstrap policy (ClusterRoles, ClusterRoleBindings,
+//!   the kube-system and kube-public Roles and RoleBindings);
 //! - `priority_classes`: `system-node-critical`, `system-cluster-critical`;
 //! - `apiservices`: the local APIService of every built-in group version;
 //! - `flowcontrol`: API Priority and Fairness' mandatory and suggested
@@ -22,6 +24,7 @@ pub mod kubernetes_service;
 pub mod namespaces;
 mod priorities;
 pub mod priority_classes;
+pub mod rbac;
 pub mod service_cidr;
 
 use std::net::SocketAddr;
@@ -103,10 +106,11 @@ impl Bootstrap {
         kubernetes_service::reconcile_endpoints(&self.client, &live, port).await
     }
 
-    /// Everything else: namespaces, priority classes, the default ServiceCIDR,
+    /// Everything else: namespaces, the RBAC bootstrap policy, priority classes, the default ServiceCIDR,
     /// APIServices, flow control.
     pub async fn reconcile_system(&self) -> Result<(), BootstrapError> {
         namespaces::reconcile(&self.client).await?;
+        rbac::reconcile(&self.client).await?;
         priority_classes::reconcile(&self.client).await?;
         service_cidr::reconcile(&self.client).await?;
         apiservices::reconcile(&self.client).await?;

@@ -1,0 +1,255 @@
+//! Privilege escalation prevention, as upstream's RBAC storage
+//! (`pkg/registry/rbac/{role,clusterrole,rolebinding,clusterrolebinding}/policybased`
+//! and `pkg/registry/rbac/validation.ConfirmNoEscalation`): a user may write
+//! a role only with rules they already hold, and bind a role only when they
+//! hold its rules, unless they are in `system:masters` or are allowed the
+//! `escalate` (roles) or `bind` (bindings) verb on it.
+
+use serde_json::Value;
+use skiff_api::ApiError;
+
+use super::{PolicyRule, covers};
+use crate::UserInfo;
+use crate::authz::{Attributes, Authorizer, PRIVILEGED_GROUP};
+use crate::request::RequestInfo;
+
+const GROUP: &str = "rbac.authorization.k8s.io";
+
+fn rules_of(obj: &Value) -> Vec<PolicyRule> {
+    obj.get("rules")
+        .cloned()
+        .and_then(|r| serde_json::from_value(r).ok())
+        .unwrap_or_default()
+}
+
+fn allowed(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    let info = RequestInfo {
+        group: GROUP.into(),
+        version: String::new(),
+        namespace: namespace.into(),
+        resource: resource.into(),
+        name: name.into(),
+        subresource: String::new(),
+        verb: verb.into(),
+    };
+    authorizer
+        .authorize(&Attributes {
+            user,
+            resource: Some(&info),
+            path: "",
+            verb,
+        })
+        .allowed()
+}
+
+/// A role's rules that its writer does not hold, as upstream words it.
+fn confirm_no_escalation(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    namespace: &str,
+    rules: &[PolicyRule],
+) -> Result<(), String> {
+    let held = authorizer.rules_for(user, namespace);
+    let owner: Vec<PolicyRule> = held
+        .resource
+        .iter()
+        .map(|r| PolicyRule {
+            verbs: r.verbs.clone(),
+            api_groups: r.api_groups.clone(),
+            resources: r.resources.clone(),
+            resource_names: r.resource_names.clone(),
+            non_resource_urls: Vec::new(),
+        })
+        .chain(held.non_resource.iter().map(|r| PolicyRule {
+            verbs: r.verbs.clone(),
+            non_resource_urls: r.non_resource_urls.clone(),
+            ..PolicyRule::default()
+        }))
+        .collect();
+    let (ok, missing) = covers(&owner, rules);
+    if ok {
+        return Ok(());
+    }
+    let mut described: Vec<String> = compact(missing).iter().map(compact_string).collect();
+    described.sort();
+    described.dedup();
+    let mut msg = format!(
+        "user {:?} (groups={}) is attempting to grant RBAC permissions not currently held:\n{}",
+        user.name,
+        go_quoted(&user.groups),
+        described.join("\n")
+    );
+    if !held.errors.is_empty() {
+        msg.push_str(&format!(
+            "; resolution errors: [{}]",
+            held.errors.join(", ")
+        ));
+    }
+    Err(msg)
+}
+
+/// Go's `%q` of a `[]string`: `["a" "b"]`.
+fn go_quoted(list: &[String]) -> String {
+    let items: Vec<String> = list.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", items.join(" "))
+}
+
+/// Upstream's `CompactString`.
+fn compact_string(r: &PolicyRule) -> String {
+    let mut parts = Vec::new();
+    for (label, values) in [
+        ("APIGroups", &r.api_groups),
+        ("Resources", &r.resources),
+        ("NonResourceURLs", &r.non_resource_urls),
+        ("ResourceNames", &r.resource_names),
+        ("Verbs", &r.verbs),
+    ] {
+        if !values.is_empty() {
+            parts.push(format!("{label}:{}", go_quoted(values)));
+        }
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Upstream's `CompactRules`: simple rules (one group, one resource, no
+/// names) of the same group and resource become one with all their verbs.
+fn compact(rules: Vec<PolicyRule>) -> Vec<PolicyRule> {
+    let mut out: Vec<PolicyRule> = Vec::new();
+    for rule in rules {
+        let simple = rule.api_groups.len() == 1
+            && rule.resources.len() == 1
+            && rule.resource_names.is_empty()
+            && rule.non_resource_urls.is_empty();
+        if simple
+            && let Some(existing) = out.iter_mut().find(|o| {
+                o.api_groups == rule.api_groups
+                    && o.resources == rule.resources
+                    && o.resource_names.is_empty()
+                    && o.non_resource_urls.is_empty()
+            })
+        {
+            for v in rule.verbs {
+                if !existing.verbs.contains(&v) {
+                    existing.verbs.push(v);
+                }
+            }
+            continue;
+        }
+        out.push(rule);
+    }
+    out
+}
+
+fn privileged(user: &UserInfo) -> bool {
+    user.groups.iter().any(|g| g == PRIVILEGED_GROUP)
+}
+
+/// Checks a Role or ClusterRole about to be written (`old`: what it
+/// replaces, for an update: unchanged rules need no check).
+pub fn check_role(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    plural: &str,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
+    let rules = rules_of(obj);
+    if privileged(user) || old.is_some_and(|o| rules_of(o) == rules) {
+        return Ok(());
+    }
+    let namespace = skiff_api::meta::namespace(obj);
+    let name = skiff_api::meta::name(obj);
+    if allowed(authorizer, user, "escalate", plural, namespace, name) {
+        return Ok(());
+    }
+    confirm_no_escalation(authorizer, user, namespace, &rules)
+        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))
+}
+
+/// Checks a RoleBinding or ClusterRoleBinding about to be written: its
+/// writer must be allowed to `bind` the role, or hold its rules.
+/// `role_rules` resolves the role reference (Err: upstream's not-found text).
+pub fn check_binding(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    plural: &str,
+    obj: &Value,
+    old: Option<&Value>,
+    role_rules: impl Fn(&str, &str, &str) -> Result<Vec<PolicyRule>, String>,
+) -> Result<(), ApiError> {
+    if privileged(user) {
+        return Ok(());
+    }
+    // Only the fields garbage collection needs changed: allowed as upstream.
+    if let Some(old) = old {
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                for f in [
+                    "ownerReferences",
+                    "finalizers",
+                    "resourceVersion",
+                    "managedFields",
+                    "generation",
+                ] {
+                    m.remove(f);
+                }
+            }
+            v
+        };
+        if strip(obj) == strip(old) {
+            return Ok(());
+        }
+    }
+    let namespace = skiff_api::meta::namespace(obj);
+    let name = skiff_api::meta::name(obj);
+    let kind = obj
+        .pointer("/roleRef/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let role = obj
+        .pointer("/roleRef/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let role_resource = match kind {
+        "ClusterRole" => "clusterroles",
+        _ => "roles",
+    };
+    if allowed(authorizer, user, "bind", role_resource, namespace, role) {
+        return Ok(());
+    }
+    let rules = role_rules(kind, namespace, role)
+        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))?;
+    confirm_no_escalation(authorizer, user, namespace, &rules)
+        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_rules_described_as_upstream() {
+        let rules: Vec<PolicyRule> = serde_json::from_value(serde_json::json!([
+            {"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]},
+            {"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]},
+            {"verbs": ["get"], "nonResourceURLs": ["/metrics"]},
+        ]))
+        .unwrap();
+        let described: Vec<String> = compact(rules).iter().map(compact_string).collect();
+        assert_eq!(
+            described,
+            [
+                r#"{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}"#,
+                r#"{NonResourceURLs:["/metrics"], Verbs:["get"]}"#
+            ]
+        );
+    }
+}

@@ -38,11 +38,16 @@ impl Cluster {
 
     /// A kubeconfig for a token user.
     fn user(&self, name: &str) -> PathBuf {
+        self.token_config(name, &format!("{name}-token"))
+    }
+
+    /// A kubeconfig presenting `token`.
+    fn token_config(&self, name: &str, token: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{name}.kubeconfig"));
         std::fs::write(
             &path,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{}\n    insecure-skip-tls-verify: true\n  name: c\nusers:\n- name: u\n  user: {{token: {name}-token}}\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n",
+                "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{}\n    insecure-skip-tls-verify: true\n  name: c\nusers:\n- name: u\n  user: {{token: {token}}}\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n",
                 self.server.port
             ),
         )
@@ -65,9 +70,18 @@ impl Cluster {
 
     /// kubectl as a token user: (success, stdout + stderr).
     fn as_user(&self, user: &str, args: &[&str]) -> (bool, String) {
+        self.with_config(&self.user(user), args)
+    }
+
+    /// kubectl presenting `token`.
+    fn with_token(&self, token: &str, args: &[&str]) -> (bool, String) {
+        self.with_config(&self.token_config("bearer", token), args)
+    }
+
+    fn with_config(&self, config: &std::path::Path, args: &[&str]) -> (bool, String) {
         let out = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(self.user(user))
+            .arg(config)
             .args(args)
             .output()
             .unwrap();
@@ -395,4 +409,115 @@ fn aggregated_cluster_roles_follow_the_roles_they_select() {
             .as_array()
             .is_some_and(|r| !r.is_empty())
     );
+}
+
+#[test]
+fn service_account_tokens_authenticate_while_what_they_name_exists() {
+    let c = Cluster::start();
+    let s = &c.server;
+    s.ok(&["create", "namespace", "dev"]);
+    s.ok(&["create", "serviceaccount", "robot", "-n", "dev"]);
+    s.ok(&[
+        "create",
+        "rolebinding",
+        "robot-view",
+        "--clusterrole=view",
+        "--serviceaccount=dev:robot",
+        "-n",
+        "dev",
+    ]);
+    let token = s.ok(&["create", "token", "robot", "-n", "dev"]);
+    let token = token.trim();
+    let (ok, out) = c.with_token(
+        token,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        r#"system:serviceaccount:dev:robot ["system:serviceaccounts","system:serviceaccounts:dev","system:authenticated"]"#
+    );
+    eventually("the robot views dev", || {
+        c.with_token(token, &["get", "configmaps", "-n", "dev"]).0
+    });
+    // TokenReview, as webhook authenticators and aggregated servers ask.
+    let review = c.dir.path().join("tokenreview.yaml");
+    std::fs::write(
+        &review,
+        format!(
+            "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: {token}\n"
+        ),
+    )
+    .unwrap();
+    let out = s.ok(&[
+        "create",
+        "-f",
+        review.to_str().unwrap(),
+        "-o",
+        "jsonpath={.status.authenticated} {.status.user.username}",
+    ]);
+    assert_eq!(out, "true system:serviceaccount:dev:robot");
+    let (ok, out) = c.with_token(token, &["get", "configmaps", "-n", "default"]);
+    assert!(
+        !ok && out.contains(
+            r#"User "system:serviceaccount:dev:robot" cannot list resource "configmaps""#
+        ),
+        "{out}"
+    );
+    // A token bound to a pod stops working once the pod is gone.
+    s.ok(&[
+        "run",
+        "worker",
+        "--image=busybox",
+        "-n",
+        "dev",
+        r#"--overrides={"spec":{"serviceAccountName":"robot"}}"#,
+    ]);
+    let uid = s.ok(&[
+        "get",
+        "pod",
+        "worker",
+        "-n",
+        "dev",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let bound = s.ok(&[
+        "create",
+        "token",
+        "robot",
+        "-n",
+        "dev",
+        "--bound-object-kind=Pod",
+        "--bound-object-name=worker",
+        &format!("--bound-object-uid={uid}"),
+    ]);
+    let bound = bound.trim();
+    assert!(c.with_token(bound, &["get", "configmaps", "-n", "dev"]).0);
+    s.ok(&[
+        "delete",
+        "pod",
+        "worker",
+        "-n",
+        "dev",
+        "--grace-period=0",
+        "--force",
+    ]);
+    let (ok, out) = c.with_token(bound, &["get", "configmaps", "-n", "dev"]);
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
+    // So does every token of a service account deleted (and made again).
+    s.ok(&["delete", "serviceaccount", "robot", "-n", "dev"]);
+    s.ok(&["create", "serviceaccount", "robot", "-n", "dev"]);
+    let (ok, out) = c.with_token(token, &["get", "configmaps", "-n", "dev"]);
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
+    // A token signed by someone else is no one.
+    let mut forged: Vec<&str> = token.split('.').collect();
+    forged[2] = "AAAA";
+    let (ok, out) = c.with_token(&forged.join("."), &["get", "configmaps", "-n", "dev"]);
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
 }

@@ -142,18 +142,20 @@ impl Authenticator {
 
     /// The user of an `Authorization` header value, if it carries a known token.
     pub fn authenticate_header(&self, header: &str) -> Option<UserInfo> {
-        // Upstream's bearer token authenticator: "Bearer <token>", the
-        // scheme in any case; an empty token never authenticates.
-        let (scheme, rest) = header.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let token = rest.split(' ').next().unwrap_or("").trim();
-        if token.is_empty() {
-            return None;
-        }
-        self.tokens.get(token).cloned()
+        self.tokens.get(bearer_token(header)?).cloned()
     }
+}
+
+/// The token of an `Authorization` header (upstream's bearer token
+/// authenticator: "Bearer <token>", the scheme in any case); an empty token
+/// is none.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.split(' ').next().unwrap_or("").trim();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Splits one CSV line, honouring double quotes.

@@ -382,11 +382,18 @@ async fn handle_http(
 ) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(crate::connect::PeerAddr(peer));
-    let header_user = parts
+    let header = parts
         .headers
         .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|h| authn.authenticate_header(h));
+        .and_then(|v| v.to_str().ok());
+    let mut header_user = header.map(|h| authn.authenticate_header(h));
+    // Not a static token: a service account's (a JWT the server signed).
+    if let (Some(None), Some(h)) = (&header_user, header)
+        && let Some(token) = crate::authn::bearer_token(h)
+        && token.matches('.').count() == 2
+    {
+        header_user = Some(crate::serviceaccount::authenticate(server, token).await);
+    }
     let user = match header_user {
         // As upstream's union authenticator: the first that succeeds.
         Some(Some(u)) => Some(u),

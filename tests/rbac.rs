@@ -521,3 +521,63 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
     let (ok, out) = c.with_token(&forged.join("."), &["get", "configmaps", "-n", "dev"]);
     assert!(!ok && out.contains("Unauthorized"), "{out}");
 }
+
+/// The policy a new cluster holds is upstream's 1.33 bootstrap policy, object
+/// for object (aggregated roles' rules are their aggregation's).
+#[test]
+fn the_bootstrap_policy_is_upstreams() {
+    let c = Cluster::start();
+    let s = &c.server;
+    let files = [
+        (
+            "clusterroles",
+            include_str!("../crates/server/src/bootstrap/rbac/cluster-roles.yaml"),
+        ),
+        (
+            "clusterrolebindings",
+            include_str!("../crates/server/src/bootstrap/rbac/cluster-role-bindings.yaml"),
+        ),
+        (
+            "roles",
+            include_str!("../crates/server/src/bootstrap/rbac/namespace-roles.yaml"),
+        ),
+        (
+            "rolebindings",
+            include_str!("../crates/server/src/bootstrap/rbac/namespace-role-bindings.yaml"),
+        ),
+    ];
+    let mut system_roles = 0;
+    for (kind, text) in files {
+        let expected: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        let stored = s.json(&["get", kind, "-A", "-o", "json"]);
+        let stored = stored["items"].as_array().unwrap();
+        for want in expected["items"].as_array().unwrap() {
+            let (name, ns) = (&want["metadata"]["name"], &want["metadata"]["namespace"]);
+            let have = stored
+                .iter()
+                .find(|o| {
+                    &o["metadata"]["name"] == name
+                        && (ns.is_null() || &o["metadata"]["namespace"] == ns)
+                })
+                .unwrap_or_else(|| panic!("{kind} {name} is missing"));
+            for field in ["roleRef", "subjects", "aggregationRule"] {
+                assert_eq!(have[field], want[field], "{kind} {name}: {field}");
+            }
+            if want["aggregationRule"].is_null() {
+                assert_eq!(have["rules"], want["rules"], "{kind} {name}: rules");
+            }
+            for (k, v) in want["metadata"]["labels"].as_object().unwrap() {
+                assert_eq!(
+                    &have["metadata"]["labels"][k], v,
+                    "{kind} {name}: label {k}"
+                );
+            }
+            assert_eq!(
+                have["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"],
+                "true"
+            );
+            system_roles += usize::from(name.as_str().unwrap().starts_with("system:"));
+        }
+    }
+    assert!(system_roles > 40, "{system_roles}");
+}

@@ -83,6 +83,29 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
+/// An HTTPS client presenting a bearer token (the cluster CA from the kubeconfig).
+fn token_client(kubeconfig: &str, token: &str) -> Result<reqwest::Client> {
+    let line = kubeconfig
+        .lines()
+        .find(|l| l.trim_start().starts_with("certificate-authority-data"))
+        .context("certificate-authority-data in kubeconfig")?;
+    let ca = reqwest::Certificate::from_pem(
+        &base64::engine::general_purpose::STANDARD
+            .decode(line.split(':').nth(1).unwrap_or("").trim())?,
+    )?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .default_headers(headers)
+        .pool_max_idle_per_host(256)
+        .build()?)
+}
+
 /// An HTTPS client with the admin's certificate from the kubeconfig.
 fn client(kubeconfig: &str) -> Result<reqwest::Client> {
     let field = |name: &str| -> Result<Vec<u8>> {
@@ -114,9 +137,15 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|| tmp.path().join("data"));
     let port = skiff_testutil::free_port();
     let started = Instant::now();
+    // A user authorized by RBAC (edit in the bench namespace) beside the
+    // admin (system:masters, allowed before RBAC is asked).
+    let tokens = tmp.path().join("tokens.csv");
+    std::fs::write(&tokens, "bench-token,bench,2000,\n")?;
     let child = Command::new(&args.skiff)
         .args(["server", "--data-dir"])
         .arg(&data)
+        .arg("--token-auth-file")
+        .arg(&tokens)
         .args(["--secure-port", &port.to_string()])
         .env("SKIFF_LOG", "warn")
         .stdout(Stdio::null())
@@ -159,13 +188,47 @@ async fn main() -> Result<()> {
         .await?
         .error_for_status()?;
 
-    // Creates.
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "bench-edit", "namespace": "bench"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bench"}]});
+    http.post(format!(
+        "{base}/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings"
+    ))
+    .json(&binding)
+    .send()
+    .await?
+    .error_for_status()?;
+    let rbac_user = token_client(&std::fs::read_to_string(&kubeconfig_path)?, "bench-token")?;
+    // Until the binding (and edit's aggregated rules) are in the policy.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rbac_user
+        .get(format!("{base}/api/v1/namespaces/bench/pods?limit=1"))
+        .send()
+        .await?
+        .status()
+        .is_success()
+    {
+        if Instant::now() > deadline {
+            bail!("the RBAC user was never allowed to list pods");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Creates: every other client as the RBAC user, at the same time, so
+    // that both identities see the same server.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
+    let mut rbac_tasks = Vec::new();
     let tasks: Vec<_> = (0..args.clients)
-        .map(|_| {
-            let (http, base, next, total) = (http.clone(), base.clone(), next.clone(), args.pods);
-            tokio::spawn(async move {
+        .filter_map(|c| {
+            let http = if c % 2 == 1 {
+                rbac_user.clone()
+            } else {
+                http.clone()
+            };
+            let (base, next, total) = (base.clone(), next.clone(), args.pods);
+            let task = tokio::spawn(async move {
                 let mut h = hist();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -187,17 +250,33 @@ async fn main() -> Result<()> {
                     r.bytes().await?;
                     h.record(t.elapsed().as_micros().max(1) as u64)?;
                 }
-            })
+            });
+            if c % 2 == 1 {
+                rbac_tasks.push(task);
+                None
+            } else {
+                Some(task)
+            }
         })
         .collect();
     let h = merged(tasks).await?;
+    let h_rbac = merged(rbac_tasks).await?;
     let took = start.elapsed();
+    let mut all = h.clone();
+    all.add(&h_rbac)?;
     println!(
         "| pod creates, {} clients | {:.0} creates/s (p50 {:.2} ms, p99 {:.2} ms) |",
         args.clients,
         args.pods as f64 / took.as_secs_f64(),
+        ms(&all, 0.5),
+        ms(&all, 0.99)
+    );
+    println!(
+        "| … as system:masters / as an RBAC user (edit) | p50 {:.2} / {:.2} ms, mean {:.2} / {:.2} ms |",
         ms(&h, 0.5),
-        ms(&h, 0.99)
+        ms(&h_rbac, 0.5),
+        h.mean() / 1000.0,
+        h_rbac.mean() / 1000.0
     );
 
     // GETs.

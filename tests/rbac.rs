@@ -581,3 +581,52 @@ fn the_bootstrap_policy_is_upstreams() {
     }
     assert!(system_roles > 40, "{system_roles}");
 }
+
+/// Bootstrap tokens (`kube-system/bootstrap-token-<id>` Secrets), as
+/// `kubeadm join` uses them.
+#[test]
+fn bootstrap_tokens_authenticate_until_they_expire() {
+    let c = Cluster::start();
+    let s = &c.server;
+    let token = |id: &str, expiration: &str| {
+        let mut args = vec![
+            "create".to_string(),
+            "secret".into(),
+            "generic".into(),
+            format!("bootstrap-token-{id}"),
+            "-n".into(),
+            "kube-system".into(),
+            "--type=bootstrap.kubernetes.io/token".into(),
+            format!("--from-literal=token-id={id}"),
+            "--from-literal=token-secret=0123456789abcdef".into(),
+            "--from-literal=usage-bootstrap-authentication=true".into(),
+            "--from-literal=auth-extra-groups=system:bootstrappers:kubeadm:default-node-token"
+                .into(),
+        ];
+        if !expiration.is_empty() {
+            args.push(format!("--from-literal=expiration={expiration}"));
+        }
+        s.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    };
+    token("abcdef", "");
+    let (ok, out) = c.with_token(
+        "abcdef.0123456789abcdef",
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        r#"system:bootstrap:abcdef ["system:bootstrappers","system:bootstrappers:kubeadm:default-node-token","system:authenticated"]"#
+    );
+    // A wrong secret, an expired token: no one.
+    let (ok, out) = c.with_token("abcdef.0123456789abcdee", &["auth", "whoami"]);
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
+    token("expird", "2020-01-01T00:00:00Z");
+    let (ok, out) = c.with_token("expird.0123456789abcdef", &["auth", "whoami"]);
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
+}

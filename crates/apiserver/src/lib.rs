@@ -13,6 +13,7 @@
 mod admission;
 pub mod authn;
 pub mod authz;
+mod bootstrap_token;
 mod cacher;
 mod client;
 mod clusterrole_aggregation;

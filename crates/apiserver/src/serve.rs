@@ -387,12 +387,16 @@ async fn handle_http(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let mut header_user = header.map(|h| authn.authenticate_header(h));
-    // Not a static token: a service account's (a JWT the server signed).
+    // Not a static token: a service account's (a JWT the server signed),
+    // or a bootstrap token.
     if let (Some(None), Some(h)) = (&header_user, header)
         && let Some(token) = crate::authn::bearer_token(h)
-        && token.matches('.').count() == 2
     {
-        header_user = Some(crate::serviceaccount::authenticate(server, token).await);
+        header_user = Some(match token.matches('.').count() {
+            2 => crate::serviceaccount::authenticate(server, token).await,
+            1 => crate::bootstrap_token::authenticate(server, token).await,
+            _ => None,
+        });
     }
     let user = match header_user {
         // As upstream's union authenticator: the first that succeeds.

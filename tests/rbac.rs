@@ -18,6 +18,11 @@ struct Cluster {
 impl Cluster {
     /// A server with static tokens for alice (no groups) and bob (group devs).
     fn start() -> Cluster {
+        Self::start_with(|_| Vec::new())
+    }
+
+    /// [`Cluster::start`] with more flags, made knowing the directory.
+    fn start_with(extra: impl Fn(&std::path::Path) -> Vec<String>) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(
@@ -26,12 +31,13 @@ impl Cluster {
         )
         .unwrap();
         let port = skiff_testutil::free_port();
-        let mut server = SkiffServer::new(
-            &dir.path().join("data"),
-            "127.0.0.1",
-            port,
-            &["--token-auth-file", tokens.to_str().unwrap()],
-        );
+        let mut flags = vec![
+            "--token-auth-file".to_string(),
+            tokens.to_str().unwrap().to_string(),
+        ];
+        flags.extend(extra(dir.path()));
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let mut server = SkiffServer::new(&dir.path().join("data"), "127.0.0.1", port, &flags);
         server.start().unwrap();
         Cluster { server, dir }
     }
@@ -629,4 +635,99 @@ fn bootstrap_tokens_authenticate_until_they_expire() {
     token("expird", "2020-01-01T00:00:00Z");
     let (ok, out) = c.with_token("expird.0123456789abcdef", &["auth", "whoami"]);
     assert!(!ok && out.contains("Unauthorized"), "{out}");
+}
+
+/// The audit log records requests at the level the policy's first matching
+/// rule gives, with the authorizer's decision.
+#[test]
+fn the_audit_log_follows_its_policy() {
+    let c = Cluster::start_with(|dir| {
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(
+            &policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n\
+             - level: None\n  nonResourceURLs: [/healthz*, /readyz*, /livez*, /version]\n\
+             - level: Metadata\n  resources: [{group: \"\", resources: [secrets]}]\n\
+             - level: Request\n  resources: [{group: \"\", resources: [configmaps]}]\n\
+             - level: None\n",
+        )
+        .unwrap();
+        vec![
+            "--audit-policy-file".into(),
+            policy.to_str().unwrap().into(),
+            "--audit-log-path".into(),
+            dir.join("audit/audit.log").to_str().unwrap().into(),
+        ]
+    });
+    let s = &c.server;
+    s.ok(&["create", "configmap", "audited", "--from-literal=k=v"]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "hidden",
+        "--from-literal=k=v",
+    ]);
+    let (ok, _) = c.as_user("alice", &["get", "configmaps"]);
+    assert!(!ok);
+    let log = c.dir.path().join("audit/audit.log");
+    let events = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let find = |events: &[serde_json::Value], verb: &str, resource: &str, user: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["verb"] == verb
+                    && e["objectRef"]["resource"] == resource
+                    && e["user"]["username"] == user
+            })
+            .cloned()
+    };
+    let mut all = Vec::new();
+    eventually("the requests are audited", || {
+        all = events();
+        find(&all, "list", "configmaps", "alice").is_some()
+    });
+    let create = find(&all, "create", "configmaps", "admin").unwrap();
+    assert_eq!(create["kind"], "Event");
+    assert_eq!(create["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(create["level"], "Request");
+    assert_eq!(create["stage"], "ResponseComplete");
+    assert_eq!(create["objectRef"]["namespace"], "default");
+    assert_eq!(create["objectRef"]["apiVersion"], "v1");
+    assert_eq!(create["responseStatus"]["code"], 201);
+    assert_eq!(create["requestObject"]["data"]["k"], "v");
+    assert!(create.get("responseObject").is_none());
+    assert_eq!(
+        create["annotations"]["authorization.k8s.io/decision"],
+        "allow"
+    );
+    assert!(create["userAgent"].as_str().unwrap().starts_with("kubectl"));
+    assert_eq!(create["sourceIPs"][0], "127.0.0.1");
+    assert_eq!(create["auditID"].as_str().unwrap().len(), 36);
+    let secret = find(&all, "create", "secrets", "admin").unwrap();
+    assert_eq!(secret["level"], "Metadata");
+    assert!(secret.get("requestObject").is_none(), "{secret}");
+    let denied = find(&all, "list", "configmaps", "alice").unwrap();
+    assert_eq!(
+        denied["annotations"]["authorization.k8s.io/decision"],
+        "forbid"
+    );
+    assert_eq!(denied["responseStatus"]["code"], 403);
+    assert_eq!(denied["responseStatus"]["reason"], "Forbidden");
+    // Nothing the policy leaves out, and no RequestReceived stage.
+    assert!(
+        all.iter().all(|e| e["stage"] == "ResponseComplete"),
+        "{all:?}"
+    );
+    assert!(all.iter().all(|e| e["requestURI"] != "/readyz"));
+    assert!(
+        all.iter()
+            .all(|e| e["objectRef"]["resource"] != "namespaces")
+    );
 }

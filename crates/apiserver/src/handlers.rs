@@ -86,6 +86,11 @@ pub async fn handle(
     {
         rbac.wait_synced().await;
     }
+    let audit_id = meta::new_uid();
+    let received = chrono::Utc::now();
+    let auditor = server.inner.options.audit.clone();
+    // Who authenticated, when it impersonates someone (for the audit).
+    let requestor = auditor.as_ref().map(|_| user.clone());
     let user = match crate::impersonation::impersonate(
         server.inner.authorizer.as_ref(),
         &parts.headers,
@@ -147,6 +152,33 @@ pub async fn handle(
             i.subresource.as_str(),
             "proxy" | "log" | "exec" | "attach" | "portforward"
         ));
+    let mut audit = auditor.as_ref().and_then(|a| {
+        let impersonator = requestor.as_ref().filter(|r| **r != user);
+        crate::audit::Event::begin(
+            a,
+            &crate::audit::Request {
+                audit_id: &audit_id,
+                user: &user,
+                impersonator,
+                verb: &verb,
+                resource: match &routed {
+                    Route::Resource(i) => Some(i),
+                    _ => None,
+                },
+                path: &path,
+                uri: parts
+                    .uri
+                    .path_and_query()
+                    .map_or(path.as_str(), |p| p.as_str()),
+                source_ips: source_ips(&parts),
+                user_agent: parts
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+                received,
+            },
+        )
+    });
     // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
     // so is the server's own loopback (exempt in upstream's priority and
     // fairness), so that its bootstrap controllers keep its lease under load.
@@ -160,7 +192,10 @@ pub async fn handle(
         };
         match sem.try_acquire() {
             Ok(p) => Some(p),
-            Err(_) => return response::error(&ApiError::too_many_requests(1)),
+            Err(_) => {
+                let e = ApiError::too_many_requests(1);
+                return audited(audit, &audit_id, response::error(&e), Some(&e), false).await;
+            }
         }
     };
     let attributes = crate::authz::Attributes {
@@ -200,7 +235,14 @@ pub async fn handle(
                 ..Default::default()
             },
         };
-        return response::error(&ApiError::forbidden(&user.name, &request, why));
+        let e = ApiError::forbidden(&user.name, &request, why);
+        if let Some(a) = &mut audit {
+            a.authorized(false, why);
+        }
+        return audited(audit, &audit_id, response::error(&e), Some(&e), false).await;
+    }
+    if let Some(a) = &mut audit {
+        a.authorized(true, decision.reason());
     }
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {
@@ -281,13 +323,23 @@ pub async fn handle(
             _ => Ok(response::text(404, "404 page not found\n")),
         },
         Route::Resource(info) => match body.read().await {
-            Ok(body) => resource(server, info, &parts, body, &params, &user).await,
+            Ok(body) => {
+                if let Some(a) = audit.as_mut().filter(|a| a.wants_request()) {
+                    let content_type = parts
+                        .headers
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("application/json");
+                    a.request_body = Some((body.clone(), content_type.to_string()));
+                }
+                resource(server, info, &parts, body, &params, &user).await
+            }
             Err(e) => Err(e),
         },
     };
-    let resp = match result {
-        Ok(r) => r,
-        Err(e) => response::error_for(&e, &parts.headers),
+    let (resp, failure) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (response::error_for(&e, &parts.headers), Some(e)),
     };
     server.inner.metrics.observe(
         &verb,
@@ -297,7 +349,62 @@ pub async fn handle(
         start.elapsed(),
         long_running,
     );
-    resp
+    audited(audit, &audit_id, resp, failure.as_ref(), long_running).await
+}
+
+/// The addresses a request came from: `X-Forwarded-For`'s, then the peer's.
+fn source_ips(parts: &http::request::Parts) -> Vec<String> {
+    let mut ips: Vec<String> = parts
+        .headers
+        .get("X-Forwarded-For")
+        .and_then(|v| v.to_str().ok())
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(|ip| ip.trim().to_string())
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .collect();
+    if let Some(peer) = parts.extensions.get::<crate::connect::PeerAddr>() {
+        let ip = peer.0.ip().to_string();
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    ips
+}
+
+/// The response with its `Audit-Id`, its audit event completed (for a
+/// long-running request: started now, completed when its body ends).
+async fn audited(
+    audit: Option<crate::audit::Event>,
+    audit_id: &str,
+    mut resp: http::Response<Body>,
+    failure: Option<&ApiError>,
+    long_running: bool,
+) -> http::Response<Body> {
+    if let Ok(v) = http::HeaderValue::from_str(audit_id) {
+        resp.headers_mut().insert("Audit-Id", v);
+    }
+    let Some(mut event) = audit else { return resp };
+    let code = resp.status().as_u16();
+    let status = failure.map(ApiError::status);
+    if long_running && failure.is_none() {
+        event.respond(code, None, None);
+        event.emit("ResponseStarted");
+        return resp.map(|body| response::holding(body, crate::audit::CompleteOnDrop(event)));
+    }
+    let (parts, body) = resp.into_parts();
+    let (body, bytes) = if event.wants_response() {
+        let bytes = http_body_util::BodyExt::collect(body)
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (response::full(bytes.clone()), Some(bytes))
+    } else {
+        (body, None)
+    };
+    event.respond(code, status.as_ref(), bytes.as_deref());
+    event.emit("ResponseComplete");
+    http::Response::from_parts(parts, body)
 }
 
 /// A document with its entity tag; 304 Not Modified when the client has it

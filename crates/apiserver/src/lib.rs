@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+pub mod audit;
 pub mod authn;
 pub mod authz;
 mod bootstrap_token;
@@ -83,6 +84,8 @@ pub struct Options {
     /// `system:anonymous` (group `system:unauthenticated`) and authorized
     /// as such, instead of refused with 401.
     pub anonymous_auth: bool,
+    /// `--audit-policy-file` with `--audit-log-*`: None audits nothing.
+    pub audit: Option<Arc<audit::Auditor>>,
 }
 
 impl Default for Options {
@@ -95,6 +98,7 @@ impl Default for Options {
             kubelet_tls: None,
             authorization_modes: vec![authz::Mode::Rbac],
             anonymous_auth: true,
+            audit: None,
         }
     }
 }

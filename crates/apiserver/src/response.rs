@@ -175,3 +175,38 @@ pub fn error(err: &ApiError) -> http::Response<Body> {
 pub fn text(status: u16, body: impl Into<Bytes>) -> http::Response<Body> {
     bytes_response(status, "text/plain; charset=utf-8", body)
 }
+
+/// A body that keeps `guard` until it is done (dropped): a connection's
+/// busy mark, an audit event completed on drop.
+pub fn holding<G: Send + Sync + Unpin + 'static>(inner: Body, guard: G) -> Body {
+    Holding {
+        inner,
+        _guard: guard,
+    }
+    .boxed()
+}
+
+struct Holding<G> {
+    inner: Body,
+    _guard: G,
+}
+
+impl<G: Unpin> hyper::body::Body for Holding<G> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}

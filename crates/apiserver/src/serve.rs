@@ -337,33 +337,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
 }
 
 /// A response body that keeps its connection busy until it is done.
-struct Guarded {
-    inner: Body,
-    _busy: Busy,
-}
-
 fn guarded(inner: Body, busy: Busy) -> Body {
-    http_body_util::BodyExt::boxed(Guarded { inner, _busy: busy })
-}
-
-impl hyper::body::Body for Guarded {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
+    crate::response::holding(inner, busy)
 }
 
 impl Drop for Busy {

@@ -58,6 +58,14 @@ pub struct Config {
     /// `--anonymous-auth`: requests without credentials are
     /// `system:anonymous` (default true, as upstream).
     pub anonymous_auth: bool,
+    /// `--audit-policy-file` and `--audit-log-path` (both needed to audit),
+    /// `--audit-log-maxage` (days), `--audit-log-maxbackup`,
+    /// `--audit-log-maxsize` (MB).
+    pub audit_policy_file: Option<PathBuf>,
+    pub audit_log_path: Option<PathBuf>,
+    pub audit_log_maxage: u64,
+    pub audit_log_maxbackup: usize,
+    pub audit_log_maxsize: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -82,6 +90,11 @@ impl std::fmt::Debug for Config {
             )
             .field("authorization_modes", &self.authorization_modes)
             .field("anonymous_auth", &self.anonymous_auth)
+            .field("audit_policy_file", &self.audit_policy_file)
+            .field("audit_log_path", &self.audit_log_path)
+            .field("audit_log_maxage", &self.audit_log_maxage)
+            .field("audit_log_maxbackup", &self.audit_log_maxbackup)
+            .field("audit_log_maxsize", &self.audit_log_maxsize)
             .finish()
     }
 }
@@ -106,6 +119,11 @@ pub struct Layer {
     pub max_mutating_requests_inflight: Option<usize>,
     pub authorization_mode: Option<String>,
     pub anonymous_auth: Option<bool>,
+    pub audit_policy_file: Option<PathBuf>,
+    pub audit_log_path: Option<PathBuf>,
+    pub audit_log_maxage: Option<u64>,
+    pub audit_log_maxbackup: Option<usize>,
+    pub audit_log_maxsize: Option<u64>,
 }
 
 /// Why a configuration is unusable.
@@ -154,6 +172,11 @@ impl Layer {
                 .or(lower.max_mutating_requests_inflight),
             authorization_mode: self.authorization_mode.or(lower.authorization_mode),
             anonymous_auth: self.anonymous_auth.or(lower.anonymous_auth),
+            audit_policy_file: self.audit_policy_file.or(lower.audit_policy_file),
+            audit_log_path: self.audit_log_path.or(lower.audit_log_path),
+            audit_log_maxage: self.audit_log_maxage.or(lower.audit_log_maxage),
+            audit_log_maxbackup: self.audit_log_maxbackup.or(lower.audit_log_maxbackup),
+            audit_log_maxsize: self.audit_log_maxsize.or(lower.audit_log_maxsize),
         }
     }
 
@@ -186,6 +209,11 @@ impl Layer {
             max_mutating_requests_inflight: self.max_mutating_requests_inflight.unwrap_or(200),
             authorization_modes,
             anonymous_auth: self.anonymous_auth.unwrap_or(true),
+            audit_policy_file: self.audit_policy_file,
+            audit_log_path: self.audit_log_path,
+            audit_log_maxage: self.audit_log_maxage.unwrap_or(0),
+            audit_log_maxbackup: self.audit_log_maxbackup.unwrap_or(0),
+            audit_log_maxsize: self.audit_log_maxsize.unwrap_or(0),
         })
     }
 }

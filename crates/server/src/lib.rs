@@ -137,6 +137,22 @@ pub async fn run(
         .map_err(io(format!("listen on {address}")))?;
     let local = listener.local_addr().map_err(io("local address".into()))?;
     let advertise = std::net::SocketAddr::new(advertise_ip, local.port());
+    let audit = match (&config.audit_policy_file, &config.audit_log_path) {
+        (Some(policy), Some(path)) => {
+            let policy = skiff_apiserver::audit::Policy::from_file(policy)
+                .map_err(|e| io("audit policy".into())(std::io::Error::other(e.to_string())))?;
+            let log = skiff_apiserver::audit::LogOptions {
+                path: path.clone(),
+                max_age_days: config.audit_log_maxage,
+                max_backups: config.audit_log_maxbackup,
+                max_size_mb: config.audit_log_maxsize,
+            };
+            let auditor = skiff_apiserver::audit::Auditor::new(policy, log)
+                .map_err(|e| io("audit log".into())(std::io::Error::other(e.to_string())))?;
+            Some(Arc::new(auditor))
+        }
+        _ => None,
+    };
     let server = ApiServer::new(
         store.clone(),
         Options {
@@ -147,6 +163,7 @@ pub async fn run(
             kubelet_tls: Some(kubelet_tls(&pki)?),
             authorization_modes: config.authorization_modes.clone(),
             anonymous_auth: config.anonymous_auth,
+            audit,
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -74,6 +74,21 @@ struct ServerArgs {
     /// such (true, as upstream); false answers them 401.
     #[arg(long, env = "SKIFF_ANONYMOUS_AUTH")]
     anonymous_auth: Option<bool>,
+    /// An audit.k8s.io/v1 Policy: what is audited, at which level.
+    #[arg(long, env = "SKIFF_AUDIT_POLICY_FILE")]
+    audit_policy_file: Option<PathBuf>,
+    /// Where audit events go, as JSON lines ("-": standard output).
+    #[arg(long, env = "SKIFF_AUDIT_LOG_PATH")]
+    audit_log_path: Option<PathBuf>,
+    /// Days to keep rotated audit logs (0: no limit).
+    #[arg(long, env = "SKIFF_AUDIT_LOG_MAXAGE")]
+    audit_log_maxage: Option<u64>,
+    /// Rotated audit logs to keep (0: no limit).
+    #[arg(long, env = "SKIFF_AUDIT_LOG_MAXBACKUP")]
+    audit_log_maxbackup: Option<usize>,
+    /// Megabytes of audit log before it is rotated (0: never).
+    #[arg(long, env = "SKIFF_AUDIT_LOG_MAXSIZE")]
+    audit_log_maxsize: Option<u64>,
     /// YAML file with the same settings (kebab-case keys), under flags and environment.
     #[arg(long, env = "SKIFF_CONFIG")]
     config: Option<PathBuf>,
@@ -98,6 +113,11 @@ impl ServerArgs {
                 max_mutating_requests_inflight: self.max_mutating_requests_inflight,
                 authorization_mode: self.authorization_mode,
                 anonymous_auth: self.anonymous_auth,
+                audit_policy_file: self.audit_policy_file,
+                audit_log_path: self.audit_log_path,
+                audit_log_maxage: self.audit_log_maxage,
+                audit_log_maxbackup: self.audit_log_maxbackup,
+                audit_log_maxsize: self.audit_log_maxsize,
             },
             self.config,
         )

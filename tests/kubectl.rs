@@ -1177,3 +1177,55 @@ fn server_on_etcd_over_tls() {
     c.ok(&["create", "configmap", "over-tls", "--from-literal=a=b"]);
     assert_eq!(c.json(&["get", "configmap", "over-tls"])["data"]["a"], "b");
 }
+
+/// Built-in admission of new pods: Priority (from the PriorityClass, else 0)
+/// and DefaultTolerationSeconds, as `kubectl get -o yaml` shows upstream's.
+#[test]
+fn new_pods_get_their_priority_and_default_tolerations() {
+    let c = Cluster::start().unwrap();
+    c.ok(&["run", "plain", "--image=busybox"]);
+    let pod = c.json(&["get", "pod", "plain", "-o", "json"]);
+    assert_eq!(pod["spec"]["priority"], 0);
+    assert_eq!(pod["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    let keys: Vec<&str> = pod["spec"]["tolerations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable"
+        ]
+    );
+    assert_eq!(pod["spec"]["tolerations"][0]["tolerationSeconds"], 300);
+    c.ok(&[
+        "run",
+        "critical",
+        "--image=busybox",
+        r#"--overrides={"spec":{"priorityClassName":"system-cluster-critical"}}"#,
+    ]);
+    let pod = c.json(&["get", "pod", "critical", "-o", "json"]);
+    assert_eq!(pod["spec"]["priority"], 2_000_000_000);
+    let err = c.fails(&[
+        "run",
+        "nope",
+        "--image=busybox",
+        r#"--overrides={"spec":{"priorityClassName":"nope"}}"#,
+    ]);
+    assert!(
+        err.contains(r#"pods "nope" is forbidden: no PriorityClass with name nope was found"#),
+        "{err}"
+    );
+    // A global default class applies to pods that name none.
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: standard}\nvalue: 1000\nglobalDefault: true\n",
+    );
+    c.ok(&["run", "defaulted", "--image=busybox"]);
+    let pod = c.json(&["get", "pod", "defaulted", "-o", "json"]);
+    assert_eq!(pod["spec"]["priorityClassName"], "standard");
+    assert_eq!(pod["spec"]["priority"], 1000);
+}

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{child, default, default_zero, ensure, is_nil, is_zero, items};
+use super::{child, default, default_zero, ensure, is_zero, items};
 
 /// A Pod: SetObjectDefaults_Pod, then the admission plugins' defaults.
 pub(super) fn pod(m: &mut Map<String, Value>) {
@@ -375,49 +375,14 @@ pub(super) fn pvc_spec(spec: &mut Map<String, Value>) {
     default(spec, "volumeMode", json!("Filesystem"));
 }
 
-/// What default-on admission plugins set on pods: the service account
-/// "default" when none is named, but on mirror pods (ServiceAccount; its token
-/// volume needs the service account, so is not set here), the priority and
-/// preemption policy of the pod's priority class, or of none when it names none
-/// (Priority; the two system classes are built in), and tolerations for
-/// not-ready and unreachable nodes (DefaultTolerationSeconds).
+/// What the ServiceAccount admission plugin sets on pods that name no
+/// service account: "default", but on mirror pods (its token volume needs
+/// the service account, so is not set here). Priority and
+/// DefaultTolerationSeconds are the API server's admission
+/// (`skiff-apiserver`'s `admission/`): they read PriorityClasses.
 fn admission(spec: &mut Map<String, Value>, mirror: bool) {
     if !mirror && is_zero(spec, "serviceAccountName") && is_zero(spec, "serviceAccount") {
         spec.insert("serviceAccountName".into(), json!("default"));
-    }
-    let class = spec
-        .get("priorityClassName")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let priority = match class {
-        "" => Some(0),
-        "system-node-critical" => Some(2_000_001_000),
-        "system-cluster-critical" => Some(2_000_000_000),
-        _ => None,
-    };
-    if let Some(p) = priority {
-        default(spec, "priority", json!(p));
-        default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    }
-    if is_nil(spec, "tolerations") {
-        spec.insert("tolerations".into(), json!([]));
-    }
-    let Some(list) = spec.get_mut("tolerations").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let present = list.iter().any(|t| {
-            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
-            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
-            // A toleration without a key (of every taint) covers both.
-            (k == key || k.is_empty()) && (effect.is_empty() || effect == "NoExecute")
-        });
-        if !present {
-            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-        }
     }
 }
 
@@ -487,12 +452,6 @@ mod tests {
                 "securityContext": {},
                 "terminationGracePeriodSeconds": 30,
                 "schedulerName": "default-scheduler",
-                "priority": 0,
-                "preemptionPolicy": "PreemptLowerPriority",
-                "tolerations": [
-                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-                ],
                 "containers": [{
                     "name": "c", "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent",
                     "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
@@ -569,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn client_values_and_priority_classes_are_kept() {
+    fn client_values_are_kept() {
         let pod = defaulted(
             "",
             "v1",
@@ -601,7 +560,6 @@ mod tests {
                 &json!(false),
             )
         );
-        assert_eq!(spec["priority"], 2_000_001_000);
         assert_eq!(spec["tolerations"], json!([{"operator": "Exists"}]));
         assert_eq!(spec["containers"][0]["imagePullPolicy"], "Never");
         let custom = defaulted(

@@ -1718,9 +1718,15 @@ mod tests {
 
     #[test]
     fn pod_updates_may_change_only_images_deadlines_and_tolerations() {
-        let old = pod(
+        let mut old = pod(
             json!({"activeDeadlineSeconds": 100, "containers": [{"name": "c", "image": "nginx:1"}]}),
         );
+        // As admission (DefaultTolerationSeconds) stored it.
+        old["spec"]["tolerations"] = json!([
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ]);
+        let old = old;
         let mut new = old.clone();
         new["spec"]["containers"][0]["image"] = json!("nginx:2");
         new["spec"]["activeDeadlineSeconds"] = json!(50);

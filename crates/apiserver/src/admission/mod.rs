@@ -3,7 +3,12 @@
 //! node ports allocated (`services.rs`); namespaces get their `kubernetes`
 //! finalizer (`namespace_deleter.rs` releases it once their content is gone);
 //! volumes and claims their protection finalizers; roles and bindings are
-//! checked for privilege escalation (`rbac/escalation.rs`).
+//! checked for privilege escalation (`rbac/escalation.rs`); new pods get
+//! their priority from their PriorityClass (`priority.rs`) and the default
+//! not-ready / unreachable tolerations (`default_toleration_seconds.rs`).
+
+mod default_toleration_seconds;
+mod priority;
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
@@ -31,6 +36,12 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
             Ok(None)
         }
         ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
+        // Upstream's plugin order: Priority, then DefaultTolerationSeconds.
+        ("", "pods") if ctx.info.subresource.is_empty() => {
+            priority::admit(ctx, obj).await?;
+            default_toleration_seconds::admit(obj);
+            Ok(None)
+        }
         // StorageObjectInUseProtection: volumes in use are not removed
         // until nothing uses them.
         ("", "persistentvolumeclaims") => {

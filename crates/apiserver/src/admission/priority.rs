@@ -1,0 +1,100 @@
+//! Priority, as upstream's admission plugin (`plugin/pkg/admission/priority`):
+//! a new pod's `priority` and `preemptionPolicy` come from its
+//! `priorityClassName` (or the `globalDefault` PriorityClass, or 0 and
+//! `PreemptLowerPriority` when there is none); a class that does not exist,
+//! or values that contradict the class, are refused with upstream's words.
+
+use serde_json::{Value, json};
+use skiff_api::ApiError;
+
+use crate::handlers::Ctx;
+
+/// The stored PriorityClasses.
+async fn classes(ctx: &Ctx<'_>) -> Result<Vec<Value>, ApiError> {
+    let Some(res) =
+        ctx.server
+            .inner
+            .registry
+            .resource("scheduling.k8s.io", "v1", "priorityclasses")
+    else {
+        return Ok(Vec::new());
+    };
+    let list = ctx
+        .server
+        .inner
+        .store
+        .list(skiff_store::ListRequest {
+            prefix: res.prefix(),
+            ..Default::default()
+        })
+        .await
+        .map_err(crate::registry::store_error)?;
+    Ok(list
+        .kvs
+        .iter()
+        .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
+        .collect())
+}
+
+pub async fn admit(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {
+    let name = skiff_api::meta::name(pod).to_string();
+    let forbidden = |why: String| ApiError::forbidden_object("", "pods", &name, &why);
+    let class_name = pod
+        .pointer("/spec/priorityClassName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let classes = classes(ctx).await?;
+    let (class, value, policy) = if class_name.is_empty() {
+        // The global default with the lowest value, as upstream picks it.
+        match classes
+            .iter()
+            .filter(|c| c["globalDefault"] == true)
+            .min_by_key(|c| c["value"].as_i64().unwrap_or(0))
+        {
+            Some(c) => (
+                skiff_api::meta::name(c).to_string(),
+                c["value"].as_i64().unwrap_or(0),
+                c["preemptionPolicy"].clone(),
+            ),
+            None => (String::new(), 0, json!("PreemptLowerPriority")),
+        }
+    } else {
+        let Some(c) = classes
+            .iter()
+            .find(|c| skiff_api::meta::name(c) == class_name)
+        else {
+            return Err(forbidden(format!(
+                "no PriorityClass with name {class_name} was found"
+            )));
+        };
+        (
+            class_name.clone(),
+            c["value"].as_i64().unwrap_or(0),
+            c["preemptionPolicy"].clone(),
+        )
+    };
+    let spec = &mut pod["spec"];
+    if let Some(given) = spec.get("priority").and_then(Value::as_i64)
+        && given != value
+    {
+        return Err(forbidden(format!(
+            "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+        )));
+    }
+    if !class.is_empty() {
+        spec["priorityClassName"] = json!(class);
+    }
+    spec["priority"] = json!(value);
+    if let Some(policy) = policy.as_str() {
+        if let Some(given) = spec.get("preemptionPolicy").and_then(Value::as_str)
+            && given != policy
+        {
+            return Err(forbidden(format!(
+                "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
+            )));
+        }
+        spec["preemptionPolicy"] = json!(policy);
+    }
+    Ok(())
+}

@@ -468,6 +468,28 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
         "jsonpath={.status.authenticated} {.status.user.username}",
     ]);
     assert_eq!(out, "true system:serviceaccount:dev:robot");
+    // For another audience: a token for the API server is no one's; one
+    // made for that audience is, and says so.
+    let review_for = |token: &str, audience: &str| {
+        std::fs::write(
+            &review,
+            format!("apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: {token}\n  audiences: [{audience}]\n"),
+        )
+        .unwrap();
+        s.ok(&[
+            "create",
+            "-f",
+            review.to_str().unwrap(),
+            "-o",
+            "jsonpath={.status.authenticated} {.status.audiences}",
+        ])
+    };
+    assert_eq!(review_for(token, "vault").trim(), "");
+    let vault = s.ok(&["create", "token", "robot", "-n", "dev", "--audience=vault"]);
+    assert_eq!(review_for(vault.trim(), "vault"), r#"true ["vault"]"#);
+    // ...and it is not a credential for the API server.
+    let (ok, _) = c.with_token(vault.trim(), &["get", "configmaps", "-n", "dev"]);
+    assert!(!ok);
     let (ok, out) = c.with_token(token, &["get", "configmaps", "-n", "default"]);
     assert!(
         !ok && out.contains(

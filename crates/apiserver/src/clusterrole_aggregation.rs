@@ -3,7 +3,7 @@
 //! controller manager exists: a ClusterRole with an `aggregationRule` gets
 //! as its `rules` every rule of the ClusterRoles its selectors match (by
 //! name order, each rule once, never its own), applied with the field
-//! manager `clusterrole-aggregator-controller`. This is how `admin`, `edit`
+//! manager `clusterrole-aggregation-controller`. This is how `admin`, `edit`
 //! and `view` get their rules from the `system:aggregate-to-*` roles and
 //! from any ClusterRole a user labels to extend them.
 
@@ -100,7 +100,7 @@ async fn apply(server: &ApiServer, name: &str, rules: &[PolicyRule]) -> Result<(
     let req = http::Request::builder()
         .method("PATCH")
         .uri(format!(
-            "/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}?fieldManager=clusterrole-aggregator-controller&force=true"
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}?fieldManager=clusterrole-aggregation-controller&force=true"
         ))
         .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
         .body(Bytes::from(body.to_string()))

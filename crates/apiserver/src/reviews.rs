@@ -90,28 +90,42 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
         }
         "tokenreviews" => {
             // Service account tokens (the static token file is the HTTPS
-            // front's and is not consulted here).
+            // front's and is not consulted here), for the audiences asked
+            // (the API server's by default).
             let token = review
                 .pointer("/spec/token")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            review["status"] = match crate::serviceaccount::authenticate(ctx.server, &token).await {
-                Some(user) => {
-                    let issuer = ctx
-                        .server
-                        .inner
-                        .token_issuer
-                        .as_ref()
-                        .map(|i| i.issuer.clone());
-                    json!({
+            if token.is_empty() {
+                return Err(ApiError::bad_request(
+                    "token is required for TokenReview in authentication",
+                ));
+            }
+            let issuer = ctx
+                .server
+                .inner
+                .token_issuer
+                .as_ref()
+                .map(|i| i.issuer.clone());
+            let audiences: Vec<String> =
+                match review.pointer("/spec/audiences").and_then(Value::as_array) {
+                    Some(a) if !a.is_empty() => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                    _ => issuer.into_iter().collect(),
+                };
+            review["status"] =
+                match crate::serviceaccount::authenticate_for(ctx.server, &token, &audiences).await
+                {
+                    Some((user, matched)) => json!({
                         "authenticated": true,
                         "user": {"username": user.name, "uid": user.uid, "groups": user.groups},
-                        "audiences": issuer.into_iter().collect::<Vec<_>>(),
-                    })
-                }
-                None => json!({"user": {}}),
-            };
+                        "audiences": matched,
+                    }),
+                    None => json!({"user": {}}),
+                };
         }
         "selfsubjectrulesreviews" => {
             let namespace = review

@@ -361,6 +361,9 @@ async fn handle_http(
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // Only a bearer token is a credential here; another scheme (Basic) is
+    // none, as upstream's bearer token authenticator has no opinion on it.
+    let header = header.filter(|h| crate::authn::bearer_token(h).is_some());
     let mut header_user = header.map(|h| authn.authenticate_header(h));
     // Not a static token: a service account's (a JWT the server signed),
     // or a bootstrap token.

@@ -145,10 +145,26 @@ impl TokenIssuer {
 /// The user a service account token stands for, once the objects it names
 /// still exist as they were when it was issued (upstream's
 /// `serviceaccount.Validator`): the service account with the same uid, and
-/// the pod or secret it is bound to, not deleted.
+/// the pod, secret or node it is bound to, none deleted more than a minute
+/// ago. The audience is the API server's (its issuer).
 pub async fn authenticate(server: &crate::ApiServer, token: &str) -> Option<crate::UserInfo> {
     let issuer = server.inner.token_issuer.as_ref()?;
-    let claims = issuer.verify(token, &[issuer.issuer.as_str()])?;
+    let audiences = [issuer.issuer.clone()];
+    authenticate_for(server, token, &audiences)
+        .await
+        .map(|(user, _)| user)
+}
+
+/// [`authenticate`] for some of `audiences`; also the token's audiences
+/// among them (TokenReview's `status.audiences`).
+pub async fn authenticate_for(
+    server: &crate::ApiServer,
+    token: &str,
+    audiences: &[String],
+) -> Option<(crate::UserInfo, Vec<String>)> {
+    let issuer = server.inner.token_issuer.as_ref()?;
+    let wanted: Vec<&str> = audiences.iter().map(String::as_str).collect();
+    let claims = issuer.verify(token, &wanted)?;
     let private = &claims["kubernetes.io"];
     let ns = private["namespace"].as_str()?;
     let sa_name = private.pointer("/serviceaccount/name")?.as_str()?;
@@ -156,31 +172,66 @@ pub async fn authenticate(server: &crate::ApiServer, token: &str) -> Option<crat
     if claims["sub"] != format!("system:serviceaccount:{ns}:{sa_name}").as_str() {
         return None;
     }
-    let live = |plural: &'static str, name: String, uid: String| async move {
+    // Deleted objects keep their tokens valid for a minute, as upstream's
+    // (a pod in its grace period still releases its lease).
+    let invalid_before = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let live = |plural: &'static str, namespaced: bool, name: String, uid: String| async move {
         let res = server.inner.registry.resource("", "v1", plural)?;
-        let key = format!("{}{ns}/{name}", res.prefix());
+        let key = if namespaced {
+            format!("{}{ns}/{name}", res.prefix())
+        } else {
+            format!("{}{name}", res.prefix())
+        };
         let (_, kv) = server.inner.store.get(&key, 0).await.ok()?;
         let obj: Value = serde_json::from_slice(&kv?.value).ok()?;
-        let deleted = meta::deletion_timestamp(&obj).is_some();
-        (meta::uid(&obj) == uid && !deleted).then_some(())
+        let deleted_long_ago = meta::deletion_timestamp(&obj)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t < invalid_before);
+        (meta::uid(&obj) == uid && !deleted_long_ago).then_some(())
     };
-    live("serviceaccounts", sa_name.to_string(), sa_uid.to_string()).await?;
-    for (claim, plural) in [("pod", "pods"), ("secret", "secrets")] {
+    live(
+        "serviceaccounts",
+        true,
+        sa_name.to_string(),
+        sa_uid.to_string(),
+    )
+    .await?;
+    for (claim, plural, namespaced) in [
+        ("pod", "pods", true),
+        ("secret", "secrets", true),
+        ("node", "nodes", false),
+    ] {
         if let Some(bound) = private.get(claim).filter(|b| b.is_object()) {
             let name = bound["name"].as_str()?.to_string();
             let uid = bound["uid"].as_str()?.to_string();
-            live(plural, name, uid).await?;
+            live(plural, namespaced, name, uid).await?;
         }
     }
-    Some(crate::UserInfo {
-        name: format!("system:serviceaccount:{ns}:{sa_name}"),
-        uid: sa_uid.to_string(),
-        groups: vec![
-            "system:serviceaccounts".into(),
-            format!("system:serviceaccounts:{ns}"),
-            "system:authenticated".into(),
-        ],
-    })
+    let token_audiences: Vec<String> = match &claims["aud"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let matched = audiences
+        .iter()
+        .filter(|a| token_audiences.contains(a))
+        .cloned()
+        .collect();
+    Some((
+        crate::UserInfo {
+            name: format!("system:serviceaccount:{ns}:{sa_name}"),
+            uid: sa_uid.to_string(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+                "system:authenticated".into(),
+            ],
+        },
+        matched,
+    ))
 }
 
 /// `/.well-known/openid-configuration` for a server reached at `host`.

@@ -67,7 +67,9 @@ async fn check_rbac(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> Result<(
     let authorizer = ctx.server.inner.authorizer.as_ref();
     let plural = ctx.res.def.plural;
     match plural {
-        "roles" | "clusterroles" => escalation::check_role(authorizer, ctx.user, plural, obj, old),
+        "roles" | "clusterroles" => {
+            escalation::check_role(authorizer, ctx.user, plural, &ctx.info.name, obj, old)
+        }
         "rolebindings" | "clusterrolebindings" => {
             let rules = match &ctx.server.inner.rbac {
                 Some(rbac) => {

@@ -151,26 +151,88 @@ fn privileged(user: &UserInfo) -> bool {
     user.groups.iter().any(|g| g == PRIVILEGED_GROUP)
 }
 
+/// Whether an update changes only what garbage collection needs
+/// (upstream's `IsOnlyMutatingGCFields`): such updates need no check.
+fn only_gc_fields(obj: &Value, old: Option<&Value>) -> bool {
+    let Some(old) = old else { return false };
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for f in [
+                "ownerReferences",
+                "finalizers",
+                "selfLink",
+                "managedFields",
+                "resourceVersion",
+                "generation",
+            ] {
+                m.remove(f);
+            }
+        }
+        v
+    };
+    strip(obj) == strip(old)
+}
+
+fn has_aggregation_rule(obj: Option<&Value>) -> bool {
+    obj.and_then(|o| o.get("aggregationRule"))
+        .is_some_and(|a| !a.is_null())
+}
+
 /// Checks a Role or ClusterRole about to be written (`old`: what it
-/// replaces, for an update: unchanged rules need no check).
+/// replaces, for an update), as upstream's policybased storage:
+/// `system:masters`, or `escalate` on the request's role (by the request's
+/// name: none on a create), or holding every rule; an aggregation rule
+/// (which gathers anything) needs full authority.
 pub fn check_role(
     authorizer: &dyn Authorizer,
     user: &UserInfo,
     plural: &str,
+    request_name: &str,
     obj: &Value,
     old: Option<&Value>,
 ) -> Result<(), ApiError> {
-    let rules = rules_of(obj);
-    if privileged(user) || old.is_some_and(|o| rules_of(o) == rules) {
+    if privileged(user) || only_gc_fields(obj, old) {
         return Ok(());
     }
     let namespace = skiff_api::meta::namespace(obj);
     let name = skiff_api::meta::name(obj);
-    if allowed(authorizer, user, "escalate", plural, namespace, name) {
+    if allowed(
+        authorizer,
+        user,
+        "escalate",
+        plural,
+        namespace,
+        request_name,
+    ) {
         return Ok(());
     }
-    confirm_no_escalation(authorizer, user, namespace, &rules)
-        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))
+    confirm_no_escalation(authorizer, user, namespace, &rules_of(obj))
+        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))?;
+    if has_aggregation_rule(Some(obj)) || has_aggregation_rule(old) {
+        let full = vec![
+            PolicyRule {
+                verbs: vec!["*".into()],
+                api_groups: vec!["*".into()],
+                resources: vec!["*".into()],
+                ..PolicyRule::default()
+            },
+            PolicyRule {
+                verbs: vec!["*".into()],
+                non_resource_urls: vec!["*".into()],
+                ..PolicyRule::default()
+            },
+        ];
+        confirm_no_escalation(authorizer, user, namespace, &full).map_err(|_| {
+            ApiError::forbidden_object(
+                GROUP,
+                plural,
+                name,
+                "must have cluster-admin privileges to use the aggregationRule",
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Checks a RoleBinding or ClusterRoleBinding about to be written: its
@@ -188,25 +250,8 @@ pub fn check_binding(
         return Ok(());
     }
     // Only the fields garbage collection needs changed: allowed as upstream.
-    if let Some(old) = old {
-        let strip = |v: &Value| {
-            let mut v = v.clone();
-            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                for f in [
-                    "ownerReferences",
-                    "finalizers",
-                    "resourceVersion",
-                    "managedFields",
-                    "generation",
-                ] {
-                    m.remove(f);
-                }
-            }
-            v
-        };
-        if strip(obj) == strip(old) {
-            return Ok(());
-        }
+    if only_gc_fields(obj, old) {
+        return Ok(());
     }
     let namespace = skiff_api::meta::namespace(obj);
     let name = skiff_api::meta::name(obj);
@@ -234,6 +279,91 @@ pub fn check_binding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authz::{Decision, ResourceRule, Rules};
+
+    /// A user who holds `get pods`, and `escalate` on the role named "x".
+    struct Holder;
+    impl Authorizer for Holder {
+        fn authorize(&self, a: &Attributes<'_>) -> Decision {
+            let escalate_x = a.verb == "escalate" && a.resource.is_some_and(|r| r.name == "x");
+            if escalate_x {
+                Decision::Allow(String::new())
+            } else {
+                Decision::NoOpinion(String::new())
+            }
+        }
+        fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+            Rules {
+                resource: vec![ResourceRule {
+                    verbs: vec!["get".into()],
+                    api_groups: vec!["".into()],
+                    resources: vec!["pods".into()],
+                    resource_names: Vec::new(),
+                }],
+                ..Rules::default()
+            }
+        }
+    }
+
+    fn alice() -> UserInfo {
+        UserInfo {
+            name: "alice".into(),
+            uid: String::new(),
+            groups: vec!["system:authenticated".into()],
+        }
+    }
+
+    #[test]
+    fn roles_are_checked_whole_and_aggregation_needs_full_authority() {
+        let star = serde_json::json!({"metadata": {"name": "cluster-admin"}, "rules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]});
+        // Labelling a powerful role (rules unchanged) is checked like any update.
+        let mut labelled = star.clone();
+        labelled["metadata"]["labels"] =
+            serde_json::json!({"rbac.authorization.k8s.io/aggregate-to-edit": "true"});
+        let e = check_role(
+            &Holder,
+            &alice(),
+            "clusterroles",
+            "cluster-admin",
+            &labelled,
+            Some(&star),
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("is attempting to grant RBAC permissions not currently held"),
+            "{}",
+            e.message
+        );
+        // Only garbage collection's fields: allowed.
+        let mut finalized = star.clone();
+        finalized["metadata"]["finalizers"] = serde_json::json!(["x"]);
+        assert!(
+            check_role(
+                &Holder,
+                &alice(),
+                "clusterroles",
+                "cluster-admin",
+                &finalized,
+                Some(&star)
+            )
+            .is_ok()
+        );
+        // An aggregation rule gathers anything: cluster-admin's authority only.
+        let gatherer = serde_json::json!({"metadata": {"name": "g"}, "rules": [], "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}]}});
+        let e = check_role(&Holder, &alice(), "clusterroles", "", &gatherer, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"clusterroles.rbac.authorization.k8s.io "g" is forbidden: must have cluster-admin privileges to use the aggregationRule"#
+        );
+        // `escalate` on "x" covers updates of x, not creates (no name yet).
+        let x = serde_json::json!({"metadata": {"name": "x"}, "rules": [{"verbs": ["delete"], "apiGroups": [""], "resources": ["pods"]}]});
+        assert!(check_role(&Holder, &alice(), "clusterroles", "", &x, None).is_err());
+        assert!(check_role(&Holder, &alice(), "clusterroles", "x", &x, Some(&star)).is_ok());
+        // Rules held: allowed.
+        let reader = serde_json::json!({"metadata": {"name": "r"}, "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}]});
+        assert!(check_role(&Holder, &alice(), "clusterroles", "", &reader, None).is_ok());
+    }
 
     #[test]
     fn missing_rules_described_as_upstream() {

@@ -60,8 +60,9 @@ pub struct NonResourceRule {
 pub struct Rules {
     pub resource: Vec<ResourceRule>,
     pub non_resource: Vec<NonResourceRule>,
-    /// Whether the list may be missing rules (an authorizer could not say,
-    /// or a binding names a role that does not exist).
+    /// Whether the list may be missing rules (an authorizer that cannot
+    /// list them); errors met while listing (a binding to a role that does
+    /// not exist) are `errors`, as upstream's evaluationError.
     pub incomplete: bool,
     pub errors: Vec<String>,
 }
@@ -134,23 +135,27 @@ impl Authorizer for PrivilegedGroups {
         }
     }
 
-    fn rules_for(&self, user: &UserInfo, _namespace: &str) -> Rules {
-        if !user.groups.iter().any(|g| g == PRIVILEGED_GROUP) {
-            return Rules::default();
-        }
-        Rules {
-            resource: vec![ResourceRule {
-                verbs: vec!["*".into()],
-                api_groups: vec!["*".into()],
-                resources: vec!["*".into()],
-                resource_names: Vec::new(),
-            }],
-            non_resource: vec![NonResourceRule {
-                verbs: vec!["*".into()],
-                non_resource_urls: vec!["*".into()],
-            }],
-            ..Rules::default()
-        }
+    // Not a rule resolver upstream: a master's rules are RBAC's
+    // (cluster-admin's binding), listed once.
+    fn rules_for(&self, _user: &UserInfo, _namespace: &str) -> Rules {
+        Rules::default()
+    }
+}
+
+/// Everything, as upstream's AlwaysAllow and cluster-admin list it.
+fn all_rules() -> Rules {
+    Rules {
+        resource: vec![ResourceRule {
+            verbs: vec!["*".into()],
+            api_groups: vec!["*".into()],
+            resources: vec!["*".into()],
+            resource_names: Vec::new(),
+        }],
+        non_resource: vec![NonResourceRule {
+            verbs: vec!["*".into()],
+            non_resource_urls: vec!["*".into()],
+        }],
+        ..Rules::default()
     }
 }
 
@@ -162,14 +167,8 @@ impl Authorizer for AlwaysAllow {
         Decision::Allow(String::new())
     }
 
-    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
-        PrivilegedGroups.rules_for(
-            &UserInfo {
-                groups: vec![PRIVILEGED_GROUP.into()],
-                ..user.clone()
-            },
-            namespace,
-        )
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        all_rules()
     }
 }
 

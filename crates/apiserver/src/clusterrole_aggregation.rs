@@ -26,12 +26,11 @@ fn aggregated(
     name: &str,
     selectors: &[serde_json::Value],
     all: &BTreeMap<String, ClusterRoleInfo>,
-) -> Vec<PolicyRule> {
+) -> Option<Vec<PolicyRule>> {
     let mut rules: Vec<PolicyRule> = Vec::new();
     for selector in selectors {
-        let Ok(selector) = LabelSelector::parse(&selector_string(Some(selector))) else {
-            continue;
-        };
+        // A selector that does not parse leaves the role as it is.
+        let selector = LabelSelector::parse(&selector_string(Some(selector))).ok()?;
         for (other, info) in all {
             if other == name || !selector.matches(info.labels.as_ref()) {
                 continue;
@@ -43,12 +42,15 @@ fn aggregated(
             }
         }
     }
-    rules
+    Some(rules)
 }
 
 /// Follows ClusterRole changes and applies aggregated rules until the
 /// server is dropped.
 pub(crate) async fn run(server: Weak<Inner>) {
+    // Rounds that failed in a row: the next retry waits longer (1 s, 2 s,
+    // ... 5 minutes), as a workqueue's backoff.
+    let mut failures = 0u32;
     loop {
         let Some(inner) = server.upgrade() else {
             return;
@@ -68,23 +70,33 @@ pub(crate) async fn run(server: Weak<Inner>) {
         }
         let server_now = ApiServer { inner };
         let all = rbac.cluster_roles();
+        let mut failed = false;
         for (name, info) in &all {
             let Some(selectors) = &info.selectors else {
                 continue;
             };
-            let rules = aggregated(name, selectors, &all);
+            let Some(rules) = aggregated(name, selectors, &all) else {
+                continue;
+            };
             if rules == *info.rules {
                 continue;
             }
             if let Err(e) = apply(&server_now, name, &rules).await {
                 tracing::warn!(clusterrole = %name, error = %e, "aggregating a cluster role; retrying");
-                // Look again shortly: a conflict or a store error.
-                let rbac = rbac.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    rbac.cluster_roles_changed.notify_one();
-                });
+                failed = true;
             }
+        }
+        if failed {
+            // Look again later: a conflict or a store error.
+            let wait = Duration::from_secs(1 << failures.min(8)).min(Duration::from_secs(300));
+            failures += 1;
+            let rbac = rbac.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                rbac.cluster_roles_changed.notify_one();
+            });
+        } else {
+            failures = 0;
         }
     }
 }
@@ -154,7 +166,7 @@ mod tests {
                 None,
             ),
         );
-        let rules = aggregated("monitoring", sel.as_array().unwrap(), &all);
+        let rules = aggregated("monitoring", sel.as_array().unwrap(), &all).unwrap();
         let resources: Vec<&str> = rules.iter().map(|r| r.resources[0].as_str()).collect();
         assert_eq!(resources, ["nodes", "pods"]);
     }

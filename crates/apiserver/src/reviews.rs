@@ -165,7 +165,7 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
                 "incomplete": rules.incomplete,
             });
             if !rules.errors.is_empty() {
-                review["status"]["evaluationError"] = json!(rules.errors.join(", "));
+                review["status"]["evaluationError"] = json!(crate::rbac::aggregate(&rules.errors));
             }
         }
         plural => {

@@ -471,12 +471,25 @@ fn describe(binding: &Binding, subject: &Subject) -> String {
     }
 }
 
-/// Upstream's aggregate error text: one error as itself, several in brackets.
-fn aggregate(errors: &[String]) -> String {
-    match errors {
+/// Upstream's aggregate error text: one error as itself, several (each
+/// once) in brackets.
+pub fn aggregate(errors: &[String]) -> String {
+    let mut unique: Vec<&String> = Vec::new();
+    for e in errors {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    match unique.as_slice() {
         [] => String::new(),
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
+        [one] => (*one).clone(),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -650,7 +663,7 @@ impl Authorizer for Rbac {
             }
             false
         });
-        rules.incomplete = !errors.is_empty();
+        // As upstream's RBAC resolver: complete, with the errors reported.
         rules.errors = errors;
         rules
     }
@@ -855,7 +868,12 @@ mod tests {
         let rules = r.rules_for(&alice, "dev");
         assert_eq!(rules.resource.len(), 1);
         assert!(!rules.incomplete);
-        assert!(r.rules_for(&dev, "dev").incomplete);
+        let broken = r.rules_for(&dev, "dev");
+        assert!(!broken.incomplete);
+        assert_eq!(
+            broken.errors,
+            [r#"clusterrole.rbac.authorization.k8s.io "gone" not found"#]
+        );
         // Deleting the binding takes the access away.
         r.policy
             .write()

@@ -1228,4 +1228,15 @@ fn new_pods_get_their_priority_and_default_tolerations() {
     let pod = c.json(&["get", "pod", "defaulted", "-o", "json"]);
     assert_eq!(pod["spec"]["priorityClassName"], "standard");
     assert_eq!(pod["spec"]["priority"], 1000);
+    // Only one default.
+    let out = c.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: another}\nvalue: 5\nglobalDefault: true\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(r#"priorityclasses.scheduling.k8s.io "another" is forbidden: PriorityClass standard is already marked as default. Only one default can exist"#),
+        "{err}"
+    );
 }

@@ -42,6 +42,10 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
             default_toleration_seconds::admit(obj);
             Ok(None)
         }
+        ("scheduling.k8s.io", "priorityclasses") => {
+            priority::admit_class(ctx, obj).await?;
+            Ok(None)
+        }
         // StorageObjectInUseProtection: volumes in use are not removed
         // until nothing uses them.
         ("", "persistentvolumeclaims") => {
@@ -110,6 +114,10 @@ pub async fn on_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Op
             .map(Some),
         ("rbac.authorization.k8s.io", _) => {
             check_rbac(ctx, obj, Some(old)).await?;
+            Ok(None)
+        }
+        ("scheduling.k8s.io", "priorityclasses") => {
+            priority::admit_class(ctx, obj).await?;
             Ok(None)
         }
         _ => Ok(None),

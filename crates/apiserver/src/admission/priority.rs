@@ -3,6 +3,7 @@
 //! `priorityClassName` (or the `globalDefault` PriorityClass, or 0 and
 //! `PreemptLowerPriority` when there is none); a class that does not exist,
 //! or values that contradict the class, are refused with upstream's words.
+//! Only one PriorityClass may be the global default.
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
@@ -95,6 +96,31 @@ pub async fn admit(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {
             )));
         }
         spec["preemptionPolicy"] = json!(policy);
+    }
+    Ok(())
+}
+
+/// A PriorityClass created or updated: at most one is the global default
+/// (upstream's `validatePriorityClass`).
+pub async fn admit_class(ctx: &Ctx<'_>, class: &Value) -> Result<(), ApiError> {
+    if class["globalDefault"] != true {
+        return Ok(());
+    }
+    let name = skiff_api::meta::name(class);
+    if let Some(other) = classes(ctx)
+        .await?
+        .iter()
+        .find(|c| c["globalDefault"] == true && skiff_api::meta::name(c) != name)
+    {
+        return Err(ApiError::forbidden_object(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            name,
+            &format!(
+                "PriorityClass {} is already marked as default. Only one default can exist",
+                skiff_api::meta::name(other)
+            ),
+        ));
     }
     Ok(())
 }

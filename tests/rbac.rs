@@ -79,6 +79,14 @@ impl Cluster {
         self.with_config(&self.user(user), args)
     }
 
+    /// Who `token` is: the username and groups `kubectl auth whoami` shows.
+    fn whoami(&self, token: &str) -> String {
+        let jsonpath = "jsonpath={.status.userInfo.username} {.status.userInfo.groups}";
+        let (ok, out) = self.with_token(token, &["auth", "whoami", "-o", jsonpath]);
+        assert!(ok, "{out}");
+        out
+    }
+
     /// kubectl presenting `token`.
     fn with_token(&self, token: &str, args: &[&str]) -> (bool, String) {
         self.with_config(&self.token_config("bearer", token), args)
@@ -434,18 +442,8 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
     ]);
     let token = s.ok(&["create", "token", "robot", "-n", "dev"]);
     let token = token.trim();
-    let (ok, out) = c.with_token(
-        token,
-        &[
-            "auth",
-            "whoami",
-            "-o",
-            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
-        ],
-    );
-    assert!(ok, "{out}");
     assert_eq!(
-        out,
+        c.whoami(token),
         r#"system:serviceaccount:dev:robot ["system:serviceaccounts","system:serviceaccounts:dev","system:authenticated"]"#
     );
     eventually("the robot views dev", || {
@@ -637,18 +635,8 @@ fn bootstrap_tokens_authenticate_until_they_expire() {
         s.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     };
     token("abcdef", "");
-    let (ok, out) = c.with_token(
-        "abcdef.0123456789abcdef",
-        &[
-            "auth",
-            "whoami",
-            "-o",
-            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
-        ],
-    );
-    assert!(ok, "{out}");
     assert_eq!(
-        out,
+        c.whoami("abcdef.0123456789abcdef"),
         r#"system:bootstrap:abcdef ["system:bootstrappers","system:bootstrappers:kubeadm:default-node-token","system:authenticated"]"#
     );
     // A wrong secret, an expired token: no one.

@@ -142,8 +142,9 @@ impl Authorizer for PrivilegedGroups {
     }
 }
 
-/// Everything, as upstream's AlwaysAllow and cluster-admin list it.
-fn all_rules() -> Rules {
+/// Everything, as upstream's AlwaysAllow and cluster-admin list it (and
+/// the authority an aggregation rule needs).
+pub(crate) fn all_rules() -> Rules {
     Rules {
         resource: vec![ResourceRule {
             verbs: vec!["*".into()],

@@ -39,10 +39,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The user a bootstrap token stands for, if it is a live one.
 pub async fn authenticate(server: &ApiServer, token: &str) -> Option<UserInfo> {
     let (id, secret) = parse(token)?;
-    let res = server.inner.registry.resource("", "v1", "secrets")?;
-    let key = format!("{}kube-system/bootstrap-token-{id}", res.prefix());
-    let (_, kv) = server.inner.store.get(&key, 0).await.ok()?;
-    let stored: Value = serde_json::from_slice(&kv?.value).ok()?;
+    let stored = server
+        .stored_core("secrets", "kube-system", &format!("bootstrap-token-{id}"))
+        .await?;
     if meta::deletion_timestamp(&stored).is_some()
         || stored["type"] != "bootstrap.kubernetes.io/token"
     {

@@ -197,6 +197,21 @@ impl ApiServer {
         server
     }
 
+    /// A core/v1 object as stored (`namespace` empty for a cluster-scoped
+    /// one), or None when it is absent or unreadable: what authenticators
+    /// look up, failing closed.
+    pub(crate) async fn stored_core(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let res = self.inner.registry.resource("", "v1", plural)?;
+        let key = format!("{}{name}", res.namespace_prefix(namespace));
+        let (_, kv) = self.inner.store.get(&key, 0).await.ok()?;
+        serde_json::from_slice(&kv?.value).ok()
+    }
+
     /// Marks the server ready (`/readyz` answers 200) once bootstrapping is done.
     pub fn set_ready(&self) {
         self.inner

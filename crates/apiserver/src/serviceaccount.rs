@@ -176,14 +176,9 @@ pub async fn authenticate_for(
     // (a pod in its grace period still releases its lease).
     let invalid_before = chrono::Utc::now() - chrono::Duration::seconds(60);
     let live = |plural: &'static str, namespaced: bool, name: String, uid: String| async move {
-        let res = server.inner.registry.resource("", "v1", plural)?;
-        let key = if namespaced {
-            format!("{}{ns}/{name}", res.prefix())
-        } else {
-            format!("{}{name}", res.prefix())
-        };
-        let (_, kv) = server.inner.store.get(&key, 0).await.ok()?;
-        let obj: Value = serde_json::from_slice(&kv?.value).ok()?;
+        let obj = server
+            .stored_core(plural, if namespaced { ns } else { "" }, &name)
+            .await?;
         let deleted_long_ago = meta::deletion_timestamp(&obj)
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .is_some_and(|t| t < invalid_before);

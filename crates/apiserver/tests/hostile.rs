@@ -133,39 +133,32 @@ async fn slow_and_idle_clients_are_let_go() {
     );
 }
 
-#[tokio::test]
-async fn unauthenticated_bodies_are_never_read() {
-    let f = front().await;
-    let mut s = tls(&f).await;
-    // 3 MiB announced, none sent: the answer comes at once, without them.
-    s.write_all(
-        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
-          Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n",
-    )
-    .await
-    .unwrap();
+/// The answer to the head of a POST announcing 3 MB, with `headers`, before
+/// any byte of its body is sent.
+async fn head_answer(f: &Front, headers: &str) -> String {
+    let mut s = tls(f).await;
+    let head = format!(
+        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n{headers}\
+         Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
         .await
         .expect("answered before any body byte was sent")
         .unwrap();
-    let answer = String::from_utf8_lossy(&buf[..n]);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn unauthenticated_bodies_are_never_read() {
+    let f = front().await;
+    // 3 MiB announced, none sent: the answer comes at once, without them.
     // Without credentials: system:anonymous, refused by the authorizer.
+    let answer = head_answer(&f, "").await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     // With a token that authenticates no one: 401, the body unread too.
-    let mut s = tls(&f).await;
-    s.write_all(
-        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
-          Authorization: Bearer wrong\r\nContent-Type: application/json\r\n\
-          Content-Length: 3000000\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-        .await
-        .expect("answered before any body byte was sent")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&buf[..n]);
+    let answer = head_answer(&f, "Authorization: Bearer wrong\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 
     // With credentials, a body over the limit is refused as it arrives.

@@ -10,7 +10,7 @@ use skiff_api::ApiError;
 
 use super::{PolicyRule, covers};
 use crate::UserInfo;
-use crate::authz::{Attributes, Authorizer, PRIVILEGED_GROUP};
+use crate::authz::{Attributes, Authorizer, PRIVILEGED_GROUP, Rules};
 use crate::request::RequestInfo;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
@@ -49,6 +49,23 @@ fn allowed(
         .allowed()
 }
 
+/// Rules as listed by an authorizer, as role rules (for [`covers`]).
+fn policy_rules(rules: &Rules) -> Vec<PolicyRule> {
+    let resource = rules.resource.iter().map(|r| PolicyRule {
+        verbs: r.verbs.clone(),
+        api_groups: r.api_groups.clone(),
+        resources: r.resources.clone(),
+        resource_names: r.resource_names.clone(),
+        non_resource_urls: Vec::new(),
+    });
+    let non_resource = rules.non_resource.iter().map(|r| PolicyRule {
+        verbs: r.verbs.clone(),
+        non_resource_urls: r.non_resource_urls.clone(),
+        ..PolicyRule::default()
+    });
+    resource.chain(non_resource).collect()
+}
+
 /// A role's rules that its writer does not hold, as upstream words it.
 fn confirm_no_escalation(
     authorizer: &dyn Authorizer,
@@ -57,22 +74,7 @@ fn confirm_no_escalation(
     rules: &[PolicyRule],
 ) -> Result<(), String> {
     let held = authorizer.rules_for(user, namespace);
-    let owner: Vec<PolicyRule> = held
-        .resource
-        .iter()
-        .map(|r| PolicyRule {
-            verbs: r.verbs.clone(),
-            api_groups: r.api_groups.clone(),
-            resources: r.resources.clone(),
-            resource_names: r.resource_names.clone(),
-            non_resource_urls: Vec::new(),
-        })
-        .chain(held.non_resource.iter().map(|r| PolicyRule {
-            verbs: r.verbs.clone(),
-            non_resource_urls: r.non_resource_urls.clone(),
-            ..PolicyRule::default()
-        }))
-        .collect();
+    let owner = policy_rules(&held);
     let (ok, missing) = covers(&owner, rules);
     if ok {
         return Ok(());
@@ -210,19 +212,7 @@ pub fn check_role(
     confirm_no_escalation(authorizer, user, namespace, &rules_of(obj))
         .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))?;
     if has_aggregation_rule(Some(obj)) || has_aggregation_rule(old) {
-        let full = vec![
-            PolicyRule {
-                verbs: vec!["*".into()],
-                api_groups: vec!["*".into()],
-                resources: vec!["*".into()],
-                ..PolicyRule::default()
-            },
-            PolicyRule {
-                verbs: vec!["*".into()],
-                non_resource_urls: vec!["*".into()],
-                ..PolicyRule::default()
-            },
-        ];
+        let full = policy_rules(&crate::authz::all_rules());
         confirm_no_escalation(authorizer, user, namespace, &full).map_err(|_| {
             ApiError::forbidden_object(
                 GROUP,

@@ -608,6 +608,45 @@ fn the_bootstrap_policy_is_upstreams() {
     assert!(system_roles > 40, "{system_roles}");
 }
 
+/// Anonymous requests are authorized as `system:anonymous`: the bootstrap
+/// `system:public-info-viewer` lets them read health and version, nothing
+/// else; with `--anonymous-auth=false` they get 401 even there.
+#[test]
+fn anonymous_requests_read_only_public_information() {
+    let c = Cluster::start();
+    let anon = skiff_testutil::http::Client::from_kubeconfig(&c.server.kubeconfig())
+        .unwrap()
+        .anonymous();
+    for path in ["/healthz", "/livez", "/readyz?verbose", "/version"] {
+        let r = anon.request("GET", path, None, b"").unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    let r = anon
+        .request("GET", "/api/v1/namespaces", None, b"")
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        r#"namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope"#
+    );
+    let r = anon.request("GET", "/metrics", None, b"").unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    drop(c);
+
+    let c = Cluster::start_with(|_| vec!["--anonymous-auth=false".into()]);
+    let anon = skiff_testutil::http::Client::from_kubeconfig(&c.server.kubeconfig())
+        .unwrap()
+        .anonymous();
+    for path in ["/healthz", "/readyz", "/version", "/api"] {
+        let r = anon.request("GET", path, None, b"").unwrap();
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(r.json()["reason"], "Unauthorized", "{path}");
+    }
+    // Credentials still read them.
+    let (ok, out) = c.as_user("alice", &["get", "--raw", "/readyz"]);
+    assert!(ok && out == "ok", "{out}");
+}
+
 /// Bootstrap tokens (`kube-system/bootstrap-token-<id>` Secrets), as
 /// `kubeadm join` uses them.
 #[test]

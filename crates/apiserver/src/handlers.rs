@@ -65,9 +65,6 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let params = query(parts.uri.query());
     let path = parts.uri.path().to_string();
-    if let Some(resp) = health::serve(server, &path, &params).await {
-        return resp;
-    }
     let user = match user {
         Some(u) => u,
         None if server.inner.options.anonymous_auth => UserInfo::anonymous(),
@@ -182,7 +179,9 @@ pub async fn handle(
     // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
     // so is the server's own loopback (exempt in upstream's priority and
     // fairness), so that its bootstrap controllers keep its lease under load.
-    let _permit = if long_running || loopback {
+    // Health and version paths are exempt too, as upstream's `probes` flow
+    // schema: a busy server still answers its probes.
+    let _permit = if long_running || loopback || health::is_health_path(&path) {
         None
     } else {
         let sem = if mutating {
@@ -243,6 +242,11 @@ pub async fn handle(
     }
     if let Some(a) = &mut audit {
         a.authorized(true, decision.reason());
+    }
+    // Authorized as any path (RBAC's `system:public-info-viewer` lets
+    // everyone, anonymous included, read them).
+    if let Some(resp) = health::serve(server, &path, &params).await {
+        return audited(audit, &audit_id, resp, None, false).await;
     }
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {

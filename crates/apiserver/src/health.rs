@@ -1,6 +1,9 @@
 //! `/healthz`, `/livez`, `/readyz` (with per-check detail under `?verbose`) and
-//! `/version`: served before authentication, as upstream does. The `etcd`
-//! checks ask the store (either backend) and fail when it does not answer.
+//! `/version`: authenticated and authorized as any path (upstream's
+//! `system:public-info-viewer` lets everyone read them; with
+//! `--anonymous-auth=false` a request without credentials gets 401), but
+//! exempt from the in-flight limit. The `etcd` checks ask the store (either
+//! backend) and fail when it does not answer.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -60,6 +63,13 @@ async fn checks(server: &ApiServer, endpoint: &str) -> Vec<(&'static str, bool)>
         out.push(("shutdown", true));
     }
     out
+}
+
+/// Whether `path` is one [`serve`] answers.
+pub fn is_health_path(path: &str) -> bool {
+    let trimmed = path.trim_start_matches('/');
+    let endpoint = trimmed.split_once('/').map_or(trimmed, |(e, _)| e);
+    matches!(endpoint, "healthz" | "livez" | "readyz") || path == "/version" || path == "/version/"
 }
 
 /// Serves a health or version path, or None for any other path.

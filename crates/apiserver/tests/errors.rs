@@ -302,15 +302,14 @@ async fn requests_without_credentials_are_anonymous_or_401() {
         ..Options::default()
     })
     .await;
-    for path in ["/api/v1/namespaces", "/apis", "/metrics", "/openapi/v3"] {
-        let resp = s.handle(anonymous(path), None).await;
-        assert_eq!(resp.status(), 401, "{path}");
-        let body: Value =
-            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
-        assert_eq!(body["reason"], "Unauthorized");
-    }
     s.set_ready();
+    // Health and version paths too, as upstream: only credentials are
+    // served then (and served by any user's authority).
     for path in [
+        "/api/v1/namespaces",
+        "/apis",
+        "/metrics",
+        "/openapi/v3",
         "/healthz",
         "/livez",
         "/readyz",
@@ -318,6 +317,19 @@ async fn requests_without_credentials_are_anonymous_or_401() {
         "/readyz?verbose",
     ] {
         let resp = s.handle(anonymous(path), None).await;
+        assert_eq!(resp.status(), 401, "{path}");
+        let body: Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(body["reason"], "Unauthorized");
+    }
+    for path in [
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/version",
+        "/readyz?verbose",
+    ] {
+        let resp = s.handle(anonymous(path), Some(UserInfo::loopback())).await;
         assert_eq!(resp.status(), 200, "{path}");
     }
 }

@@ -262,7 +262,9 @@ async fn health_checks_ask_the_store() {
                 .uri(path)
                 .body(bytes::Bytes::new())
                 .unwrap();
-            let r = s.handle(req, None).await;
+            let r = s
+                .handle(req, Some(skiff_apiserver::UserInfo::loopback()))
+                .await;
             let status = r.status().as_u16();
             let body = r.into_body().collect().await.unwrap().to_bytes();
             (status, String::from_utf8_lossy(&body).into_owned())

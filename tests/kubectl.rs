@@ -170,8 +170,19 @@ fn create_get_and_output_formats() {
         "configmap/settings"
     );
     assert_eq!(
-        c.ok(&["get", "cm", "-n", "demo", "-l", "tier!=front", "-o", "name"])
-            .trim(),
+        c.ok(&[
+            "get",
+            "cm",
+            "-n",
+            "demo",
+            "-l",
+            "tier!=front",
+            "--field-selector",
+            "metadata.name!=kube-root-ca.crt",
+            "-o",
+            "name"
+        ])
+        .trim(),
         ""
     );
     let all = c.ok(&["get", "deploy", "-A"]);
@@ -272,7 +283,11 @@ fn updates_patches_and_deletes() {
     );
     // delete by label, --all, with cascade and grace period flags.
     c.ok(&["delete", "cm", "-n", "demo", "-l", "env=prod"]);
-    assert_eq!(c.ok(&["get", "cm", "-n", "demo", "-o", "name"]).trim(), "");
+    // What the root CA publisher put there stays.
+    assert_eq!(
+        c.ok(&["get", "cm", "-n", "demo", "-o", "name"]).trim(),
+        "configmap/kube-root-ca.crt"
+    );
     // --cascade=orphan and =foreground complete (no garbage collector needed):
     // the orphan keeps living without its owner reference, the foreground
     // dependent goes first.
@@ -1239,4 +1254,105 @@ fn new_pods_get_their_priority_and_default_tolerations() {
             && err.contains(r#"priorityclasses.scheduling.k8s.io "another" is forbidden: PriorityClass standard is already marked as default. Only one default can exist"#),
         "{err}"
     );
+}
+
+/// PodSecurity admission: the namespace's labels choose the standard; pods
+/// that break `enforce` are refused with upstream's message, `warn` comes
+/// back as kubectl's warnings, workloads are only warned about, labels
+/// that do not parse are refused, and tightening `enforce` names the pods
+/// already there that it would refuse.
+#[test]
+fn pod_security_standards_from_namespace_labels() {
+    let c = Cluster::start().unwrap();
+    let stderr = |args: &[&str]| {
+        let out = c.command(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    c.ok(&["create", "namespace", "secure"]);
+    // Before any label: privileged, a privileged pod is fine.
+    c.ok(&[
+        "run",
+        "old",
+        "-n",
+        "secure",
+        "--image=busybox",
+        r#"--overrides={"spec":{"containers":[{"name":"old","image":"busybox","securityContext":{"privileged":true}}]}}"#,
+    ]);
+    // Tightening enforce warns about it, and still labels the namespace.
+    let (ok, err) = stderr(&[
+        "label",
+        "namespace",
+        "secure",
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(r#"Warning: existing pods in namespace "secure" violate the new PodSecurity enforce level "restricted:latest""#),
+        "{err}"
+    );
+    assert!(
+        err.contains("Warning: old: privileged, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"),
+        "{err}"
+    );
+    let err = c.fails(&["run", "web", "-n", "secure", "--image=nginx"]);
+    assert!(
+        err.contains(r#"pods "web" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "web" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "web" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "web" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "web" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#),
+        "{err}"
+    );
+    // A pod that meets the standard is admitted.
+    c.ok(&[
+        "run",
+        "ok",
+        "-n",
+        "secure",
+        "--image=busybox",
+        r#"--overrides={"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"ok","image":"busybox","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}"#,
+    ]);
+    // Workloads are warned about (warn follows enforce), never refused.
+    let (ok, err) = stderr(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "secure",
+        "--image=nginx",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(r#"Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "nginx" must set securityContext.allowPrivilegeEscalation=false)"#),
+        "{err}"
+    );
+    // Enforce baseline, warn restricted: admitted with a warning.
+    c.ok(&[
+        "label",
+        "--overwrite",
+        "namespace",
+        "secure",
+        "pod-security.kubernetes.io/enforce=baseline",
+        "pod-security.kubernetes.io/warn=restricted",
+    ]);
+    let (ok, err) = stderr(&["run", "warned", "-n", "secure", "--image=busybox"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(r#"Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "warned" must set"#),
+        "{err}"
+    );
+    // Labels that do not parse: 422 with upstream's causes.
+    let err = c.fails(&[
+        "label",
+        "--overwrite",
+        "namespace",
+        "secure",
+        "pod-security.kubernetes.io/enforce=strict",
+    ]);
+    assert!(
+        err.contains(r#"Namespace "secure" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted"#),
+        "{err}"
+    );
+    // Changing an unrelated label of a namespace (or a pod) is not refused.
+    c.ok(&["label", "namespace", "secure", "team=a"]);
+    c.ok(&["label", "pod", "old", "-n", "secure", "team=a"]);
 }

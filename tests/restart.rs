@@ -302,8 +302,15 @@ fn restart_keeps_everything(extra: &[&str]) {
     let mut s = SkiffServer::new(&dir.path().join("data"), "127.0.0.1", port, extra);
     s.start().unwrap();
     s.apply_stdin(&["apply", "-f", "-"], MANIFEST);
-    let stored = user_objects(&s);
-    assert_eq!(stored.len(), 22, "every kind stored: {:?}", stored.keys());
+    // The manifest's 22 objects, and what the controllers add to its
+    // namespace: the `default` ServiceAccount and `kube-root-ca.crt`.
+    let stored = eventually(10, "the controllers' objects", || {
+        let objects = user_objects(&s);
+        (objects.len() >= 24).then_some(objects)
+    });
+    assert_eq!(stored.len(), 24, "every kind stored: {:?}", stored.keys());
+    assert!(stored.contains_key("ServiceAccount/demo/default"));
+    assert!(stored.contains_key("ConfigMap/demo/kube-root-ca.crt"));
 
     // A user changes what bootstrap owns.
     s.ok(&[

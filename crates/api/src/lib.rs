@@ -18,6 +18,7 @@ pub mod fields;
 pub mod managed;
 pub mod meta;
 pub mod patch;
+pub mod pod_security;
 pub mod proto;
 pub mod schema;
 pub mod selector;

@@ -13,11 +13,30 @@ use crate::{ApiServer, UserInfo};
 impl ApiServer {
     /// A kube-rs client served in-process by this API server.
     pub fn client(&self) -> kube::Client {
+        self.client_with_user_agent(&format!(
+            "kube-apiserver/v{}.{}.0 skiff/{}",
+            crate::health::KUBERNETES_VERSION.0,
+            crate::health::KUBERNETES_VERSION.1,
+            env!("CARGO_PKG_VERSION")
+        ))
+    }
+
+    /// An in-process client whose requests carry `user_agent` (as the
+    /// component's own client would: audit shows it, and field managers
+    /// default to its first word, e.g. `kube-controller-manager`).
+    pub fn client_with_user_agent(&self, user_agent: &str) -> kube::Client {
         let server = self.clone();
+        let agent = http::HeaderValue::from_str(user_agent)
+            .unwrap_or_else(|_| http::HeaderValue::from_static("skiff"));
         let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
             let server = server.clone();
+            let agent = agent.clone();
             async move {
-                let (parts, body) = req.into_parts();
+                let (mut parts, body) = req.into_parts();
+                parts
+                    .headers
+                    .entry(http::header::USER_AGENT)
+                    .or_insert(agent);
                 let bytes: Bytes = match body.collect().await {
                     Ok(collected) => collected.to_bytes(),
                     Err(e) => {

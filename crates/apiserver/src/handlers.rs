@@ -1184,6 +1184,8 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     } else if !body_ns.is_empty() {
         meta::remove(&mut obj, "namespace");
     }
+    use crate::admission::Operation;
+    crate::admission::admit(ctx, Operation::Create, &mut obj, None).await?;
     if meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty() {
         let name = meta::generated_name(meta::generate_name(&obj));
         meta::set(&mut obj, "name", json!(name));
@@ -1219,6 +1221,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
     let mut guard = check_namespace(ctx, &obj).await?;
+    crate::admission::validate(ctx, Operation::Create, Some(&obj), None).await?;
     let allocation = crate::admission::on_create(ctx, &mut obj).await?;
     record_update(ctx, None, &mut obj, "");
     let name = meta::name(&obj).to_string();
@@ -1412,6 +1415,8 @@ pub async fn update_object(
     if meta::name(&obj).is_empty() {
         meta::set(&mut obj, "name", json!(name));
     }
+    use crate::admission::Operation;
+    crate::admission::admit(ctx, Operation::Update, &mut obj, Some(&old)).await?;
     match sub {
         "status" => ctx.res.strategy.prepare_for_status_update(&mut obj, &old),
         "approval" => ctx.res.strategy.prepare_for_approval(&mut obj, &old),
@@ -1472,6 +1477,7 @@ pub async fn update_object(
     }
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
+    crate::admission::validate(ctx, Operation::Update, Some(&obj), Some(&old)).await?;
     let allocation = if sub.is_empty() {
         crate::admission::on_update(ctx, &mut obj, &old).await?
     } else {
@@ -1968,6 +1974,8 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
                 ));
             }
         }
+        crate::admission::validate(ctx, crate::admission::Operation::Delete, None, Some(&obj))
+            .await?;
         let mut finalizers = meta::finalizers(&obj);
         let policy = opts
             .get("propagationPolicy")

@@ -590,20 +590,31 @@ async fn orphan_and_foreground_deletion_complete() {
         owner_now.status, 200,
         "the owner waits for the blocking dependent"
     );
-    // Its own finalizer released (an object being deleted gains none).
-    let mut release = held.body.clone();
-    release["metadata"]["finalizers"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|f| f != "example.com/hold");
-    let r = call(
-        &s,
-        "PUT",
-        &format!("{CMS}/held"),
-        "application/json",
-        release.to_string(),
-    )
-    .await;
+    // Its own finalizer released (an object being deleted gains none); the
+    // deleter may still be writing it, so a conflict is read again.
+    let mut current = held.body.clone();
+    let mut r;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut release = current.clone();
+        release["metadata"]["finalizers"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|f| f != "example.com/hold");
+        r = call(
+            &s,
+            "PUT",
+            &format!("{CMS}/held"),
+            "application/json",
+            release.to_string(),
+        )
+        .await;
+        if r.status != 409 || attempts == 10 {
+            break;
+        }
+        current = call(&s, "GET", &format!("{CMS}/held"), "", "").await.body;
+    }
     assert_eq!(r.status, 200, "{}", r.body);
     eventually(&s, &format!("{CMS}/held"), |r| r.status == 404).await;
     eventually(&s, &format!("{CMS}/f"), |r| r.status == 404).await;

@@ -201,6 +201,21 @@ pub async fn run(
             }
         })
     };
+    // The controllers, through the in-process client (kube-controller-manager
+    // in one process with the API server).
+    let (controllers_stop, controllers_stopped) = tokio::sync::oneshot::channel::<()>();
+    let control_loops = tokio::spawn(skiff_controllers::run(
+        server.client_with_user_agent(&format!(
+            "kube-controller-manager/v1.33.0 (linux/amd64) skiff/{}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        skiff_controllers::Options {
+            root_ca: pki.ca_cert_pem.clone(),
+        },
+        async {
+            let _ = controllers_stopped.await;
+        },
+    ));
     let (bootstrap_stop, bootstrap_stopped) = tokio::sync::oneshot::channel::<()>();
     let controllers = {
         let bootstrap = bootstrap.clone();
@@ -214,6 +229,8 @@ pub async fn run(
     };
     shutdown.await;
     tracing::info!("shutting down");
+    let _ = controllers_stop.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), control_loops).await;
     // Out of the `kubernetes` endpoints first, while the server still serves.
     let _ = bootstrap_stop.send(());
     // As upstream's Stop: at most twice the endpoint interval.

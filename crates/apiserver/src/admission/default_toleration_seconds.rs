@@ -6,11 +6,29 @@
 
 use serde_json::{Value, json};
 
+use super::{Attributes, Operation, Plugin, Result};
+
 /// Upstream's `--default-not-ready-toleration-seconds` and
 /// `--default-unreachable-toleration-seconds`.
 const SECONDS: i64 = 300;
 
-pub fn admit(pod: &mut Value) {
+pub struct DefaultTolerationSeconds;
+
+#[async_trait::async_trait]
+impl Plugin for DefaultTolerationSeconds {
+    fn name(&self) -> &'static str {
+        "DefaultTolerationSeconds"
+    }
+
+    async fn admit(&self, a: &Attributes<'_, '_>, obj: &mut Value) -> Result<()> {
+        if a.operation == Operation::Create && a.is("", "pods") && a.subresource().is_empty() {
+            add_tolerations(obj);
+        }
+        Ok(())
+    }
+}
+
+fn add_tolerations(pod: &mut Value) {
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -45,7 +63,7 @@ mod tests {
     #[test]
     fn tolerations_added_unless_already_tolerated() {
         let mut pod = json!({"spec": {"containers": []}});
-        admit(&mut pod);
+        add_tolerations(&mut pod);
         assert_eq!(
             pod["spec"]["tolerations"],
             json!([
@@ -55,11 +73,11 @@ mod tests {
         );
         // A toleration of everything (empty key, any effect) covers both.
         let mut pod = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
-        admit(&mut pod);
+        add_tolerations(&mut pod);
         assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 1);
         // One already tolerated keeps its own seconds.
         let mut pod = json!({"spec": {"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}]}});
-        admit(&mut pod);
+        add_tolerations(&mut pod);
         let t = pod["spec"]["tolerations"].as_array().unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[0]["tolerationSeconds"], 10);

@@ -1,25 +1,182 @@
-//! Built-in admission: what the API server does to objects of particular kinds
-//! on their way in, beyond their strategy. Services get their cluster IP and
-//! node ports allocated (`services.rs`); namespaces get their `kubernetes`
-//! finalizer (`namespace_deleter.rs` releases it once their content is gone);
-//! volumes and claims their protection finalizers; roles and bindings are
-//! checked for privilege escalation (`rbac/escalation.rs`); new pods get
-//! their priority from their PriorityClass (`priority.rs`) and the default
-//! not-ready / unreachable tolerations (`default_toleration_seconds.rs`).
+//! Admission, as upstream's chain (`k8s.io/apiserver/pkg/admission`): on
+//! create, update and delete every plugin of [`plugins`], in upstream's
+//! order (`pkg/kubeapiserver/options/plugins.go`), first mutates the object
+//! (before the strategy prepares and validates it), then validates it
+//! (after the strategy's validation, before the store). A plugin sees
+//! upstream's `admission.Attributes`: the operation, the resource and
+//! subresource, namespace, name, user, dry run, the object and the stored
+//! one. Webhooks, LimitRanger and ResourceQuota take their places in the
+//! same chain when they exist.
+//!
+//! Beside the chain, [`on_create`] / [`on_update`] / [`on_removed`] hold
+//! what upstream does in a resource's registry rather than in admission:
+//! Services' IP and port allocation (`services.rs`), namespaces' `kubernetes`
+//! finalizer (`namespace_deleter.rs` releases it once their content is
+//! gone), and RBAC's privilege-escalation checks (`rbac/escalation.rs`).
 
 mod default_toleration_seconds;
+mod pod_security;
 mod priority;
+mod storage_object_in_use_protection;
+
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
 
+use crate::UserInfo;
 use crate::handlers::Ctx;
 use crate::services::Allocation;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// Admits a new object; what it allocated is released unless committed once
-/// the object is stored.
+/// What a request does to an object, as upstream's `admission.Operation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    /// Upstream's spelling (audit annotations, webhooks' AdmissionReview).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+}
+
+/// One request as admission sees it (upstream's `admission.Attributes`).
+pub struct Attributes<'a, 'c> {
+    pub ctx: &'a Ctx<'c>,
+    pub operation: Operation,
+    /// The stored object, on update and delete.
+    pub old: Option<&'a Value>,
+}
+
+impl Attributes<'_, '_> {
+    /// Whether the request is for `group`'s `plural` (any subresource).
+    pub fn is(&self, group: &str, plural: &str) -> bool {
+        self.ctx.res.def.group == group && self.ctx.res.def.plural == plural
+    }
+
+    pub fn subresource(&self) -> &str {
+        &self.ctx.info.subresource
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.ctx.namespace()
+    }
+
+    /// The object's name (empty on a create that generates it).
+    pub fn name(&self) -> &str {
+        &self.ctx.info.name
+    }
+
+    pub fn user(&self) -> &UserInfo {
+        self.ctx.user
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.ctx.dry_run()
+    }
+}
+
+/// An admission plugin: mutating, validating or both (upstream's
+/// `MutationInterface` and `ValidationInterface`); each says by itself which
+/// requests it handles.
+#[async_trait::async_trait]
+pub trait Plugin: Send + Sync {
+    /// Upstream's name for it (`--enable-admission-plugins`).
+    fn name(&self) -> &'static str;
+
+    /// Changes the object before the strategy prepares and validates it.
+    async fn admit(&self, _a: &Attributes<'_, '_>, _obj: &mut Value) -> Result<()> {
+        Ok(())
+    }
+
+    /// Refuses a request after the strategy validated it; `obj` is None on
+    /// delete.
+    async fn validate(&self, _a: &Attributes<'_, '_>, _obj: Option<&Value>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The enabled plugins, in upstream's order.
+fn plugins() -> &'static [Box<dyn Plugin>] {
+    static PLUGINS: LazyLock<Vec<Box<dyn Plugin>>> = LazyLock::new(|| {
+        vec![
+            Box::new(pod_security::PodSecurity),
+            Box::new(priority::Priority),
+            Box::new(default_toleration_seconds::DefaultTolerationSeconds),
+            Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
+        ]
+    });
+    &PLUGINS
+}
+
+fn refused(a: &Attributes<'_, '_>, plugin: &dyn Plugin, e: &ApiError) {
+    tracing::debug!(
+        plugin = plugin.name(),
+        operation = a.operation.as_str(),
+        resource = a.ctx.res.def.plural,
+        subresource = a.subresource(),
+        namespace = a.namespace(),
+        name = a.name(),
+        user = %a.user().name,
+        dry_run = a.dry_run(),
+        code = e.code,
+        "admission refused the request"
+    );
+}
+
+/// Runs the mutating half of the chain.
+pub async fn admit(
+    ctx: &Ctx<'_>,
+    operation: Operation,
+    obj: &mut Value,
+    old: Option<&Value>,
+) -> Result<()> {
+    let a = Attributes {
+        ctx,
+        operation,
+        old,
+    };
+    for plugin in plugins() {
+        plugin
+            .admit(&a, obj)
+            .await
+            .inspect_err(|e| refused(&a, plugin.as_ref(), e))?;
+    }
+    Ok(())
+}
+
+/// Runs the validating half of the chain.
+pub async fn validate(
+    ctx: &Ctx<'_>,
+    operation: Operation,
+    obj: Option<&Value>,
+    old: Option<&Value>,
+) -> Result<()> {
+    let a = Attributes {
+        ctx,
+        operation,
+        old,
+    };
+    for plugin in plugins() {
+        plugin
+            .validate(&a, obj)
+            .await
+            .inspect_err(|e| refused(&a, plugin.as_ref(), e))?;
+    }
+    Ok(())
+}
+
+/// Registry behaviour of a new object; what it allocated is released unless
+/// committed once the object is stored.
 pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocation>> {
     match (ctx.res.def.group, ctx.res.def.plural) {
         ("", "namespaces") => {
@@ -36,26 +193,6 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
             Ok(None)
         }
         ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
-        // Upstream's plugin order: Priority, then DefaultTolerationSeconds.
-        ("", "pods") if ctx.info.subresource.is_empty() => {
-            priority::admit(ctx, obj).await?;
-            default_toleration_seconds::admit(obj);
-            Ok(None)
-        }
-        ("scheduling.k8s.io", "priorityclasses") => {
-            priority::admit_class(ctx, obj).await?;
-            Ok(None)
-        }
-        // StorageObjectInUseProtection: volumes in use are not removed
-        // until nothing uses them.
-        ("", "persistentvolumeclaims") => {
-            add_finalizer(obj, "kubernetes.io/pvc-protection");
-            Ok(None)
-        }
-        ("", "persistentvolumes") => {
-            add_finalizer(obj, "kubernetes.io/pv-protection");
-            Ok(None)
-        }
         ("rbac.authorization.k8s.io", _) => {
             check_rbac(ctx, obj, None).await?;
             Ok(None)
@@ -98,15 +235,8 @@ async fn check_rbac(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> Result<(
     }
 }
 
-fn add_finalizer(obj: &mut Value, finalizer: &str) {
-    let mut finalizers = skiff_api::meta::finalizers(obj);
-    if !finalizers.iter().any(|f| f == finalizer) {
-        finalizers.push(finalizer.to_string());
-        skiff_api::meta::set_finalizers(obj, &finalizers);
-    }
-}
-
-/// Admits an update through the main resource (`old` is the stored object).
+/// Registry behaviour of an update through the main resource (`old` is the
+/// stored object).
 pub async fn on_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Option<Allocation>> {
     match (ctx.res.def.group, ctx.res.def.plural) {
         ("", "services") => crate::services::allocate_update(ctx, obj, old)
@@ -114,10 +244,6 @@ pub async fn on_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Op
             .map(Some),
         ("rbac.authorization.k8s.io", _) => {
             check_rbac(ctx, obj, Some(old)).await?;
-            Ok(None)
-        }
-        ("scheduling.k8s.io", "priorityclasses") => {
-            priority::admit_class(ctx, obj).await?;
             Ok(None)
         }
         _ => Ok(None),

@@ -8,7 +8,36 @@
 use serde_json::{Value, json};
 use skiff_api::ApiError;
 
+use super::{Attributes, Operation, Plugin};
 use crate::handlers::Ctx;
+
+pub struct Priority;
+
+#[async_trait::async_trait]
+impl Plugin for Priority {
+    fn name(&self) -> &'static str {
+        "Priority"
+    }
+
+    async fn admit(&self, a: &Attributes<'_, '_>, obj: &mut Value) -> Result<(), ApiError> {
+        if a.operation == Operation::Create && a.is("", "pods") && a.subresource().is_empty() {
+            admit_pod(a.ctx, obj).await?;
+        }
+        Ok(())
+    }
+
+    async fn validate(&self, a: &Attributes<'_, '_>, obj: Option<&Value>) -> Result<(), ApiError> {
+        match obj {
+            Some(class)
+                if matches!(a.operation, Operation::Create | Operation::Update)
+                    && a.is("scheduling.k8s.io", "priorityclasses") =>
+            {
+                validate_class(a.ctx, class).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 /// The stored PriorityClasses.
 async fn classes(ctx: &Ctx<'_>) -> Result<Vec<Value>, ApiError> {
@@ -37,7 +66,7 @@ async fn classes(ctx: &Ctx<'_>) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
-pub async fn admit(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {
+async fn admit_pod(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {
     let name = skiff_api::meta::name(pod).to_string();
     let forbidden = |why: String| ApiError::forbidden_object("", "pods", &name, &why);
     let class_name = pod
@@ -102,7 +131,7 @@ pub async fn admit(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {
 
 /// A PriorityClass created or updated: at most one is the global default
 /// (upstream's `validatePriorityClass`).
-pub async fn admit_class(ctx: &Ctx<'_>, class: &Value) -> Result<(), ApiError> {
+async fn validate_class(ctx: &Ctx<'_>, class: &Value) -> Result<(), ApiError> {
     if class["globalDefault"] != true {
         return Ok(());
     }

@@ -1356,3 +1356,159 @@ fn pod_security_standards_from_namespace_labels() {
     c.ok(&["label", "namespace", "secure", "team=a"]);
     c.ok(&["label", "pod", "old", "-n", "secure", "team=a"]);
 }
+
+/// Every namespace gets its `default` ServiceAccount and `kube-root-ca.crt`
+/// (made again when deleted); pods run as a service account that exists
+/// and mount its token, the cluster CA and their namespace, as upstream's
+/// ServiceAccount admission does.
+#[test]
+fn pods_run_as_service_accounts_with_their_token_volume() {
+    let c = Cluster::start().unwrap();
+    c.ok(&["create", "namespace", "apps"]);
+    // At once, as the namespace is made, the pod waits for its account.
+    c.ok(&["run", "web", "-n", "apps", "--image=busybox"]);
+    let pod = c.json(&["get", "pod", "web", "-n", "apps", "-o", "json"]);
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    assert_eq!(pod["spec"]["serviceAccount"], "default");
+    let volume = &pod["spec"]["volumes"][0];
+    let name = volume["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("kube-api-access-") && name.len() == 21,
+        "{name}"
+    );
+    assert_eq!(
+        volume["projected"],
+        serde_json::json!({"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+        ]})
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["volumeMounts"],
+        serde_json::json!([{"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+    );
+    let current_ca = || {
+        c.ok(&[
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ])
+    };
+    // The CA the volume projects is the cluster's.
+    let ca = current_ca();
+    let kubeconfig = std::fs::read_to_string(c.kubeconfig()).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    assert!(kubeconfig.contains("certificate-authority-data"));
+
+    // An account that opts out, and a pod that opts back in.
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: quiet, namespace: apps}\nautomountServiceAccountToken: false\nimagePullSecrets: [{name: regcred}]\n",
+    );
+    c.ok(&[
+        "run",
+        "quiet",
+        "-n",
+        "apps",
+        "--image=busybox",
+        r#"--overrides={"spec":{"serviceAccountName":"quiet"}}"#,
+    ]);
+    let pod = c.json(&["get", "pod", "quiet", "-n", "apps", "-o", "json"]);
+    assert!(pod["spec"].get("volumes").is_none(), "{}", pod["spec"]);
+    assert_eq!(
+        pod["spec"]["imagePullSecrets"],
+        serde_json::json!([{"name": "regcred"}])
+    );
+    c.ok(&[
+        "run",
+        "loud",
+        "-n",
+        "apps",
+        "--image=busybox",
+        r#"--overrides={"spec":{"serviceAccountName":"quiet","automountServiceAccountToken":true}}"#,
+    ]);
+    let pod = c.json(&["get", "pod", "loud", "-n", "apps", "-o", "json"]);
+    assert!(
+        pod["spec"]["volumes"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("kube-api-access-")
+    );
+
+    // An account that does not exist.
+    let err = c.fails(&[
+        "run",
+        "ghost",
+        "-n",
+        "apps",
+        "--image=busybox",
+        r#"--overrides={"spec":{"serviceAccountName":"ghost"}}"#,
+    ]);
+    assert!(
+        err.contains(r#"pods "ghost" is forbidden: error looking up service account apps/ghost: serviceaccount "ghost" not found"#),
+        "{err}"
+    );
+
+    // Deleted, both come back.
+    let uid = c.ok(&[
+        "get",
+        "sa",
+        "default",
+        "-n",
+        "apps",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    c.ok(&["delete", "sa", "default", "-n", "apps"]);
+    c.ok(&["delete", "configmap", "kube-root-ca.crt", "-n", "apps"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sa = c.kubectl(&[
+            "get",
+            "sa",
+            "default",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ]);
+        let cm = c.kubectl(&[
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-n",
+            "apps",
+            "-o",
+            "name",
+        ]);
+        if matches!(&sa, Ok(new) if *new != uid) && cm.is_ok() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sa:?} {cm:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Edited, the CA is put back.
+    c.ok(&[
+        "patch",
+        "configmap",
+        "kube-root-ca.crt",
+        "-n",
+        "apps",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"ca.crt":"tampered"}}"#,
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while current_ca() != ca {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CA is not put back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -281,6 +281,16 @@ impl Cacher {
         }
     }
 
+    /// The object at `key`, as the cache holds it now.
+    pub fn get(&self, key: &str) -> Option<KeyValue> {
+        self.state
+            .read()
+            .expect("poisoned")
+            .objects
+            .get(key)
+            .cloned()
+    }
+
     /// The objects under `prefix` (a namespace, or the whole resource) and the revision.
     pub fn list(&self, prefix: &str) -> (Vec<KeyValue>, i64) {
         let s = self.state.read().expect("poisoned");

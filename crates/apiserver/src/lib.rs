@@ -10,7 +10,7 @@
 //! so the same code serves HTTPS connections and in-process clients.
 #![forbid(unsafe_code)]
 
-mod admission;
+pub mod admission;
 pub mod audit;
 pub mod authn;
 pub mod authz;
@@ -86,6 +86,9 @@ pub struct Options {
     pub anonymous_auth: bool,
     /// `--audit-policy-file` with `--audit-log-*`: None audits nothing.
     pub audit: Option<Arc<audit::Auditor>>,
+    /// `--disable-admission-plugins`: plugins of [`admission::PLUGINS`]
+    /// left out of the chain.
+    pub disable_admission_plugins: Vec<String>,
 }
 
 impl Default for Options {
@@ -99,6 +102,7 @@ impl Default for Options {
             authorization_modes: vec![authz::Mode::Rbac],
             anonymous_auth: true,
             audit: None,
+            disable_admission_plugins: Vec::new(),
         }
     }
 }
@@ -127,6 +131,7 @@ pub(crate) struct Inner {
     pub(crate) registry: registry::Registry,
     pub(crate) caches: cacher::Caches,
     pub(crate) authorizer: Box<dyn authz::Authorizer>,
+    pub(crate) admission: admission::Chain,
     /// The RBAC authorizer when it is one of the modes: requests wait for
     /// its policy's first load.
     pub(crate) rbac: Option<Arc<rbac::Rbac>>,
@@ -173,6 +178,7 @@ impl ApiServer {
                 registry: registry::Registry::new(),
                 caches: cacher::Caches::default(),
                 authorizer: Box::new(authz::Chain(chain)),
+                admission: admission::Chain::new(&options.disable_admission_plugins),
                 rbac,
                 store,
                 options,
@@ -197,19 +203,43 @@ impl ApiServer {
         server
     }
 
-    /// A core/v1 object as stored (`namespace` empty for a cluster-scoped
-    /// one), or None when it is absent or unreadable: what authenticators
-    /// look up, failing closed.
+    /// The resource and store key of a core/v1 object (`namespace` empty
+    /// for a cluster-scoped one).
+    fn core_key(&self, plural: &str, namespace: &str, name: &str) -> Option<(String, String)> {
+        let res = self.inner.registry.resource("", "v1", plural)?;
+        let key = format!("{}{name}", res.namespace_prefix(namespace));
+        Some((res.prefix(), key))
+    }
+
+    /// A core/v1 object as stored, or None when it is absent or
+    /// unreadable: what authenticators look up, failing closed.
     pub(crate) async fn stored_core(
         &self,
         plural: &str,
         namespace: &str,
         name: &str,
     ) -> Option<serde_json::Value> {
-        let res = self.inner.registry.resource("", "v1", plural)?;
-        let key = format!("{}{name}", res.namespace_prefix(namespace));
+        let (_, key) = self.core_key(plural, namespace, name)?;
         let (_, kv) = self.inner.store.get(&key, 0).await.ok()?;
         serde_json::from_slice(&kv?.value).ok()
+    }
+
+    /// A core/v1 object as the watch cache holds it (what upstream's
+    /// admission plugins read through listers: it may trail the store by
+    /// a moment), else as stored.
+    pub(crate) async fn cached_core(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let (prefix, key) = self.core_key(plural, namespace, name)?;
+        if let Some(cacher) = self.inner.caches.get(&prefix, &self.inner.store).await
+            && let Some(kv) = cacher.get(&key)
+        {
+            return serde_json::from_slice(&kv.value).ok();
+        }
+        self.stored_core(plural, namespace, name).await
     }
 
     /// Marks the server ready (`/readyz` answers 200) once bootstrapping is done.

@@ -51,6 +51,23 @@ async fn bad_requests_get_upstreams_errors() {
     .await;
     assert_eq!(ns.0, 201, "{}", ns.1);
     let pods = "/api/v1/namespaces/ns/pods";
+    // Before its controller makes the namespace's `default` service
+    // account, pods are refused by ServiceAccount admission (which runs
+    // before validation, as upstream's mutating admission).
+    let early = json_call(&s, "POST", pods, json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).await;
+    assert_eq!(early.0, 403, "{}", early.1);
+    assert_eq!(
+        early.1["message"],
+        r#"pods "Bad_Name" is forbidden: error looking up service account ns/default: serviceaccount "default" not found"#
+    );
+    let sa = json_call(
+        &s,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts",
+        json!({"metadata": {"name": "default"}}),
+    )
+    .await;
+    assert_eq!(sa.0, 201, "{}", sa.1);
 
     // Malformed JSON and YAML.
     assert_status(

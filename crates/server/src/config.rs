@@ -66,6 +66,8 @@ pub struct Config {
     pub audit_log_maxage: u64,
     pub audit_log_maxbackup: usize,
     pub audit_log_maxsize: u64,
+    /// `--disable-admission-plugins`: plugins left out of the chain.
+    pub disable_admission_plugins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -95,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("audit_log_maxage", &self.audit_log_maxage)
             .field("audit_log_maxbackup", &self.audit_log_maxbackup)
             .field("audit_log_maxsize", &self.audit_log_maxsize)
+            .field("disable_admission_plugins", &self.disable_admission_plugins)
             .finish()
     }
 }
@@ -124,6 +127,9 @@ pub struct Layer {
     pub audit_log_maxage: Option<u64>,
     pub audit_log_maxbackup: Option<usize>,
     pub audit_log_maxsize: Option<u64>,
+    /// Comma separated, as upstream's flags.
+    pub enable_admission_plugins: Option<String>,
+    pub disable_admission_plugins: Option<String>,
 }
 
 /// Why a configuration is unusable.
@@ -137,6 +143,8 @@ pub enum ConfigError {
     NoEtcdServers,
     #[error("--authorization-mode: {0}")]
     AuthorizationMode(String),
+    #[error("{0}")]
+    AdmissionPlugins(String),
 }
 
 impl Layer {
@@ -177,6 +185,12 @@ impl Layer {
             audit_log_maxage: self.audit_log_maxage.or(lower.audit_log_maxage),
             audit_log_maxbackup: self.audit_log_maxbackup.or(lower.audit_log_maxbackup),
             audit_log_maxsize: self.audit_log_maxsize.or(lower.audit_log_maxsize),
+            enable_admission_plugins: self
+                .enable_admission_plugins
+                .or(lower.enable_admission_plugins),
+            disable_admission_plugins: self
+                .disable_admission_plugins
+                .or(lower.disable_admission_plugins),
         }
     }
 
@@ -193,6 +207,29 @@ impl Layer {
                 .unwrap_or(DEFAULT_AUTHORIZATION_MODE),
         )
         .map_err(ConfigError::AuthorizationMode)?;
+        let plugins = |list: &Option<String>| -> Vec<String> {
+            list.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let enable = plugins(&self.enable_admission_plugins);
+        let disable = plugins(&self.disable_admission_plugins);
+        // Every plugin Skiff has is on by default: enabling one only checks
+        // its name.
+        skiff_apiserver::admission::check_names("enable-admission-plugins", &enable)
+            .and_then(|()| {
+                skiff_apiserver::admission::check_names("disable-admission-plugins", &disable)
+            })
+            .map_err(ConfigError::AdmissionPlugins)?;
+        if let Some(both) = enable.iter().find(|p| disable.contains(p)) {
+            return Err(ConfigError::AdmissionPlugins(format!(
+                "{both} is both enabled and disabled"
+            )));
+        }
         Ok(Config {
             data_dir: self.data_dir.ok_or(ConfigError::NoDataDir)?,
             bind_address: self.bind_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -214,6 +251,7 @@ impl Layer {
             audit_log_maxage: self.audit_log_maxage.unwrap_or(0),
             audit_log_maxbackup: self.audit_log_maxbackup.unwrap_or(0),
             audit_log_maxsize: self.audit_log_maxsize.unwrap_or(0),
+            disable_admission_plugins: disable,
         })
     }
 }

@@ -164,6 +164,7 @@ pub async fn run(
             authorization_modes: config.authorization_modes.clone(),
             anonymous_auth: config.anonymous_auth,
             audit,
+            disable_admission_plugins: config.disable_admission_plugins.clone(),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

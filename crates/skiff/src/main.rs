@@ -74,6 +74,13 @@ struct ServerArgs {
     /// such (true, as upstream); false answers them 401.
     #[arg(long, env = "SKIFF_ANONYMOUS_AUTH")]
     anonymous_auth: Option<bool>,
+    /// Admission plugins to turn on (comma separated; every plugin Skiff
+    /// has is on by default).
+    #[arg(long, env = "SKIFF_ENABLE_ADMISSION_PLUGINS")]
+    enable_admission_plugins: Option<String>,
+    /// Admission plugins to turn off (comma separated), e.g. ServiceAccount.
+    #[arg(long, env = "SKIFF_DISABLE_ADMISSION_PLUGINS")]
+    disable_admission_plugins: Option<String>,
     /// An audit.k8s.io/v1 Policy: what is audited, at which level.
     #[arg(long, env = "SKIFF_AUDIT_POLICY_FILE")]
     audit_policy_file: Option<PathBuf>,
@@ -118,6 +125,8 @@ impl ServerArgs {
                 audit_log_maxage: self.audit_log_maxage,
                 audit_log_maxbackup: self.audit_log_maxbackup,
                 audit_log_maxsize: self.audit_log_maxsize,
+                enable_admission_plugins: self.enable_admission_plugins,
+                disable_admission_plugins: self.disable_admission_plugins,
             },
             self.config,
         )

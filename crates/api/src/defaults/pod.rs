@@ -2,8 +2,10 @@
 //! `SetDefaults_PodSpec`, `SetDefaults_Container`, `SetDefaults_Probe`,
 //! `SetDefaults_HTTPGetAction`, the volume source defaulters and the
 //! declarative `+default`s reached from a PodSpec
-//! (pkg/apis/core/v1/defaults.go, zz_generated.defaults.go), plus what the
-//! default-on Priority and DefaultTolerationSeconds admission plugins set on pods.
+//! (pkg/apis/core/v1/defaults.go, zz_generated.defaults.go)
+//! (`serviceAccountName` and its deprecated alias `serviceAccount` kept
+//! equal). Admission plugins (ServiceAccount, Priority, ...) are the API
+//! server's.
 
 use serde_json::{Map, Value, json};
 
@@ -11,17 +13,11 @@ use super::{child, default, default_zero, ensure, is_zero, items};
 
 /// A Pod: SetObjectDefaults_Pod, then the admission plugins' defaults.
 pub(super) fn pod(m: &mut Map<String, Value>) {
-    let mirror = m
-        .get("metadata")
-        .and_then(|md| md.get("annotations"))
-        .and_then(|a| a.get("kubernetes.io/config.mirror"))
-        .is_some();
     let Some(spec) = ensure(m, "spec") else {
         return;
     };
     pod_only(spec);
     pod_spec(spec);
-    admission(spec, mirror);
     service_account_names(spec);
 }
 
@@ -375,17 +371,6 @@ pub(super) fn pvc_spec(spec: &mut Map<String, Value>) {
     default(spec, "volumeMode", json!("Filesystem"));
 }
 
-/// What the ServiceAccount admission plugin sets on pods that name no
-/// service account: "default", but on mirror pods (its token volume needs
-/// the service account, so is not set here). Priority and
-/// DefaultTolerationSeconds are the API server's admission
-/// (`skiff-apiserver`'s `admission/`): they read PriorityClasses.
-fn admission(spec: &mut Map<String, Value>, mirror: bool) {
-    if !mirror && is_zero(spec, "serviceAccountName") && is_zero(spec, "serviceAccount") {
-        spec.insert("serviceAccountName".into(), json!("default"));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::defaulted;
@@ -570,13 +555,9 @@ mod tests {
         );
         assert!(custom["spec"].get("priority").is_none());
         assert!(custom["spec"].get("preemptionPolicy").is_none());
-        assert_eq!(
-            (
-                &custom["spec"]["serviceAccountName"],
-                &custom["spec"]["serviceAccount"]
-            ),
-            (&json!("default"), &json!("default"))
-        );
+        // The service account is admission's (ServiceAccount), not defaulting's.
+        assert!(custom["spec"].get("serviceAccountName").is_none());
+        assert!(custom["spec"].get("serviceAccount").is_none());
         let deprecated = defaulted(
             "",
             "v1",

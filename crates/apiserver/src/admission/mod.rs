@@ -17,9 +17,8 @@
 mod default_toleration_seconds;
 mod pod_security;
 mod priority;
+mod service_account;
 mod storage_object_in_use_protection;
-
-use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
@@ -105,17 +104,54 @@ pub trait Plugin: Send + Sync {
     }
 }
 
-/// The enabled plugins, in upstream's order.
-fn plugins() -> &'static [Box<dyn Plugin>] {
-    static PLUGINS: LazyLock<Vec<Box<dyn Plugin>>> = LazyLock::new(|| {
-        vec![
-            Box::new(pod_security::PodSecurity),
-            Box::new(priority::Priority),
-            Box::new(default_toleration_seconds::DefaultTolerationSeconds),
-            Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
-        ]
-    });
-    &PLUGINS
+/// Every plugin Skiff has, in upstream's order; all are on unless
+/// `--disable-admission-plugins` names them.
+pub const PLUGINS: &[&str] = &[
+    "ServiceAccount",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "StorageObjectInUseProtection",
+];
+
+fn plugin(name: &str) -> Option<Box<dyn Plugin>> {
+    Some(match name {
+        "ServiceAccount" => Box::new(service_account::ServiceAccount),
+        "PodSecurity" => Box::new(pod_security::PodSecurity),
+        "Priority" => Box::new(priority::Priority),
+        "DefaultTolerationSeconds" => {
+            Box::new(default_toleration_seconds::DefaultTolerationSeconds)
+        }
+        "StorageObjectInUseProtection" => {
+            Box::new(storage_object_in_use_protection::StorageObjectInUseProtection)
+        }
+        _ => return None,
+    })
+}
+
+/// Names in `--enable-admission-plugins` / `--disable-admission-plugins`
+/// that are no plugin of Skiff's, in upstream's words.
+pub fn check_names(flag: &str, names: &[String]) -> std::result::Result<(), String> {
+    match names.iter().find(|n| !PLUGINS.contains(&n.as_str())) {
+        Some(n) => Err(format!("{flag} plugin {n:?} is unknown")),
+        None => Ok(()),
+    }
+}
+
+/// The server's plugins, in order.
+pub struct Chain(Vec<Box<dyn Plugin>>);
+
+impl Chain {
+    /// Every plugin but the disabled ones.
+    pub fn new(disabled: &[String]) -> Chain {
+        Chain(
+            PLUGINS
+                .iter()
+                .filter(|n| !disabled.iter().any(|d| d == *n))
+                .filter_map(|n| plugin(n))
+                .collect(),
+        )
+    }
 }
 
 fn refused(a: &Attributes<'_, '_>, plugin: &dyn Plugin, e: &ApiError) {
@@ -145,7 +181,7 @@ pub async fn admit(
         operation,
         old,
     };
-    for plugin in plugins() {
+    for plugin in &ctx.server.inner.admission.0 {
         plugin
             .admit(&a, obj)
             .await
@@ -166,7 +202,7 @@ pub async fn validate(
         operation,
         old,
     };
-    for plugin in plugins() {
+    for plugin in &ctx.server.inner.admission.0 {
         plugin
             .validate(&a, obj)
             .await

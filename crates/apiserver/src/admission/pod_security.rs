@@ -69,7 +69,7 @@ async fn namespace_policy(a: &Attributes<'_, '_>) -> Option<(Policy, Vec<pss::La
     let ns = a
         .ctx
         .server
-        .stored_core("namespaces", "", a.namespace())
+        .cached_core("namespaces", "", a.namespace())
         .await?;
     Some(policy_from_labels(labels(&ns)))
 }

@@ -61,7 +61,9 @@ pub async fn call(
     }
 }
 
-/// An API server on a new SQLite store with the namespace `ns`.
+/// An API server on a new SQLite store with the namespace `ns` as the
+/// controllers leave a new namespace: with its `default` ServiceAccount
+/// (which pods run as).
 pub async fn server_with_namespace() -> (ApiServer, tempfile::TempDir) {
     server_with_namespace_and(Options::default()).await
 }
@@ -78,5 +80,14 @@ pub async fn server_with_namespace_and(options: Options) -> (ApiServer, tempfile
     )
     .await;
     assert_eq!(ns.status, 201, "{}", ns.body);
+    let sa = call(
+        &server,
+        "POST",
+        "/api/v1/namespaces/ns/serviceaccounts",
+        "application/json",
+        r#"{"metadata":{"name":"default"}}"#,
+    )
+    .await;
+    assert_eq!(sa.status, 201, "{}", sa.body);
     (server, dir)
 }

@@ -27,7 +27,8 @@ impl Cluster {
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(
             &tokens,
-            "alice-token,alice,1001,\nbob-token,bob,1002,devs\n",
+            "alice-token,alice,1001,\nbob-token,bob,1002,devs\n\
+             n1-token,system:node:n1,n1,system:nodes\nn2-token,system:node:n2,n2,system:nodes\n",
         )
         .unwrap();
         let port = skiff_testutil::free_port();
@@ -90,6 +91,35 @@ impl Cluster {
     /// kubectl presenting `token`.
     fn with_token(&self, token: &str, args: &[&str]) -> (bool, String) {
         self.with_config(&self.token_config("bearer", token), args)
+    }
+
+    /// kubectl with `config` and `input` on its standard input.
+    fn with_stdin(&self, config: PathBuf, args: &[&str], input: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(config)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     }
 
     fn with_config(&self, config: &std::path::Path, args: &[&str]) -> (bool, String) {
@@ -781,4 +811,223 @@ fn the_audit_log_follows_its_policy() {
         all.iter()
             .all(|e| e["objectRef"]["resource"] != "namespaces")
     );
+}
+
+/// The Node authorizer and NodeRestriction: a kubelet (`system:node:<name>`
+/// in `system:nodes`) reads what its pods need and nothing else, lists only
+/// its own pods, reads only its own Node, and writes only its own objects,
+/// with upstream's reasons.
+#[test]
+fn nodes_reach_only_what_their_pods_need() {
+    let c = Cluster::start();
+    let s = &c.server;
+    s.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n2}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {name: mine, namespace: apps}\nstringData: {k: v}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {name: theirs, namespace: apps}\nstringData: {k: v}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: apps}\ndata: {k: v}\n",
+    );
+    let pod = |name: &str, node: &str, secret: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  nodeName: {node}\n  containers:\n  - name: c\n    image: busybox\n    env:\n    - name: S\n      valueFrom: {{secretKeyRef: {{name: {secret}, key: k}}}}\n    envFrom: [{{configMapRef: {{name: settings}}}}]\n"
+        )
+    };
+    // The namespace's default service account comes from its controller.
+    eventually("the default service account", || {
+        s.kubectl(&["get", "sa", "default", "-n", "apps"]).is_ok()
+    });
+    s.apply_stdin(&["apply", "-f", "-"], &pod("web", "n1", "mine"));
+    s.apply_stdin(&["apply", "-f", "-"], &pod("other", "n2", "theirs"));
+    let n1 = |args: &[&str]| c.with_token("n1-token", args);
+
+    // Reads follow the graph.
+    eventually("the graph has web", || {
+        n1(&["get", "secret", "mine", "-n", "apps"]).0
+    });
+    assert!(n1(&["get", "configmap", "settings", "-n", "apps"]).0);
+    let (ok, out) = n1(&["get", "secret", "theirs", "-n", "apps"]);
+    assert!(!ok);
+    assert!(
+        out.contains(r#"secrets "theirs" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "apps": no relationship found between node 'n1' and this object"#),
+        "{out}"
+    );
+    // A watch of one secret by name, as the kubelet's secret manager does.
+    let (ok, out) = n1(&[
+        "get",
+        "secrets",
+        "-n",
+        "apps",
+        "--field-selector",
+        "metadata.name=mine",
+        "-o",
+        "name",
+    ]);
+    assert!(ok && out.trim() == "secret/mine", "{out}");
+    let (ok, out) = n1(&["get", "secrets", "-n", "apps"]);
+    assert!(!ok && out.contains("No Object name found"), "{out}");
+    // Its own pods, by field selector only.
+    let (ok, out) = n1(&["get", "pods", "-A"]);
+    assert!(
+        !ok && out.contains("can only list/watch pods with spec.nodeName field selector"),
+        "{out}"
+    );
+    let (ok, out) = n1(&[
+        "get",
+        "pods",
+        "-A",
+        "--field-selector",
+        "spec.nodeName=n1",
+        "-o",
+        "name",
+    ]);
+    assert!(ok && out.trim() == "pod/web", "{out}");
+    assert!(n1(&["get", "pod", "web", "-n", "apps"]).0);
+    assert!(!n1(&["get", "pod", "other", "-n", "apps"]).0);
+    // Its own Node only.
+    assert!(n1(&["get", "node", "n1"]).0);
+    let (ok, out) = n1(&["get", "node", "n2"]);
+    assert!(
+        !ok && out.contains("node 'n1' cannot read 'n2', only its own Node object"),
+        "{out}"
+    );
+    // Static rules: services, and nothing like deployments.
+    assert!(n1(&["get", "services", "-A"]).0);
+    let (ok, out) = n1(&["get", "deployments", "-A"]);
+    assert!(
+        !ok && out.contains(r#"User "system:node:n1" cannot list resource "deployments""#),
+        "{out}"
+    );
+
+    // NodeRestriction: its own Node, within the kubelet's labels.
+    // (a bare PATCH: kubectl would first read n2, which it may not)
+    let raw = skiff_testutil::http::Client::from_kubeconfig(&s.kubeconfig())
+        .unwrap()
+        .anonymous();
+    let r = raw
+        .request_with(
+            "PATCH",
+            "/api/v1/nodes/n2",
+            &[
+                ("Authorization", "Bearer n1-token"),
+                ("Content-Type", "application/merge-patch+json"),
+            ],
+            br#"{"metadata":{"labels":{"a":"b"}}}"#,
+        )
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        r#"nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2""#
+    );
+    let (ok, out) = n1(&[
+        "label",
+        "node",
+        "n1",
+        "node-restriction.kubernetes.io/pool=x",
+    ]);
+    assert!(!ok && out.contains(r#"nodes "n1" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/pool"#), "{out}");
+    assert!(n1(&["label", "node", "n1", "topology.kubernetes.io/zone=z1"]).0);
+    let (ok, out) = n1(&["taint", "node", "n1", "k=v:NoSchedule"]);
+    assert!(
+        !ok && out.contains(r#"node "n1" is not allowed to modify taints"#),
+        "{out}"
+    );
+    // Pods: only mirror pods of its own, owned by its Node.
+    let (ok, out) = n1(&["run", "sneaky", "-n", "apps", "--image=busybox"]);
+    assert!(
+        !ok && out.contains(r#"pods "sneaky" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, node "n1" can only create mirror pods"#),
+        "{out}"
+    );
+    let uid = s.ok(&["get", "node", "n1", "-o", "jsonpath={.metadata.uid}"]);
+    let mirror = |node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-{node}\n  namespace: apps\n  annotations: {{kubernetes.io/config.mirror: hash}}\n  ownerReferences: [{{apiVersion: v1, kind: Node, name: n1, uid: {uid}, controller: true}}]\nspec:\n  nodeName: {node}\n  containers: [{{name: c, image: busybox}}]\n"
+        )
+    };
+    let out = c.with_stdin(
+        c.token_config("bearer", "n1-token"),
+        &["create", "-f", "-"],
+        &mirror("n1"),
+    );
+    assert!(out.0, "{}", out.1);
+    let out = c.with_stdin(
+        c.token_config("bearer", "n1-token"),
+        &["create", "-f", "-"],
+        &mirror("n2"),
+    );
+    assert!(
+        !out.0
+            && out
+                .1
+                .contains(r#"node "n1" can only create pods with spec.nodeName set to itself"#),
+        "{}",
+        out.1
+    );
+    // Status of its own pods only (a bare PATCH, as the kubelet sends:
+    // kubectl would read pods/status first, which no node may).
+    let status = |pod: &str| {
+        raw.request_with(
+            "PATCH",
+            &format!("/api/v1/namespaces/apps/pods/{pod}/status"),
+            &[
+                ("Authorization", "Bearer n1-token"),
+                ("Content-Type", "application/merge-patch+json"),
+            ],
+            br#"{"status":{"phase":"Running"}}"#,
+        )
+        .unwrap()
+    };
+    assert_eq!(status("web").status, 200, "{}", status("web").text());
+    let r = status("other");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        r#"pods "other" is forbidden: node "n1" can only update pod status for pods with spec.nodeName set to itself"#
+    );
+    // Tokens only for its own pods' service accounts.
+    let web_uid = s.ok(&[
+        "get",
+        "pod",
+        "web",
+        "-n",
+        "apps",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let token = |who: &str| {
+        c.with_token(
+            who,
+            &[
+                "create",
+                "token",
+                "default",
+                "-n",
+                "apps",
+                "--bound-object-kind=Pod",
+                "--bound-object-name=web",
+                &format!("--bound-object-uid={web_uid}"),
+            ],
+        )
+    };
+    assert!(token("n1-token").0);
+    let (ok, out) = token("n2-token");
+    assert!(
+        !ok && out.contains("node requested token bound to a pod scheduled on a different node"),
+        "{out}"
+    );
+    // Once its pod is gone, so is its access.
+    s.ok(&[
+        "delete",
+        "pod",
+        "web",
+        "-n",
+        "apps",
+        "--grace-period=0",
+        "--force",
+    ]);
+    eventually("the graph forgets web", || {
+        !n1(&["get", "secret", "mine", "-n", "apps"]).0
+    });
 }

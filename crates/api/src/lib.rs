@@ -19,6 +19,7 @@ pub mod managed;
 pub mod meta;
 pub mod patch;
 pub mod pod_security;
+pub mod podutil;
 pub mod proto;
 pub mod schema;
 pub mod selector;

@@ -608,6 +608,7 @@ mod tests {
             name: String::new(),
             subresource: sub.into(),
             verb: "get".into(),
+            ..Default::default()
         };
         assert_eq!(
             policy

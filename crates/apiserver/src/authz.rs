@@ -85,6 +85,7 @@ pub trait Authorizer: Send + Sync {
 pub enum Mode {
     AlwaysAllow,
     AlwaysDeny,
+    Node,
     Rbac,
 }
 
@@ -97,14 +98,15 @@ impl Mode {
                 "AlwaysAllow" => Mode::AlwaysAllow,
                 "AlwaysDeny" => Mode::AlwaysDeny,
                 "RBAC" => Mode::Rbac,
-                "Node" | "Webhook" | "ABAC" => {
+                "Node" => Mode::Node,
+                "Webhook" | "ABAC" => {
                     return Err(format!(
                         "authorization mode {m:?} is not implemented by this server"
                     ));
                 }
                 other => {
                     return Err(format!(
-                        "authorization mode {other:?} is not supported: AlwaysAllow, AlwaysDeny, RBAC"
+                        "authorization mode {other:?} is not supported: AlwaysAllow, AlwaysDeny, Node, RBAC"
                     ));
                 }
             };

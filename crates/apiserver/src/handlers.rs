@@ -216,6 +216,15 @@ pub async fn handle(
         rbac.wait_synced().await;
         decision = server.inner.authorizer.authorize(&attributes);
     }
+    // So is a node's before its graph's first load.
+    if !decision.allowed()
+        && let Some(graph) = &server.inner.node_graph
+        && !graph.synced()
+        && crate::node_authz::node_name(&user).is_some()
+    {
+        graph.wait_synced().await;
+        decision = server.inner.authorizer.authorize(&attributes);
+    }
     if !decision.allowed() {
         let why = decision.reason();
         let request = match &routed {
@@ -1974,8 +1983,10 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
                 ));
             }
         }
-        crate::admission::validate(ctx, crate::admission::Operation::Delete, None, Some(&obj))
-            .await?;
+        if ctx.info.subresource != "eviction" {
+            crate::admission::validate(ctx, crate::admission::Operation::Delete, None, Some(&obj))
+                .await?;
+        }
         let mut finalizers = meta::finalizers(&obj);
         let policy = opts
             .get("propagationPolicy")

@@ -73,6 +73,7 @@ pub fn impersonate(
             name: r.name.clone(),
             subresource: r.subresource.clone(),
             verb: "impersonate".to_string(),
+            ..Default::default()
         };
         let attributes = Attributes {
             user: &requestor,

@@ -28,6 +28,7 @@ mod list;
 mod metrics;
 mod namespace_deleter;
 mod negotiation;
+pub mod node_authz;
 mod openapi;
 pub mod pki;
 pub mod rbac;
@@ -38,6 +39,7 @@ mod reviews;
 mod serve;
 pub mod serviceaccount;
 mod services;
+mod store_reflector;
 mod subresources;
 mod table;
 mod watch;
@@ -99,7 +101,7 @@ impl Default for Options {
             advertise_address: "127.0.0.1:6443".into(),
             token_issuer: None,
             kubelet_tls: None,
-            authorization_modes: vec![authz::Mode::Rbac],
+            authorization_modes: vec![authz::Mode::Node, authz::Mode::Rbac],
             anonymous_auth: true,
             audit: None,
             disable_admission_plugins: Vec::new(),
@@ -135,6 +137,8 @@ pub(crate) struct Inner {
     /// The RBAC authorizer when it is one of the modes: requests wait for
     /// its policy's first load.
     pub(crate) rbac: Option<Arc<rbac::Rbac>>,
+    /// The Node authorizer's graph when it is one of the modes.
+    pub(crate) node_graph: Option<Arc<node_authz::graph::Graph>>,
     pub(crate) options: Options,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) started_unix: u64,
@@ -154,10 +158,42 @@ impl ApiServer {
         let token_issuer = options.token_issuer.clone();
         let inflight = tokio::sync::Semaphore::new(options.max_requests_inflight);
         let inflight_mutating = tokio::sync::Semaphore::new(options.max_mutating_requests_inflight);
+        let registry = registry::Registry::new();
         let mut rbac = None;
+        let mut node_graph = None;
         let mut chain: Vec<Box<dyn authz::Authorizer>> = vec![Box::new(authz::PrivilegedGroups)];
         for mode in &options.authorization_modes {
             match mode {
+                authz::Mode::Node => {
+                    let prefix = |group: &str, plural: &str| {
+                        registry
+                            .resource(group, "v1", plural)
+                            .map(|r| r.prefix())
+                            .unwrap_or_default()
+                    };
+                    let graph = Arc::new(node_authz::graph::Graph::new(
+                        prefix("", "pods"),
+                        prefix("", "persistentvolumes"),
+                        prefix("storage.k8s.io", "volumeattachments"),
+                    ));
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => {
+                            for p in graph.prefixes() {
+                                rt.spawn(store_reflector::follow(
+                                    Arc::downgrade(&graph),
+                                    store.clone(),
+                                    p,
+                                    "node authorizer",
+                                ));
+                            }
+                        }
+                        Err(_) => tracing::error!("the Node authorizer needs a tokio runtime"),
+                    }
+                    chain.push(Box::new(node_authz::NodeAuthorizer {
+                        graph: graph.clone(),
+                    }));
+                    node_graph = Some(graph);
+                }
                 authz::Mode::AlwaysAllow => chain.push(Box::new(authz::AlwaysAllow)),
                 authz::Mode::AlwaysDeny => chain.push(Box::new(authz::AlwaysDeny)),
                 authz::Mode::Rbac => {
@@ -175,11 +211,12 @@ impl ApiServer {
         }
         let server = ApiServer {
             inner: Arc::new(Inner {
-                registry: registry::Registry::new(),
+                registry,
                 caches: cacher::Caches::default(),
                 authorizer: Box::new(authz::Chain(chain)),
                 admission: admission::Chain::new(&options.disable_admission_plugins),
                 rbac,
+                node_graph,
                 store,
                 options,
                 metrics: metrics::Metrics::default(),

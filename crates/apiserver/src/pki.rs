@@ -247,3 +247,29 @@ impl Pki {
         Ok((cert.pem(), key.serialize_pem()))
     }
 }
+
+/// The subject common name of a CertificateSigningRequest's `spec.request`
+/// (base64 of a PEM `CERTIFICATE REQUEST`), with upstream's parse error.
+pub fn csr_common_name(request_base64: &str) -> Result<String, String> {
+    use base64::Engine;
+    use x509_parser::prelude::FromDer;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(request_base64.trim())
+        .map_err(|e| e.to_string())?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
+        .map_err(|_| "PEM block type must be CERTIFICATE REQUEST".to_string())?;
+    if pem.label != "CERTIFICATE REQUEST" {
+        return Err("PEM block type must be CERTIFICATE REQUEST".into());
+    }
+    let (_, csr) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents)
+            .map_err(|e| e.to_string())?;
+    Ok(csr
+        .certification_request_info
+        .subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or("")
+        .to_string())
+}

@@ -15,6 +15,26 @@ pub struct RequestInfo {
     pub subresource: String,
     /// get, list, watch, create, update, patch, delete, deletecollection.
     pub verb: String,
+    /// The raw `fieldSelector` of a list, watch or deletecollection, as
+    /// upstream hands it to authorizers (`AuthorizeWithSelectors`).
+    pub field_selector: String,
+    /// The object a list or watch asks for by `metadata.name=<name>` in its
+    /// field selector: upstream's request info names it so that authorizers
+    /// (RBAC's resourceNames, the Node authorizer) see a request for one
+    /// object. Routing keeps [`RequestInfo::name`] for the path's name.
+    pub selector_name: String,
+}
+
+impl RequestInfo {
+    /// The name authorizers see: the path's, or a list's or watch's
+    /// `metadata.name` field selector's.
+    pub fn authorization_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.selector_name
+        } else {
+            &self.name
+        }
+    }
 }
 
 /// What a path is: a resource request, or one of the API's other documents.
@@ -171,6 +191,17 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
         _ => "unknown",
     }
     .to_string();
+    if matches!(info.verb.as_str(), "list" | "watch" | "deletecollection") && !legacy_watch {
+        info.field_selector = params.get("fieldSelector").cloned().unwrap_or_default();
+    }
+    if matches!(info.verb.as_str(), "list" | "watch")
+        && info.name.is_empty()
+        && let Ok(selector) = skiff_api::selector::FieldSelector::parse(&info.field_selector)
+        && let Some(name) = selector.pinned("metadata.name")
+        && skiff_api::validation::path_segment_problems(name).is_empty()
+    {
+        info.selector_name = name.to_string();
+    }
     Route::Resource(info)
 }
 

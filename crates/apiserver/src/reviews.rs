@@ -51,6 +51,12 @@ fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::
             name: field(r, "name"),
             subresource: field(r, "subresource"),
             verb: field(r, "verb"),
+            field_selector: r
+                .pointer("/fieldSelector/rawSelector")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            selector_name: String::new(),
         };
         ctx.server
             .inner

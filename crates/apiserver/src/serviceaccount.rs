@@ -318,6 +318,9 @@ pub async fn create_token(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<B
         .as_ref()
         .ok_or_else(|| ApiError::internal("no service account signing key is configured"))?;
     let mut request = parse_body(ctx, body)?;
+    use crate::admission::Operation;
+    crate::admission::admit(ctx, Operation::Create, &mut request, None).await?;
+    crate::admission::validate(ctx, Operation::Create, Some(&request), None).await?;
     let (sa, _) = read(ctx, &ctx.info.name).await?;
     let expiration = request
         .pointer("/spec/expirationSeconds")

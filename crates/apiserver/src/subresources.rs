@@ -192,12 +192,17 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
 
 /// Evicts a pod: deletes it with the eviction's delete options.
 pub async fn eviction(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
-    let eviction: Value = if body.is_empty() {
+    let mut eviction: Value = if body.is_empty() {
         json!({})
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?
     };
+    // The Eviction is admitted (the pod's deletion it causes is not, as
+    // upstream's eviction REST deletes with no admission).
+    use crate::admission::Operation;
+    crate::admission::admit(ctx, Operation::Create, &mut eviction, None).await?;
+    crate::admission::validate(ctx, Operation::Create, Some(&eviction), None).await?;
     let opts = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
     ctx.take_delete_options_dry_run(&opts)?;
     delete_object(ctx, &ctx.info.name, &opts).await?;

@@ -27,8 +27,8 @@ impl std::str::FromStr for StoreKind {
 }
 
 /// The authorizers a cluster runs with unless told otherwise (kubeadm's and
-/// k3s's `Node,RBAC` once the Node authorizer exists).
-pub const DEFAULT_AUTHORIZATION_MODE: &str = "RBAC";
+/// k3s's).
+pub const DEFAULT_AUTHORIZATION_MODE: &str = "Node,RBAC";
 
 /// The resolved configuration.
 #[derive(Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@
 //! gone), and RBAC's privilege-escalation checks (`rbac/escalation.rs`).
 
 mod default_toleration_seconds;
+mod node_restriction;
 mod pod_security;
 mod priority;
 mod service_account;
@@ -108,6 +109,7 @@ pub trait Plugin: Send + Sync {
 /// `--disable-admission-plugins` names them.
 pub const PLUGINS: &[&str] = &[
     "ServiceAccount",
+    "NodeRestriction",
     "PodSecurity",
     "Priority",
     "DefaultTolerationSeconds",
@@ -117,6 +119,7 @@ pub const PLUGINS: &[&str] = &[
 fn plugin(name: &str) -> Option<Box<dyn Plugin>> {
     Some(match name {
         "ServiceAccount" => Box::new(service_account::ServiceAccount),
+        "NodeRestriction" => Box::new(node_restriction::NodeRestriction),
         "PodSecurity" => Box::new(pod_security::PodSecurity),
         "Priority" => Box::new(priority::Priority),
         "DefaultTolerationSeconds" => {

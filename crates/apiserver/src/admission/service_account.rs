@@ -228,7 +228,7 @@ fn validate_mirror(pod: &Value) -> Result<()> {
             "a mirror pod may not reference service accounts",
         ));
     }
-    if !secret_names(spec, true).is_empty() {
+    if !skiff_api::podutil::secret_names(spec).is_empty() {
         return Err(forbidden(pod, "a mirror pod may not reference secrets"));
     }
     let token_projection = spec["volumes"]
@@ -245,62 +245,6 @@ fn validate_mirror(pod: &Value) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Every secret a pod spec names (upstream's `VisitPodSecretNames`): pull
-/// secrets, containers' env and envFrom, and volumes.
-fn secret_names(spec: &Value, all_containers: bool) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut add = |v: &Value| {
-        if let Some(n) = v.as_str().filter(|n| !n.is_empty()) {
-            names.push(n.to_string());
-        }
-    };
-    for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
-        add(&s["name"]);
-    }
-    let lists: &[&str] = if all_containers {
-        &["initContainers", "containers", "ephemeralContainers"]
-    } else {
-        &["ephemeralContainers"]
-    };
-    for list in lists {
-        for c in spec[*list].as_array().into_iter().flatten() {
-            for e in c["envFrom"].as_array().into_iter().flatten() {
-                add(&e["secretRef"]["name"]);
-            }
-            for e in c["env"].as_array().into_iter().flatten() {
-                add(&e["valueFrom"]["secretKeyRef"]["name"]);
-            }
-        }
-    }
-    for v in spec["volumes"].as_array().into_iter().flatten() {
-        add(&v["secret"]["secretName"]);
-        for s in v
-            .pointer("/projected/sources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            add(&s["secret"]["name"]);
-        }
-        for path in [
-            "/azureFile/secretName",
-            "/cephfs/secretRef/name",
-            "/cinder/secretRef/name",
-            "/flexVolume/secretRef/name",
-            "/iscsi/secretRef/name",
-            "/rbd/secretRef/name",
-            "/scaleIO/secretRef/name",
-            "/storageos/secretRef/name",
-            "/csi/nodePublishSecretRef/name",
-        ] {
-            if let Some(n) = v.pointer(path) {
-                add(n);
-            }
-        }
-    }
-    names
 }
 
 /// Upstream's `limitSecretReferences` (and, for ephemeral containers

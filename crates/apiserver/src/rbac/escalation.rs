@@ -38,6 +38,7 @@ fn allowed(
         name: name.into(),
         subresource: String::new(),
         verb: verb.into(),
+        ..Default::default()
     };
     authorizer
         .authorize(&Attributes {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use skiff_store::{EventType, KeyRange, ListRequest, Store};
+use skiff_store::Store;
 use tokio::sync::watch;
 
 pub mod escalation;
@@ -58,7 +58,11 @@ impl PolicyRule {
                 };
                 has_or_all(&self.api_groups, &r.group)
                     && self.resource_matches(&combined, &r.subresource)
-                    && (self.resource_names.is_empty() || self.resource_names.contains(&r.name))
+                    && (self.resource_names.is_empty()
+                        || self
+                            .resource_names
+                            .iter()
+                            .any(|n| n == r.authorization_name()))
             }
             None => self.non_resource_urls.iter().any(|u| {
                 u == "*"
@@ -502,6 +506,30 @@ pub struct Rbac {
     pub(crate) cluster_roles_changed: tokio::sync::Notify,
 }
 
+impl crate::store_reflector::Sink for Rbac {
+    fn replace(&self, _prefix: &str, objects: &[(String, bytes::Bytes)]) {
+        let mut policy = Policy::default();
+        for (key, value) in objects {
+            policy.put(key, value);
+        }
+        *self.policy.write().expect("poisoned") = policy;
+        self.synced.send_replace(true);
+        self.cluster_roles_changed.notify_one();
+    }
+
+    fn apply(&self, key: &str, value: Option<&[u8]>) {
+        let mut policy = self.policy.write().expect("poisoned");
+        match value {
+            Some(v) => policy.put(key, v),
+            None => policy.delete(key),
+        }
+        drop(policy);
+        if key.starts_with(CLUSTER_ROLES) {
+            self.cluster_roles_changed.notify_one();
+        }
+    }
+}
+
 /// How long a request waits for the policy's first load.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -515,69 +543,9 @@ impl Rbac {
         })
     }
 
-    /// Loads the policy from `store` and follows its changes until `rbac`
-    /// is dropped.
+    /// Follows the store's RBAC objects until the authorizer is dropped.
     pub async fn follow(rbac: Weak<Self>, store: Arc<dyn Store>) {
-        loop {
-            let list = store
-                .list(ListRequest {
-                    prefix: PREFIX.into(),
-                    ..Default::default()
-                })
-                .await;
-            let Some(me) = rbac.upgrade() else { return };
-            let watched = match list {
-                Ok(list) => {
-                    let mut policy = Policy::default();
-                    for kv in &list.kvs {
-                        policy.put(&kv.key, &kv.value);
-                    }
-                    *me.policy.write().expect("poisoned") = policy;
-                    me.synced.send_replace(true);
-                    me.cluster_roles_changed.notify_one();
-                    drop(me);
-                    store
-                        .watch(KeyRange::Prefix(PREFIX.into()), list.revision + 1)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            let mut stream = match watched {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "RBAC: reading the policy; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            while let Some(batch) = stream.next_batch().await {
-                let Some(me) = rbac.upgrade() else { return };
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "RBAC: the policy's watch ended; reloading");
-                        break;
-                    }
-                };
-                let mut policy = me.policy.write().expect("poisoned");
-                let mut cluster_roles = false;
-                for event in batch {
-                    cluster_roles |= event.kv.key.starts_with(CLUSTER_ROLES);
-                    match event.event_type {
-                        EventType::Put => policy.put(&event.kv.key, &event.kv.value),
-                        EventType::Delete => policy.delete(&event.kv.key),
-                    }
-                }
-                drop(policy);
-                if cluster_roles {
-                    me.cluster_roles_changed.notify_one();
-                }
-            }
-            if rbac.strong_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::store_reflector::follow(rbac, store, PREFIX.into(), "RBAC").await
     }
 
     /// The rules of the role a binding refers to (upstream's
@@ -698,6 +666,7 @@ mod tests {
             name: name.into(),
             subresource: sub.into(),
             verb: verb.into(),
+            ..Default::default()
         }
     }
 

@@ -1031,3 +1031,177 @@ fn nodes_reach_only_what_their_pods_need() {
         !n1(&["get", "secret", "mine", "-n", "apps"]).0
     });
 }
+
+/// How a node joins, as kubeadm's: a bootstrap token creates a
+/// CertificateSigningRequest for a node client certificate, the approver
+/// approves it after a SubjectAccessReview, the signer signs it with the
+/// cluster CA, and the certificate authenticates as the node. Other
+/// signers' requests wait for `kubectl certificate approve`, and a request
+/// its signer's rules refuse is marked Failed.
+#[test]
+fn a_bootstrap_token_gets_a_node_its_certificate() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let c = Cluster::start();
+    let s = &c.server;
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "bootstrap-token-abcdef",
+        "-n",
+        "kube-system",
+        "--type=bootstrap.kubernetes.io/token",
+        "--from-literal=token-id=abcdef",
+        "--from-literal=token-secret=0123456789abcdef",
+        "--from-literal=usage-bootstrap-authentication=true",
+        "--from-literal=auth-extra-groups=system:bootstrappers:kubeadm:default-node-token",
+    ]);
+    // kubeadm's bindings: bootstrappers may create CSRs, and node client
+    // ones are auto-approved.
+    s.ok(&[
+        "create",
+        "clusterrolebinding",
+        "kubeadm:kubelet-bootstrap",
+        "--clusterrole=system:node-bootstrapper",
+        "--group=system:bootstrappers:kubeadm:default-node-token",
+    ]);
+    s.ok(&[
+        "create",
+        "clusterrolebinding",
+        "kubeadm:node-autoapprove-bootstrap",
+        "--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+        "--group=system:bootstrappers:kubeadm:default-node-token",
+    ]);
+
+    let request = |cn: &str, org: Option<&str>| {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        if let Some(o) = org {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::OrganizationName, o);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+        (csr, key.serialize_pem())
+    };
+    let csr_object = |name: &str, csr: &str, signer: &str, usages: &str| {
+        format!(
+            "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {{name: {name}}}\nspec:\n  request: {}\n  signerName: {signer}\n  usages: {usages}\n",
+            b64(csr.as_bytes())
+        )
+    };
+    let (csr, key) = request("system:node:n9", Some("system:nodes"));
+    let bootstrap = c.token_config("bootstrap", "abcdef.0123456789abcdef");
+    let (ok, out) = c.with_stdin(
+        bootstrap,
+        &["create", "-f", "-"],
+        &csr_object(
+            "node-csr-n9",
+            &csr,
+            "kubernetes.io/kube-apiserver-client-kubelet",
+            "[digital signature, client auth]",
+        ),
+    );
+    assert!(ok, "{out}");
+    let mut certificate = String::new();
+    eventually("the node's certificate", || {
+        certificate = s.ok(&[
+            "get",
+            "csr",
+            "node-csr-n9",
+            "-o",
+            "jsonpath={.status.certificate}",
+        ]);
+        !certificate.is_empty()
+    });
+    let approved = s.json(&["get", "csr", "node-csr-n9", "-o", "json"]);
+    assert_eq!(approved["spec"]["username"], "system:bootstrap:abcdef");
+    assert_eq!(approved["status"]["conditions"][0]["type"], "Approved");
+    assert_eq!(
+        approved["status"]["conditions"][0]["reason"],
+        "AutoApproved"
+    );
+    assert_eq!(
+        approved["status"]["conditions"][0]["message"],
+        "Auto approving kubelet client certificate after SubjectAccessReview."
+    );
+    // The certificate is the node.
+    let kubeconfig = c.dir.path().join("n9.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{}\n    insecure-skip-tls-verify: true\n  name: c\nusers:\n- name: u\n  user:\n    client-certificate-data: {certificate}\n    client-key-data: {}\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n",
+            s.port,
+            b64(key.as_bytes())
+        ),
+    )
+    .unwrap();
+    let (ok, out) = c.with_config(
+        &kubeconfig,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        r#"system:node:n9 ["system:nodes","system:authenticated"]"#
+    );
+
+    // A client certificate for a user waits to be approved by hand; usages
+    // its signer does not issue fail, as upstream says it.
+    let (csr, _) = request("carol", Some("devs"));
+    s.apply_stdin(
+        &["create", "-f", "-"],
+        &csr_object(
+            "carol",
+            &csr,
+            "kubernetes.io/kube-apiserver-client",
+            "[client auth]",
+        ),
+    );
+    let (csr, _) = request("dave", None);
+    s.apply_stdin(
+        &["create", "-f", "-"],
+        &csr_object(
+            "dave",
+            &csr,
+            "kubernetes.io/kube-apiserver-client",
+            "[server auth]",
+        ),
+    );
+    s.ok(&["certificate", "approve", "dave"]);
+    eventually("dave's request fails", || {
+        s.ok(&[
+            "get",
+            "csr",
+            "dave",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Failed\")].message}",
+        ]) == "invalid usage for client certificate: server auth"
+    });
+    // By then carol's, older, was seen too: neither approved nor signed.
+    assert_eq!(
+        s.ok(&["get", "csr", "carol", "-o", "jsonpath={.status}"]),
+        "{}"
+    );
+    s.ok(&["certificate", "approve", "carol"]);
+    eventually("carol's certificate", || {
+        !s.ok(&[
+            "get",
+            "csr",
+            "carol",
+            "-o",
+            "jsonpath={.status.certificate}",
+        ])
+        .is_empty()
+    });
+}

@@ -9,6 +9,7 @@
 //! of what it watches, and its errors are retried with backoff.
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub mod root_ca_publisher;
 pub mod serviceaccounts;
 
@@ -22,14 +23,24 @@ use kube::runtime::controller::Action;
 pub enum Error {
     #[error("{0}")]
     Api(#[from] kube::Error),
+    /// A sync that cannot go on (retried with backoff).
+    #[error("{0}")]
+    Sync(String),
 }
 
 /// Settings of the controllers.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Options {
     /// The cluster CA bundle (PEM) the root CA publisher puts in every
     /// namespace's `kube-root-ca.crt` (upstream's `--root-ca-file`).
     pub root_ca: String,
+    /// The CA key (PEM) the CSR signer signs with, beside `root_ca`
+    /// (upstream's `--cluster-signing-cert-file` / `-key-file`); without it
+    /// no CSR is signed.
+    pub ca_key: Option<String>,
+    /// How long signed certificates are valid at most
+    /// (`--cluster-signing-duration`, a year by default).
+    pub cluster_signing_duration: Duration,
 }
 
 /// Runs every controller until `shutdown` completes.
@@ -46,12 +57,35 @@ pub async fn run(
         }
     };
     let serviceaccounts = serviceaccounts::run(client.clone(), on_stop());
+    let approver = certificates::approver::run(client.clone(), on_stop());
+    let signer = match &options.ca_key {
+        Some(key) => match certificates::signer::Signer::new(
+            &options.root_ca,
+            key,
+            options.cluster_signing_duration,
+        ) {
+            Ok(s) => Some(std::sync::Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "the CSR signer cannot start");
+                None
+            }
+        },
+        None => None,
+    };
+    let signing = {
+        let (client, stopped) = (client.clone(), on_stop());
+        async move {
+            if let Some(signer) = signer {
+                certificates::signer::run(client, signer, stopped).await;
+            }
+        }
+    };
     let root_ca = root_ca_publisher::run(client, options.root_ca, on_stop());
     let stopper = async move {
         shutdown.await;
         let _ = stop.send(true);
     };
-    tokio::join!(serviceaccounts, root_ca, stopper);
+    tokio::join!(serviceaccounts, approver, signing, root_ca, stopper);
 }
 
 /// A failed sync is retried after a while (the controller's per-object

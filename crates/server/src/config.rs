@@ -68,6 +68,9 @@ pub struct Config {
     pub audit_log_maxsize: u64,
     /// `--disable-admission-plugins`: plugins left out of the chain.
     pub disable_admission_plugins: Vec<String>,
+    /// `--cluster-signing-duration`: the longest a certificate the CSR
+    /// signer issues is valid (a year by default).
+    pub cluster_signing_duration: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -98,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("audit_log_maxbackup", &self.audit_log_maxbackup)
             .field("audit_log_maxsize", &self.audit_log_maxsize)
             .field("disable_admission_plugins", &self.disable_admission_plugins)
+            .field("cluster_signing_duration", &self.cluster_signing_duration)
             .finish()
     }
 }
@@ -130,6 +134,8 @@ pub struct Layer {
     /// Comma separated, as upstream's flags.
     pub enable_admission_plugins: Option<String>,
     pub disable_admission_plugins: Option<String>,
+    /// A Go duration (`8760h0m0s`, `24h`, `90m`).
+    pub cluster_signing_duration: Option<String>,
 }
 
 /// Why a configuration is unusable.
@@ -145,6 +151,8 @@ pub enum ConfigError {
     AuthorizationMode(String),
     #[error("{0}")]
     AdmissionPlugins(String),
+    #[error("--cluster-signing-duration: {0}")]
+    Duration(String),
 }
 
 impl Layer {
@@ -191,6 +199,9 @@ impl Layer {
             disable_admission_plugins: self
                 .disable_admission_plugins
                 .or(lower.disable_admission_plugins),
+            cluster_signing_duration: self
+                .cluster_signing_duration
+                .or(lower.cluster_signing_duration),
         }
     }
 
@@ -230,6 +241,10 @@ impl Layer {
                 "{both} is both enabled and disabled"
             )));
         }
+        let cluster_signing_duration = match &self.cluster_signing_duration {
+            Some(d) => go_duration(d).map_err(ConfigError::Duration)?,
+            None => std::time::Duration::from_secs(365 * 24 * 3600),
+        };
         Ok(Config {
             data_dir: self.data_dir.ok_or(ConfigError::NoDataDir)?,
             bind_address: self.bind_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -252,13 +267,51 @@ impl Layer {
             audit_log_maxbackup: self.audit_log_maxbackup.unwrap_or(0),
             audit_log_maxsize: self.audit_log_maxsize.unwrap_or(0),
             disable_admission_plugins: disable,
+            cluster_signing_duration,
         })
     }
+}
+
+/// A Go `time.Duration` string of hours, minutes and seconds (`8760h0m0s`).
+fn go_duration(s: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("invalid duration {s:?}");
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut any = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let n: f64 = number.parse().map_err(|_| invalid())?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600.0,
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return Err(invalid()),
+        };
+        any = true;
+    }
+    if !number.is_empty() || !any || total <= 0.0 {
+        return Err(invalid());
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("8760h0m0s").unwrap().as_secs(), 8760 * 3600);
+        assert_eq!(go_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(go_duration("90s").unwrap().as_secs(), 90);
+        for bad in ["", "10", "5d", "-1h", "h"] {
+            assert!(go_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn precedence_flag_env_file_default() {

@@ -212,6 +212,8 @@ pub async fn run(
         )),
         skiff_controllers::Options {
             root_ca: pki.ca_cert_pem.clone(),
+            ca_key: Some(pki.ca_key_pem().to_string()),
+            cluster_signing_duration: config.cluster_signing_duration,
         },
         async {
             let _ = controllers_stopped.await;

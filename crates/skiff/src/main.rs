@@ -81,6 +81,10 @@ struct ServerArgs {
     /// Admission plugins to turn off (comma separated), e.g. ServiceAccount.
     #[arg(long, env = "SKIFF_DISABLE_ADMISSION_PLUGINS")]
     disable_admission_plugins: Option<String>,
+    /// The longest a certificate signed for a CertificateSigningRequest is
+    /// valid (a Go duration; 8760h0m0s by default).
+    #[arg(long, env = "SKIFF_CLUSTER_SIGNING_DURATION")]
+    cluster_signing_duration: Option<String>,
     /// An audit.k8s.io/v1 Policy: what is audited, at which level.
     #[arg(long, env = "SKIFF_AUDIT_POLICY_FILE")]
     audit_policy_file: Option<PathBuf>,
@@ -127,6 +131,7 @@ impl ServerArgs {
                 audit_log_maxsize: self.audit_log_maxsize,
                 enable_admission_plugins: self.enable_admission_plugins,
                 disable_admission_plugins: self.disable_admission_plugins,
+                cluster_signing_duration: self.cluster_signing_duration,
             },
             self.config,
         )

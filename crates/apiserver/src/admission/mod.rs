@@ -12,7 +12,8 @@
 //! what upstream does in a resource's registry rather than in admission:
 //! Services' IP and port allocation (`services.rs`), namespaces' `kubernetes`
 //! finalizer (`namespace_deleter.rs` releases it once their content is
-//! gone), and RBAC's privilege-escalation checks (`rbac/escalation.rs`).
+//! gone), RBAC's privilege-escalation checks (`rbac/escalation.rs`), and a
+//! CertificateSigningRequest's requester.
 
 mod default_toleration_seconds;
 mod node_restriction;
@@ -234,6 +235,21 @@ pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocati
         ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
         ("rbac.authorization.k8s.io", _) => {
             check_rbac(ctx, obj, None).await?;
+            Ok(None)
+        }
+        // The requester is whoever asks (upstream's csrStrategy), whatever
+        // the body says.
+        ("certificates.k8s.io", "certificatesigningrequests") => {
+            let user = ctx.user;
+            let spec = &mut obj["spec"];
+            spec["username"] = json!(user.name);
+            if user.uid.is_empty() {
+                spec.as_object_mut().map(|s| s.remove("uid"));
+            } else {
+                spec["uid"] = json!(user.uid);
+            }
+            spec["groups"] = json!(user.groups);
+            spec.as_object_mut().map(|s| s.remove("extra"));
             Ok(None)
         }
         _ => Ok(None),

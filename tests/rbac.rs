@@ -749,6 +749,13 @@ fn the_audit_log_follows_its_policy() {
     ]);
     let (ok, _) = c.as_user("alice", &["get", "configmaps"]);
     assert!(!ok);
+    // Refused impersonation is audited too (after the audit filter, as
+    // upstream's chain orders them).
+    let (ok, _) = c.as_user(
+        "alice",
+        &["get", "configmaps", "-n", "kube-public", "--as=bob"],
+    );
+    assert!(!ok);
     let log = c.dir.path().join("audit/audit.log");
     let events = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&log)
@@ -792,6 +799,18 @@ fn the_audit_log_follows_its_policy() {
     let secret = find(&all, "create", "secrets", "admin").unwrap();
     assert_eq!(secret["level"], "Metadata");
     assert!(secret.get("requestObject").is_none(), "{secret}");
+    let impersonating = all
+        .iter()
+        .find(|e| e["objectRef"]["namespace"] == "kube-public" && e["user"]["username"] == "alice")
+        .unwrap_or_else(|| panic!("{all:?}"));
+    assert_eq!(impersonating["responseStatus"]["code"], 403);
+    assert!(
+        impersonating["responseStatus"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"User "alice" cannot impersonate resource "users""#),
+        "{impersonating}"
+    );
     let denied = find(&all, "list", "configmaps", "alice").unwrap();
     assert_eq!(
         denied["annotations"]["authorization.k8s.io/decision"],

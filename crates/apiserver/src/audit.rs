@@ -462,6 +462,11 @@ impl Event {
         self.level >= Level::RequestResponse
     }
 
+    /// Records the user the request acts as (impersonation).
+    pub fn impersonated(&mut self, user: &UserInfo) {
+        self.event["impersonatedUser"] = user_json(user);
+    }
+
     /// Records the authorizer's decision.
     pub fn authorized(&mut self, allowed: bool, reason: &str) {
         let annotations = &mut self.event["annotations"];

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -12,9 +11,9 @@ use skiff_api::{ApiError, meta, validation};
 use skiff_store::{Guard, Outcome};
 
 use crate::registry::{Resource, decode, encode, store_error, with_resource_version};
-use crate::request::{RequestInfo, Route, query, route};
+use crate::request::{RequestInfo, Route};
 use crate::response::{self, Body};
-use crate::{ApiServer, UserInfo, discovery, health, list, watch};
+use crate::{ApiServer, UserInfo, discovery, list, watch};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -56,212 +55,25 @@ impl RequestBody {
     }
 }
 
-pub async fn handle(
+/// The endpoint: the API's documents, or a resource request (its body
+/// read now, after every filter; returned too when `record_body`, for the
+/// audit event).
+pub(crate) async fn endpoint(
     server: &ApiServer,
-    req: http::Request<RequestBody>,
-    user: Option<UserInfo>,
-) -> http::Response<Body> {
-    let start = Instant::now();
-    let (parts, body) = req.into_parts();
-    let params = query(parts.uri.query());
-    let path = parts.uri.path().to_string();
-    let user = match user {
-        Some(u) => u,
-        None if server.inner.options.anonymous_auth => UserInfo::anonymous(),
-        None => return response::error(&ApiError::unauthorized()),
-    };
-    // The server's own requests skip the in-flight limit; decided on who
-    // asks, before any impersonation.
-    let loopback = user == UserInfo::loopback();
-    // Impersonation is authorized too: with RBAC's policy loaded.
-    if let Some(rbac) = &server.inner.rbac
-        && !rbac.synced()
-        && parts
-            .headers
-            .keys()
-            .any(|k| k.as_str().starts_with("impersonate-"))
-    {
-        rbac.wait_synced().await;
-    }
-    let audit_id = meta::new_uid();
-    let received = chrono::Utc::now();
-    let auditor = server.inner.options.audit.clone();
-    // Who authenticated, when it impersonates someone (for the audit).
-    let requestor = auditor.as_ref().map(|_| user.clone());
-    let user = match crate::impersonation::impersonate(
-        server.inner.authorizer.as_ref(),
-        &parts.headers,
-        user,
-    ) {
-        Ok(u) => u,
-        Err(crate::impersonation::Refused::Forbidden(e)) => return response::error(&e),
-        Err(crate::impersonation::Refused::Malformed(why)) => {
-            let uri = parts
-                .uri
-                .path_and_query()
-                .map_or(path.as_str(), |p| p.as_str());
-            return response::text(500, format!("Internal Server Error: {uri:?}: {why}\n"));
-        }
-    };
-    let routed = route(&parts.method, &path, &params);
-    // Metric labels come only from what the server knows (upstream's
-    // CVE-2020-8552): a resource of the catalogue or none, a method of HTTP's
-    // or "other"; no request can add series.
-    let (verb, resource_name, scope) = match &routed {
-        Route::Resource(i) => (
-            i.verb.clone(),
-            if server
-                .inner
-                .registry
-                .resource(&i.group, &i.version, &i.resource)
-                .is_some()
-            {
-                i.resource.clone()
-            } else {
-                String::new()
-            },
-            if !i.name.is_empty() {
-                "resource"
-            } else if !i.namespace.is_empty() {
-                "namespace"
-            } else {
-                "cluster"
-            },
-        ),
-        _ => (
-            match parts.method.as_str() {
-                m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
-                | "CONNECT") => m.to_lowercase(),
-                _ => "other".to_string(),
-            },
-            String::new(),
-            "",
-        ),
-    };
-    let mutating = matches!(
-        verb.as_str(),
-        "create" | "update" | "patch" | "delete" | "deletecollection"
-    );
-    // Upstream's --long-running-request-regexp: watches, proxies, logs,
-    // exec, attach and port-forward.
-    let long_running = verb == "watch"
-        || matches!(&routed, Route::Resource(i) if matches!(
-            i.subresource.as_str(),
-            "proxy" | "log" | "exec" | "attach" | "portforward"
-        ));
-    let mut audit = auditor.as_ref().and_then(|a| {
-        let impersonator = requestor.as_ref().filter(|r| **r != user);
-        crate::audit::Event::begin(
-            a,
-            &crate::audit::Request {
-                audit_id: &audit_id,
-                user: &user,
-                impersonator,
-                verb: &verb,
-                resource: match &routed {
-                    Route::Resource(i) => Some(i),
-                    _ => None,
-                },
-                path: &path,
-                uri: parts
-                    .uri
-                    .path_and_query()
-                    .map_or(path.as_str(), |p| p.as_str()),
-                source_ips: source_ips(&parts),
-                user_agent: parts
-                    .headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok()),
-                received,
-            },
-        )
-    });
-    // Max in flight: upstream's 400 read-only / 200 mutating, watches exempt;
-    // so is the server's own loopback (exempt in upstream's priority and
-    // fairness), so that its bootstrap controllers keep its lease under load.
-    // Health and version paths are exempt too, as upstream's `probes` flow
-    // schema: a busy server still answers its probes.
-    let _permit = if long_running || loopback || health::is_health_path(&path) {
-        None
-    } else {
-        let sem = if mutating {
-            &server.inner.inflight_mutating
-        } else {
-            &server.inner.inflight
-        };
-        match sem.try_acquire() {
-            Ok(p) => Some(p),
-            Err(_) => {
-                let e = ApiError::too_many_requests(1);
-                return audited(audit, &audit_id, response::error(&e), Some(&e), false).await;
-            }
-        }
-    };
-    let attributes = crate::authz::Attributes {
-        user: &user,
-        resource: match &routed {
-            Route::Resource(i) => Some(i),
-            _ => None,
-        },
-        path: &path,
-        verb: &verb,
-    };
-    let mut decision = server.inner.authorizer.authorize(&attributes);
-    // Refused before RBAC's policy was first loaded (a server just
-    // started): asked again once it is, within a bound.
-    if !decision.allowed()
-        && let Some(rbac) = &server.inner.rbac
-        && !rbac.synced()
-    {
-        rbac.wait_synced().await;
-        decision = server.inner.authorizer.authorize(&attributes);
-    }
-    // So is a node's before its graph's first load.
-    if !decision.allowed()
-        && let Some(graph) = &server.inner.node_graph
-        && !graph.synced()
-        && crate::node_authz::node_name(&user).is_some()
-    {
-        graph.wait_synced().await;
-        decision = server.inner.authorizer.authorize(&attributes);
-    }
-    if !decision.allowed() {
-        let why = decision.reason();
-        let request = match &routed {
-            Route::Resource(i) => skiff_api::errors::Forbidden {
-                verb: &verb,
-                group: &i.group,
-                resource: &i.resource,
-                subresource: &i.subresource,
-                namespace: &i.namespace,
-                name: &i.name,
-                path: None,
-            },
-            _ => skiff_api::errors::Forbidden {
-                verb: &verb,
-                path: Some(&path),
-                ..Default::default()
-            },
-        };
-        let e = ApiError::forbidden(&user.name, &request, why);
-        if let Some(a) = &mut audit {
-            a.authorized(false, why);
-        }
-        return audited(audit, &audit_id, response::error(&e), Some(&e), false).await;
-    }
-    if let Some(a) = &mut audit {
-        a.authorized(true, decision.reason());
-    }
-    // Authorized as any path (RBAC's `system:public-info-viewer` lets
-    // everyone, anonymous included, read them).
-    if let Some(resp) = health::serve(server, &path, &params).await {
-        return audited(audit, &audit_id, resp, None, false).await;
-    }
+    routed: Route,
+    parts: &http::request::Parts,
+    params: &HashMap<String, String>,
+    body: RequestBody,
+    user: &UserInfo,
+    record_body: bool,
+) -> (Result<http::Response<Body>>, Option<(Bytes, String)>) {
+    let path = parts.uri.path();
+    let mut recorded = None;
     let result = match routed {
         Route::Root(_) | Route::Group(_) | Route::GroupVersion(..) => {
             discovery::serve(server, &routed, &parts.headers)
         }
-        Route::Other => match path.as_str() {
+        Route::Other => match path {
             "/metrics" => Ok(server.inner.metrics.render(server)),
             "/.well-known/openid-configuration" | "/openid/v1/jwks" => {
                 match &server.inner.token_issuer {
@@ -337,87 +149,20 @@ pub async fn handle(
         },
         Route::Resource(info) => match body.read().await {
             Ok(body) => {
-                if let Some(a) = audit.as_mut().filter(|a| a.wants_request()) {
+                if record_body {
                     let content_type = parts
                         .headers
                         .get(http::header::CONTENT_TYPE)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("application/json");
-                    a.request_body = Some((body.clone(), content_type.to_string()));
+                    recorded = Some((body.clone(), content_type.to_string()));
                 }
-                resource(server, info, &parts, body, &params, &user).await
+                resource(server, info, parts, body, params, user).await
             }
             Err(e) => Err(e),
         },
     };
-    let (resp, failure) = match result {
-        Ok(r) => (r, None),
-        Err(e) => (response::error_for(&e, &parts.headers), Some(e)),
-    };
-    server.inner.metrics.observe(
-        &verb,
-        &resource_name,
-        scope,
-        resp.status().as_u16(),
-        start.elapsed(),
-        long_running,
-    );
-    audited(audit, &audit_id, resp, failure.as_ref(), long_running).await
-}
-
-/// The addresses a request came from: `X-Forwarded-For`'s, then the peer's.
-fn source_ips(parts: &http::request::Parts) -> Vec<String> {
-    let mut ips: Vec<String> = parts
-        .headers
-        .get("X-Forwarded-For")
-        .and_then(|v| v.to_str().ok())
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(|ip| ip.trim().to_string())
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
-        .collect();
-    if let Some(peer) = parts.extensions.get::<crate::connect::PeerAddr>() {
-        let ip = peer.0.ip().to_string();
-        if !ips.contains(&ip) {
-            ips.push(ip);
-        }
-    }
-    ips
-}
-
-/// The response with its `Audit-Id`, its audit event completed (for a
-/// long-running request: started now, completed when its body ends).
-async fn audited(
-    audit: Option<crate::audit::Event>,
-    audit_id: &str,
-    mut resp: http::Response<Body>,
-    failure: Option<&ApiError>,
-    long_running: bool,
-) -> http::Response<Body> {
-    if let Ok(v) = http::HeaderValue::from_str(audit_id) {
-        resp.headers_mut().insert("Audit-Id", v);
-    }
-    let Some(mut event) = audit else { return resp };
-    let code = resp.status().as_u16();
-    let status = failure.map(ApiError::status);
-    if long_running && failure.is_none() {
-        event.respond(code, None, None);
-        event.emit("ResponseStarted");
-        return resp.map(|body| response::holding(body, crate::audit::CompleteOnDrop(event)));
-    }
-    let (parts, body) = resp.into_parts();
-    let (body, bytes) = if event.wants_response() {
-        let bytes = http_body_util::BodyExt::collect(body)
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        (response::full(bytes.clone()), Some(bytes))
-    } else {
-        (body, None)
-    };
-    event.respond(code, status.as_ref(), bytes.as_deref());
-    event.emit("ResponseComplete");
-    http::Response::from_parts(parts, body)
+    (result, recorded)
 }
 
 /// A document with its entity tag; 304 Not Modified when the client has it

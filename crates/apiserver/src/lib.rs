@@ -21,9 +21,9 @@ mod clusterrole_aggregation;
 pub mod connect;
 mod dependents;
 mod discovery;
+mod filters;
 mod handlers;
 mod health;
-mod impersonation;
 mod list;
 mod metrics;
 mod namespace_deleter;
@@ -320,7 +320,7 @@ impl ApiServer {
         req: http::Request<Bytes>,
         user: Option<UserInfo>,
     ) -> http::Response<Body> {
-        handlers::handle(self, req.map(handlers::RequestBody::Read), user).await
+        filters::handle(self, req.map(handlers::RequestBody::Read), user).await
     }
 
     /// Serves one request as it arrives on a connection: its body is read
@@ -330,6 +330,6 @@ impl ApiServer {
         req: http::Request<hyper::body::Incoming>,
         user: Option<UserInfo>,
     ) -> http::Response<Body> {
-        handlers::handle(self, req.map(handlers::RequestBody::Wire), user).await
+        filters::handle(self, req.map(handlers::RequestBody::Wire), user).await
     }
 }

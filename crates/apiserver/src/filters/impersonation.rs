@@ -10,6 +10,9 @@
 use http::HeaderMap;
 use skiff_api::ApiError;
 
+use super::audit::Audit;
+use crate::response::{self, Body};
+
 use crate::UserInfo;
 use crate::authz::{Attributes, Authorizer};
 use crate::request::RequestInfo;
@@ -18,6 +21,46 @@ const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";
 const UID: &str = "impersonate-uid";
 const EXTRA_PREFIX: &str = "impersonate-extra-";
+
+/// The filter: the user the request acts as, or its refusal (403, or 500
+/// for headers that do not parse, as upstream answers them).
+pub async fn filter(
+    server: &crate::ApiServer,
+    parts: &http::request::Parts,
+    user: UserInfo,
+    audit: &mut Audit,
+) -> Result<UserInfo, (http::Response<Body>, Option<ApiError>)> {
+    let asks = parts
+        .headers
+        .keys()
+        .any(|k| k.as_str().starts_with("impersonate-"));
+    if !asks {
+        return Ok(user);
+    }
+    // Impersonation is authorized too: with RBAC's policy loaded.
+    if let Some(rbac) = &server.inner.rbac
+        && !rbac.synced()
+    {
+        rbac.wait_synced().await;
+    }
+    match impersonate(server.inner.authorizer.as_ref(), &parts.headers, user) {
+        Ok(u) => {
+            audit.impersonated(&u);
+            Ok(u)
+        }
+        Err(Refused::Forbidden(e)) => Err((response::error(&e), Some(e))),
+        Err(Refused::Malformed(why)) => {
+            let uri = parts
+                .uri
+                .path_and_query()
+                .map_or(parts.uri.path(), |p| p.as_str());
+            Err((
+                response::text(500, format!("Internal Server Error: {uri:?}: {why}\n")),
+                None,
+            ))
+        }
+    }
+}
 
 /// One thing the requestor asks to act as (upstream builds ObjectReferences).
 struct Request {

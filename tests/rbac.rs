@@ -756,6 +756,16 @@ fn the_audit_log_follows_its_policy() {
         &["get", "configmaps", "-n", "kube-public", "--as=bob"],
     );
     assert!(!ok);
+    // So are failed credentials: no user, the method attempted.
+    let (ok, out) = c.with_token(
+        "not-a-token",
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/kube-node-lease/configmaps",
+        ],
+    );
+    assert!(!ok && out.contains("Unauthorized"), "{out}");
     let log = c.dir.path().join("audit/audit.log");
     let events = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&log)
@@ -799,6 +809,18 @@ fn the_audit_log_follows_its_policy() {
     let secret = find(&all, "create", "secrets", "admin").unwrap();
     assert_eq!(secret["level"], "Metadata");
     assert!(secret.get("requestObject").is_none(), "{secret}");
+    let failed = all
+        .iter()
+        .find(|e| {
+            e["objectRef"]["namespace"] == "kube-node-lease" && e["responseStatus"]["code"] == 401
+        })
+        .unwrap_or_else(|| panic!("{all:?}"));
+    assert_eq!(failed["user"], serde_json::json!({}));
+    assert_eq!(failed["stage"], "ResponseStarted");
+    assert_eq!(
+        failed["responseStatus"]["message"],
+        "Authentication failed, attempted: bearer"
+    );
     let impersonating = all
         .iter()
         .find(|e| e["objectRef"]["namespace"] == "kube-public" && e["user"]["username"] == "alice")
@@ -822,7 +844,8 @@ fn the_audit_log_follows_its_policy() {
     // (the controllers' watches of kube-root-ca.crt also have ResponseStarted).
     assert!(
         all.iter().all(|e| e["stage"] == "ResponseComplete"
-            || (e["stage"] == "ResponseStarted" && e["verb"] == "watch")),
+            || (e["stage"] == "ResponseStarted"
+                && (e["verb"] == "watch" || e["responseStatus"]["code"] == 401))),
         "{all:?}"
     );
     assert!(all.iter().all(|e| e["requestURI"] != "/readyz"));

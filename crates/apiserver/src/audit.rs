@@ -390,6 +390,10 @@ pub struct Request<'a> {
 }
 
 fn user_json(u: &UserInfo) -> Value {
+    // No user (a request that failed authentication): `{}`.
+    if u.name.is_empty() && u.groups.is_empty() {
+        return json!({});
+    }
     let mut v = json!({"username": u.name, "groups": u.groups});
     if !u.uid.is_empty() {
         v["uid"] = json!(u.uid);
@@ -401,6 +405,13 @@ impl Event {
     /// Starts the record of a request, or None when the policy says None;
     /// writes `RequestReceived`.
     pub fn begin(auditor: &std::sync::Arc<Auditor>, r: &Request<'_>) -> Option<Event> {
+        let e = Self::prepare(auditor, r)?;
+        e.emit("RequestReceived");
+        Some(e)
+    }
+
+    /// The record of a request at the policy's level, no stage written yet.
+    pub fn prepare(auditor: &std::sync::Arc<Auditor>, r: &Request<'_>) -> Option<Event> {
         let (level, omit) = auditor.policy.level_for(&Attrs {
             user: r.impersonator.unwrap_or(r.user),
             verb: r.verb,
@@ -441,15 +452,13 @@ impl Event {
             }
             event["objectRef"] = object;
         }
-        let e = Event {
+        Some(Event {
             auditor: auditor.clone(),
             level,
             omit,
             event,
             request_body: None,
-        };
-        e.emit("RequestReceived");
-        Some(e)
+        })
     }
 
     /// Whether the request's object is recorded.

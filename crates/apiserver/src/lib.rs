@@ -21,7 +21,7 @@ mod clusterrole_aggregation;
 pub mod connect;
 mod dependents;
 mod discovery;
-mod filters;
+pub(crate) mod filters;
 mod handlers;
 mod health;
 mod list;
@@ -320,7 +320,11 @@ impl ApiServer {
         req: http::Request<Bytes>,
         user: Option<UserInfo>,
     ) -> http::Response<Body> {
-        filters::handle(self, req.map(handlers::RequestBody::Read), user).await
+        let credentials = match user {
+            Some(u) => filters::Credentials::User(u),
+            None => filters::Credentials::None,
+        };
+        filters::handle(self, req.map(handlers::RequestBody::Read), credentials).await
     }
 
     /// Serves one request as it arrives on a connection: its body is read
@@ -328,8 +332,8 @@ impl ApiServer {
     pub(crate) async fn handle_wire(
         &self,
         req: http::Request<hyper::body::Incoming>,
-        user: Option<UserInfo>,
+        credentials: filters::Credentials,
     ) -> http::Response<Body> {
-        filters::handle(self, req.map(handlers::RequestBody::Wire), user).await
+        filters::handle(self, req.map(handlers::RequestBody::Wire), credentials).await
     }
 }

@@ -376,17 +376,17 @@ async fn handle_http(
             _ => None,
         });
     }
-    let user = match header_user {
+    use crate::filters::Credentials;
+    let credentials = match (header_user, cert_user) {
         // As upstream's union authenticator: the first that succeeds.
-        Some(Some(u)) => Some(u),
+        (Some(Some(u)), _) => Credentials::User(u),
         // Credentials that fail are a 401 even with anonymous requests
         // allowed (those are requests without any).
-        Some(None) if cert_user.is_none() => {
-            return crate::response::error(&skiff_api::ApiError::unauthorized());
-        }
-        Some(None) | None => cert_user,
+        (Some(None), None) => Credentials::Failed("bearer"),
+        (_, Some(u)) => Credentials::User(u),
+        (None, None) => Credentials::None,
     };
     server
-        .handle_wire(http::Request::from_parts(parts, body), user)
+        .handle_wire(http::Request::from_parts(parts, body), credentials)
         .await
 }

@@ -80,6 +80,53 @@ pub fn begin(
     Audit { id, event }
 }
 
+/// A request refused 401, audited as upstream's
+/// `WithFailedAuthenticationAudit`: no user, the methods attempted, stage
+/// `ResponseStarted`.
+pub fn failed_authentication(
+    server: &ApiServer,
+    parts: &http::request::Parts,
+    info: &Info,
+    attempted: Option<&str>,
+) {
+    let Some(auditor) = &server.inner.options.audit else {
+        return;
+    };
+    let id = meta::new_uid();
+    let nobody = UserInfo {
+        name: String::new(),
+        uid: String::new(),
+        groups: Vec::new(),
+    };
+    let request = crate::audit::Request {
+        audit_id: &id,
+        user: &nobody,
+        impersonator: None,
+        verb: &info.verb,
+        resource: info.resource(),
+        path: &info.path,
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or(info.path.as_str(), |p| p.as_str()),
+        source_ips: source_ips(parts),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        received: chrono::Utc::now(),
+    };
+    let Some(mut event) = Event::prepare(auditor, &request) else {
+        return;
+    };
+    let message = match attempted {
+        Some(m) => format!("Authentication failed, attempted: {m}"),
+        None => "Authentication failed, no credentials provided".to_string(),
+    };
+    event.respond(401, Some(&json!({"message": message})), None);
+    event.emit("ResponseStarted");
+}
+
 /// What a panic carried, as text.
 pub fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     panic

@@ -19,27 +19,37 @@ use crate::handlers::RequestBody;
 use crate::response::Body;
 use crate::{ApiServer, UserInfo, health};
 
-/// Serves one request through every filter (`user`: who the connection
-/// authenticated, None without credentials).
+/// What the connection's credentials came to.
+pub enum Credentials {
+    User(UserInfo),
+    /// Credentials were presented and failed; the method (`bearer`).
+    Failed(&'static str),
+    None,
+}
+
+/// Serves one request through every filter.
 pub async fn handle(
     server: &ApiServer,
     req: http::Request<RequestBody>,
-    user: Option<UserInfo>,
+    credentials: Credentials,
 ) -> http::Response<Body> {
-    panic_recovery::recover(req.uri().clone(), chain(server, req, user)).await
+    panic_recovery::recover(req.uri().clone(), chain(server, req, credentials)).await
 }
 
 async fn chain(
     server: &ApiServer,
     req: http::Request<RequestBody>,
-    user: Option<UserInfo>,
+    credentials: Credentials,
 ) -> http::Response<Body> {
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let info = request_info::resolve(server, &parts);
-    let user = match authentication::user(server, user) {
+    let user = match authentication::user(server, credentials) {
         Ok(u) => u,
-        Err(e) => return crate::response::error(&e),
+        Err((e, attempted)) => {
+            audit::failed_authentication(server, &parts, &info, attempted);
+            return crate::response::error(&e);
+        }
     };
     // The server's own requests skip the in-flight limit; decided on who
     // asks, before any impersonation.

@@ -1405,6 +1405,55 @@ fn pods_run_as_service_accounts_with_their_token_volume() {
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
     assert!(kubeconfig.contains("certificate-authority-data"));
 
+    // The controllers act as their own service accounts in kube-system,
+    // each holding only its `system:controller:` role.
+    let accounts = c.ok(&["get", "sa", "-n", "kube-system", "-o", "name"]);
+    for controller in [
+        "service-account-controller",
+        "root-ca-cert-publisher",
+        "certificate-controller",
+    ] {
+        assert!(
+            accounts.contains(&format!("serviceaccount/{controller}")),
+            "{accounts}"
+        );
+    }
+    let publisher = "--as=system:serviceaccount:kube-system:root-ca-cert-publisher";
+    assert_eq!(
+        c.ok(&[
+            "auth",
+            "can-i",
+            "create",
+            "configmaps",
+            "-n",
+            "apps",
+            publisher
+        ])
+        .trim(),
+        "yes"
+    );
+    assert_eq!(
+        c.kubectl(&[
+            "auth", "can-i", "create", "secrets", "-n", "apps", publisher
+        ])
+        .unwrap_err()
+        .trim(),
+        "no"
+    );
+    let cm = c.json(&[
+        "get",
+        "configmap",
+        "kube-root-ca.crt",
+        "-n",
+        "apps",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    assert_eq!(
+        cm["metadata"]["managedFields"][0]["manager"],
+        "kube-controller-manager"
+    );
     // An account that opts out, and a pod that opts back in.
     c.apply_stdin(
         &["apply", "-f", "-"],

@@ -594,6 +594,14 @@ fn the_bootstrap_policy_is_upstreams() {
             include_str!("../crates/server/src/bootstrap/rbac/cluster-role-bindings.yaml"),
         ),
         (
+            "clusterroles",
+            include_str!("../crates/server/src/bootstrap/rbac/controller-roles.yaml"),
+        ),
+        (
+            "clusterrolebindings",
+            include_str!("../crates/server/src/bootstrap/rbac/controller-role-bindings.yaml"),
+        ),
+        (
             "roles",
             include_str!("../crates/server/src/bootstrap/rbac/namespace-roles.yaml"),
         ),

@@ -31,6 +31,19 @@ impl UserInfo {
         }
     }
 
+    /// A service account, as its tokens authenticate it.
+    pub fn service_account(namespace: &str, name: &str, uid: &str) -> Self {
+        UserInfo {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            uid: uid.to_string(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+        }
+    }
+
     /// The identity of components inside the server process.
     pub fn loopback() -> Self {
         UserInfo {

@@ -25,12 +25,19 @@ impl ApiServer {
     /// component's own client would: audit shows it, and field managers
     /// default to its first word, e.g. `kube-controller-manager`).
     pub fn client_with_user_agent(&self, user_agent: &str) -> kube::Client {
+        self.client_as(user_agent, UserInfo::loopback())
+    }
+
+    /// An in-process client acting as `user` (a component with its own
+    /// identity, as a controller with its service account's credentials).
+    pub fn client_as(&self, user_agent: &str, user: UserInfo) -> kube::Client {
         let server = self.clone();
         let agent = http::HeaderValue::from_str(user_agent)
             .unwrap_or_else(|_| http::HeaderValue::from_static("skiff"));
         let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
             let server = server.clone();
             let agent = agent.clone();
+            let user = user.clone();
             async move {
                 let (mut parts, body) = req.into_parts();
                 parts
@@ -47,10 +54,7 @@ impl ApiServer {
                     }
                 };
                 Ok(server
-                    .handle(
-                        http::Request::from_parts(parts, bytes),
-                        Some(UserInfo::loopback()),
-                    )
+                    .handle(http::Request::from_parts(parts, bytes), Some(user))
                     .await)
             }
         });

@@ -216,15 +216,7 @@ pub async fn authenticate_for(
         .cloned()
         .collect();
     Some((
-        crate::UserInfo {
-            name: format!("system:serviceaccount:{ns}:{sa_name}"),
-            uid: sa_uid.to_string(),
-            groups: vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{ns}"),
-                "system:authenticated".into(),
-            ],
-        },
+        crate::UserInfo::service_account(ns, sa_name, sa_uid),
         matched,
     ))
 }

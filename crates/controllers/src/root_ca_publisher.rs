@@ -25,18 +25,18 @@ pub const DESCRIPTION_ANNOTATION: &str = "kubernetes.io/description";
 pub const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 struct Context {
-    client: kube::Client,
+    client: crate::ControllerClient,
     root_ca: String,
 }
 
 /// Follows namespaces and their `kube-root-ca.crt` until `shutdown`.
 pub async fn run(
-    client: kube::Client,
+    client: crate::ControllerClient,
     root_ca: String,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let config_maps: Api<ConfigMap> = Api::all(client.clone());
+    let namespaces: Api<Namespace> = Api::all(client.read.clone());
+    let config_maps: Api<ConfigMap> = Api::all(client.read.clone());
     Controller::new(namespaces, watcher::Config::default())
         .watches(
             config_maps,
@@ -64,7 +64,7 @@ pub async fn run(
 /// Creates or repairs the namespace's `kube-root-ca.crt`.
 pub async fn sync_namespace(
     ns: &Namespace,
-    client: &kube::Client,
+    client: &crate::ControllerClient,
     root_ca: &str,
 ) -> Result<Action, Error> {
     let Some(name) = ns.metadata.name.as_deref() else {
@@ -74,7 +74,8 @@ pub async fn sync_namespace(
     if ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating") {
         return Ok(Action::await_change());
     }
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), name);
+    let api: Api<ConfigMap> = Api::namespaced(client.read.clone(), name);
+    let writer: Api<ConfigMap> = Api::namespaced(client.write.clone(), name);
     let data = BTreeMap::from([("ca.crt".to_string(), root_ca.to_string())]);
     match api.get_opt(CONFIG_MAP).await? {
         None => {
@@ -90,7 +91,7 @@ pub async fn sync_namespace(
                 data: Some(data),
                 ..Default::default()
             };
-            match api.create(&PostParams::default(), &cm).await {
+            match writer.create(&PostParams::default(), &cm).await {
                 Ok(_) => {}
                 Err(e) if crate::namespace_gone(&e) => {}
                 Err(e) => return Err(e.into()),
@@ -112,7 +113,9 @@ pub async fn sync_namespace(
                 .annotations
                 .get_or_insert_with(Default::default)
                 .insert(DESCRIPTION_ANNOTATION.into(), DESCRIPTION.into());
-            api.replace(CONFIG_MAP, &PostParams::default(), &cm).await?;
+            writer
+                .replace(CONFIG_MAP, &PostParams::default(), &cm)
+                .await?;
         }
     }
     Ok(Action::await_change())

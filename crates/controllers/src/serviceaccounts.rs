@@ -22,13 +22,16 @@ use crate::Error;
 pub const ENSURED: &[&str] = &["default"];
 
 struct Context {
-    client: kube::Client,
+    client: crate::ControllerClient,
 }
 
 /// Follows namespaces and their `default` ServiceAccounts until `shutdown`.
-pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let accounts: Api<ServiceAccount> = Api::all(client.clone());
+pub async fn run(
+    client: crate::ControllerClient,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let namespaces: Api<Namespace> = Api::all(client.read.clone());
+    let accounts: Api<ServiceAccount> = Api::all(client.read.clone());
     let names = ENSURED
         .iter()
         .map(|n| format!("metadata.name={n}"))
@@ -61,12 +64,16 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
 }
 
 /// Makes the ensured service accounts of an active namespace that lacks them.
-pub async fn sync_namespace(ns: &Namespace, client: &kube::Client) -> Result<Action, Error> {
+pub async fn sync_namespace(
+    ns: &Namespace,
+    client: &crate::ControllerClient,
+) -> Result<Action, Error> {
     let active = ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Active");
     let Some(name) = ns.metadata.name.as_deref().filter(|_| active) else {
         return Ok(Action::await_change());
     };
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), name);
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.read.clone(), name);
+    let writer: Api<ServiceAccount> = Api::namespaced(client.write.clone(), name);
     for account in ENSURED {
         if accounts.get_opt(account).await?.is_some() {
             continue;
@@ -78,7 +85,7 @@ pub async fn sync_namespace(ns: &Namespace, client: &kube::Client) -> Result<Act
             },
             ..Default::default()
         };
-        match accounts.create(&PostParams::default(), &sa).await {
+        match writer.create(&PostParams::default(), &sa).await {
             Ok(_) => {}
             Err(e) if crate::already_exists(&e) || crate::namespace_gone(&e) => {}
             Err(e) => return Err(e.into()),

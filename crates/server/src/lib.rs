@@ -206,10 +206,31 @@ pub async fn run(
     // in one process with the API server).
     let (controllers_stop, controllers_stopped) = tokio::sync::oneshot::channel::<()>();
     let control_loops = tokio::spawn(skiff_controllers::run(
-        server.client_with_user_agent(&format!(
-            "kube-controller-manager/v1.33.0 (linux/amd64) skiff/{}",
-            env!("CARGO_PKG_VERSION")
-        )),
+        {
+            let agent = format!(
+                "kube-controller-manager/v1.33.0 (linux/amd64) skiff/{}",
+                env!("CARGO_PKG_VERSION")
+            );
+            let for_accounts = server.clone();
+            skiff_controllers::Clients {
+                // The controller manager's own identity, as upstream's
+                // (bound to `system:kube-controller-manager`).
+                root: server.client_as(
+                    &agent,
+                    skiff_apiserver::UserInfo {
+                        name: "system:kube-controller-manager".into(),
+                        uid: String::new(),
+                        groups: vec!["system:authenticated".into()],
+                    },
+                ),
+                for_account: Box::new(move |name, uid| {
+                    for_accounts.client_as(
+                        &format!("{agent}/{name}"),
+                        skiff_apiserver::UserInfo::service_account("kube-system", name, uid),
+                    )
+                }),
+            }
+        },
         skiff_controllers::Options {
             root_ca: pki.ca_cert_pem.clone(),
             ca_key: Some(pki.ca_key_pem().to_string()),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -21,12 +21,15 @@ use super::{KUBE_APISERVER_CLIENT_KUBELET, has_certificate, has_condition, parse
 use crate::Error;
 
 /// Follows CertificateSigningRequests until `shutdown`.
-pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let api: Api<CertificateSigningRequest> = Api::all(client.clone());
+pub async fn run(
+    client: crate::ControllerClient,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<CertificateSigningRequest> = Api::all(client.read.clone());
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            |csr, client| async move { sync_certificate_signing_request(&csr, &client).await },
+            |csr, client| async move { sync_certificate_signing_request(&csr, &client.write).await },
             |_, err, _| crate::retry(err),
             Arc::new(client),
         )
@@ -74,29 +77,25 @@ pub async fn sync_certificate_signing_request(
     .collect();
     for (subresource, message) in &recognized {
         if allowed(client, csr, subresource).await? {
-            let mut conditions = csr
+            let mut approved = csr.clone();
+            approved
                 .status
-                .as_ref()
-                .and_then(|s| s.conditions.clone())
-                .unwrap_or_default();
-            conditions.push(
-                serde_json::from_value(json!({
-                    "type": "Approved",
-                    "status": "True",
-                    "reason": "AutoApproved",
-                    "message": message,
-                    "lastUpdateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                }))
-                .expect("a condition"),
-            );
+                .get_or_insert_with(Default::default)
+                .conditions
+                .get_or_insert_with(Vec::new)
+                .push(
+                    serde_json::from_value(json!({
+                        "type": "Approved",
+                        "status": "True",
+                        "reason": "AutoApproved",
+                        "message": message,
+                        "lastUpdateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    }))
+                    .expect("a condition"),
+                );
             let api: Api<CertificateSigningRequest> = Api::all(client.clone());
-            api.patch_subresource(
-                "approval",
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"conditions": conditions}})),
-            )
-            .await?;
+            api.replace_subresource("approval", &name, &PostParams::default(), &approved)
+                .await?;
             return Ok(Action::await_change());
         }
     }

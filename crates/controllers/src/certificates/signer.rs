@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -102,17 +102,17 @@ impl Signer {
 
 /// Follows CertificateSigningRequests until `shutdown`.
 pub async fn run(
-    client: kube::Client,
+    client: crate::ControllerClient,
     signer: Arc<Signer>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<CertificateSigningRequest> = Api::all(client.clone());
+    let api: Api<CertificateSigningRequest> = Api::all(client.read.clone());
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
             |csr, ctx| async move { sync_certificate_signing_request(&csr, &ctx.0, &ctx.1).await },
             |_, err, _| crate::retry(err),
-            Arc::new((client, signer)),
+            Arc::new((client.write, signer)),
         )
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -151,23 +151,19 @@ pub async fn sync_certificate_signing_request(
         _ => super::validate_kubelet_serving(&request, &usages),
     };
     let api: Api<CertificateSigningRequest> = Api::all(client.clone());
-    let mut conditions = csr
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.clone())
-        .unwrap_or_default();
-    let status = match valid {
-        Err(why) => {
-            conditions.push(serde_json::from_value(json!({
+    let mut updated = csr.clone();
+    let status = updated.status.get_or_insert_with(Default::default);
+    match valid {
+        Err(why) => status.conditions.get_or_insert_with(Vec::new).push(
+            serde_json::from_value(json!({
                 "type": "Failed",
                 "status": "True",
                 "reason": "SignerValidationFailure",
                 "message": why,
                 "lastUpdateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             }))
-            .expect("a condition"));
-            json!({"status": {"conditions": conditions}})
-        }
+            .expect("a condition"),
+        ),
         Ok(()) => {
             let expiration = csr
                 .spec
@@ -176,11 +172,10 @@ pub async fn sync_certificate_signing_request(
             let pem = signer
                 .sign(&request.pem, &usages, expiration)
                 .map_err(Error::Sync)?;
-            use base64::Engine;
-            json!({"status": {"certificate": base64::engine::general_purpose::STANDARD.encode(pem)}})
+            status.certificate = Some(k8s_openapi::ByteString(pem.into_bytes()));
         }
-    };
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+    }
+    api.replace_status(&name, &PostParams::default(), &updated)
         .await?;
     Ok(Action::await_change())
 }

@@ -9,8 +9,10 @@
 //! stored copy (the scheduler's `volumeattachments`, the
 //! `KubeletFineGrainedAuthz` node subresources of `system:kubelet-api-admin`,
 //! kube-proxy's `servicecidrs`); the ClusterRoleBindings are rendered from
-//! `ClusterRoleBindings()` in `policy.go`. The controllers' own roles
-//! (`system:controller:*`) come with the controller manager.
+//! `ClusterRoleBindings()` in `policy.go`. The controllers' own roles and
+//! bindings (`system:controller:*`, to their service accounts in
+//! kube-system) are `controller_policy.go`'s under 1.33's default feature
+//! gates (provenance: docs/adr and `controller-roles.yaml`'s history).
 //!
 //! Missing objects are created. An existing one is left alone when it is
 //! annotated `rbac.authorization.kubernetes.io/autoupdate: "false"`;
@@ -28,6 +30,8 @@ use super::client::{Created, Loopback};
 /// The policy, as upstream's test data holds it (each a `v1 List`).
 pub const CLUSTER_ROLES: &str = include_str!("rbac/cluster-roles.yaml");
 pub const CLUSTER_ROLE_BINDINGS: &str = include_str!("rbac/cluster-role-bindings.yaml");
+pub const CONTROLLER_ROLES: &str = include_str!("rbac/controller-roles.yaml");
+pub const CONTROLLER_ROLE_BINDINGS: &str = include_str!("rbac/controller-role-bindings.yaml");
 pub const NAMESPACE_ROLES: &str = include_str!("rbac/namespace-roles.yaml");
 pub const NAMESPACE_ROLE_BINDINGS: &str = include_str!("rbac/namespace-role-bindings.yaml");
 
@@ -59,7 +63,11 @@ fn name(item: &Value) -> &str {
 
 /// Reconciles the whole bootstrap policy.
 pub(crate) async fn reconcile(client: &Loopback) -> Result<(), BootstrapError> {
-    for (text, plural) in [(CLUSTER_ROLES, "clusterroles"), (NAMESPACE_ROLES, "roles")] {
+    for (text, plural) in [
+        (CLUSTER_ROLES, "clusterroles"),
+        (CONTROLLER_ROLES, "clusterroles"),
+        (NAMESPACE_ROLES, "roles"),
+    ] {
         for item in items(text) {
             client
                 .reconcile(&collection(plural, &item), name(&item), &item, |current| {
@@ -70,6 +78,7 @@ pub(crate) async fn reconcile(client: &Loopback) -> Result<(), BootstrapError> {
     }
     for (text, plural) in [
         (CLUSTER_ROLE_BINDINGS, "clusterrolebindings"),
+        (CONTROLLER_ROLE_BINDINGS, "clusterrolebindings"),
         (NAMESPACE_ROLE_BINDINGS, "rolebindings"),
     ] {
         for item in items(text) {

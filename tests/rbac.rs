@@ -1238,6 +1238,42 @@ fn a_bootstrap_token_gets_a_node_its_certificate() {
             "jsonpath={.status.conditions[?(@.type==\"Failed\")].message}",
         ]) == "invalid usage for client certificate: server auth"
     });
+    // Approving needs `approve` on the signer, beyond updating approvals.
+    s.ok(&[
+        "create",
+        "clusterrole",
+        "csr-approvals",
+        "--verb=get,list,update",
+        "--resource=certificatesigningrequests,certificatesigningrequests/approval",
+    ]);
+    s.ok(&[
+        "create",
+        "clusterrolebinding",
+        "alice-approvals",
+        "--clusterrole=csr-approvals",
+        "--user=alice",
+    ]);
+    let (ok, out) = c.as_user("alice", &["certificate", "approve", "carol"]);
+    assert!(
+        !ok && out.contains(r#"certificatesigningrequests.certificates.k8s.io "carol" is forbidden: user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client""#),
+        "{out}"
+    );
+    // No client certificate for system:masters through the API.
+    let (csr, _) = request("mallory", Some("system:masters"));
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        &csr_object(
+            "mallory",
+            &csr,
+            "kubernetes.io/kube-apiserver-client",
+            "[client auth]",
+        ),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"),
+        "{err}"
+    );
     // By then carol's, older, was seen too: neither approved nor signed.
     assert_eq!(
         s.ok(&["get", "csr", "carol", "-o", "jsonpath={.status}"]),

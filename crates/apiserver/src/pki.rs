@@ -251,6 +251,11 @@ impl Pki {
 /// The subject common name of a CertificateSigningRequest's `spec.request`
 /// (base64 of a PEM `CERTIFICATE REQUEST`), with upstream's parse error.
 pub fn csr_common_name(request_base64: &str) -> Result<String, String> {
+    csr_subject(request_base64).map(|(cn, _)| cn)
+}
+
+/// The subject's common name and organizations of a CSR's `spec.request`.
+pub fn csr_subject(request_base64: &str) -> Result<(String, Vec<String>), String> {
     use base64::Engine;
     use x509_parser::prelude::FromDer;
     let pem = base64::engine::general_purpose::STANDARD
@@ -264,12 +269,16 @@ pub fn csr_common_name(request_base64: &str) -> Result<String, String> {
     let (_, csr) =
         x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents)
             .map_err(|e| e.to_string())?;
-    Ok(csr
-        .certification_request_info
-        .subject
+    let subject = &csr.certification_request_info.subject;
+    let cn = subject
         .iter_common_name()
         .next()
         .and_then(|cn| cn.as_str().ok())
         .unwrap_or("")
-        .to_string())
+        .to_string();
+    let organizations = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(str::to_string))
+        .collect();
+    Ok((cn, organizations))
 }

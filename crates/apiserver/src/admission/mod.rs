@@ -15,6 +15,7 @@
 //! gone), RBAC's privilege-escalation checks (`rbac/escalation.rs`), and a
 //! CertificateSigningRequest's requester.
 
+mod certificates;
 mod default_toleration_seconds;
 mod node_restriction;
 mod pod_security;
@@ -115,6 +116,9 @@ pub const PLUGINS: &[&str] = &[
     "Priority",
     "DefaultTolerationSeconds",
     "StorageObjectInUseProtection",
+    "CertificateApproval",
+    "CertificateSigning",
+    "CertificateSubjectRestriction",
 ];
 
 fn plugin(name: &str) -> Option<Box<dyn Plugin>> {
@@ -129,6 +133,9 @@ fn plugin(name: &str) -> Option<Box<dyn Plugin>> {
         "StorageObjectInUseProtection" => {
             Box::new(storage_object_in_use_protection::StorageObjectInUseProtection)
         }
+        "CertificateApproval" => Box::new(certificates::CertificateApproval),
+        "CertificateSigning" => Box::new(certificates::CertificateSigning),
+        "CertificateSubjectRestriction" => Box::new(certificates::CertificateSubjectRestriction),
         _ => return None,
     })
 }

@@ -736,6 +736,7 @@ fn the_audit_log_follows_its_policy() {
              - level: None\n  nonResourceURLs: [/healthz*, /readyz*, /livez*, /version]\n\
              - level: Metadata\n  resources: [{group: \"\", resources: [secrets]}]\n\
              - level: Request\n  resources: [{group: \"\", resources: [configmaps]}]\n\
+             - level: Metadata\n  resources: [{group: \"\", resources: [pods]}]\n\
              - level: None\n",
         )
         .unwrap();
@@ -774,6 +775,15 @@ fn the_audit_log_follows_its_policy() {
         ],
     );
     assert!(!ok && out.contains("Unauthorized"), "{out}");
+    // PodSecurity's audit mode and enforced policy, as annotations.
+    s.ok(&["create", "namespace", "audited-pods"]);
+    s.ok(&[
+        "label",
+        "namespace",
+        "audited-pods",
+        "pod-security.kubernetes.io/audit=restricted",
+    ]);
+    s.ok(&["run", "loose", "-n", "audited-pods", "--image=busybox"]);
     let log = c.dir.path().join("audit/audit.log");
     let events = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&log)
@@ -828,6 +838,26 @@ fn the_audit_log_follows_its_policy() {
     assert_eq!(
         failed["responseStatus"]["message"],
         "Authentication failed, attempted: bearer"
+    );
+    let loose = all
+        .iter()
+        .find(|e| {
+            e["verb"] == "create"
+                && e["objectRef"]["namespace"] == "audited-pods"
+                && e["objectRef"]["resource"] == "pods"
+        })
+        .unwrap_or_else(|| panic!("{all:?}"));
+    let annotations = &loose["annotations"];
+    assert_eq!(
+        annotations["pod-security.kubernetes.io/enforce-policy"],
+        "privileged:latest"
+    );
+    assert!(
+        annotations["pod-security.kubernetes.io/audit-violations"]
+            .as_str()
+            .unwrap()
+            .starts_with(r#"would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "loose" must set"#),
+        "{loose}"
     );
     let impersonating = all
         .iter()

@@ -364,6 +364,11 @@ fn micro_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Annotations the request's handling adds to its audit event (admission
+/// plugins': `pod-security.kubernetes.io/enforce-policy`, ...), shared
+/// between the audit filter and the endpoint.
+pub type Annotations = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// One request's audit record, from its start to its answer.
 pub struct Event {
     auditor: std::sync::Arc<Auditor>,
@@ -469,6 +474,20 @@ impl Event {
     /// Whether the response's object is recorded.
     pub fn wants_response(&self) -> bool {
         self.level >= Level::RequestResponse
+    }
+
+    /// Adds annotations to the event.
+    pub fn annotate(&mut self, annotations: &[(String, String)]) {
+        if annotations.is_empty() {
+            return;
+        }
+        let map = &mut self.event["annotations"];
+        if !map.is_object() {
+            *map = json!({});
+        }
+        for (k, v) in annotations {
+            map[k.as_str()] = json!(v);
+        }
     }
 
     /// Records the user the request acts as (impersonation).

@@ -66,6 +66,7 @@ pub(crate) async fn endpoint(
     body: RequestBody,
     user: &UserInfo,
     record_body: bool,
+    audit_annotations: &crate::audit::Annotations,
 ) -> (Result<http::Response<Body>>, Option<(Bytes, String)>) {
     let path = parts.uri.path();
     let mut recorded = None;
@@ -157,7 +158,7 @@ pub(crate) async fn endpoint(
                         .unwrap_or("application/json");
                     recorded = Some((body.clone(), content_type.to_string()));
                 }
-                resource(server, info, parts, body, params, user).await
+                resource(server, info, parts, body, params, user, audit_annotations).await
             }
             Err(e) => Err(e),
         },
@@ -200,6 +201,8 @@ pub struct Ctx<'a> {
     pub user: &'a UserInfo,
     /// `Warning` headers for the response.
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// Annotations for the request's audit event.
+    pub audit_annotations: crate::audit::Annotations,
     /// The request body, as received.
     pub body: Bytes,
     /// Fields the JSON body sets twice in one object (for `fieldValidation`).
@@ -298,6 +301,7 @@ async fn resource(
     body: Bytes,
     params: &HashMap<String, String>,
     user: &UserInfo,
+    audit_annotations: &crate::audit::Annotations,
 ) -> Result<http::Response<Body>> {
     let Some(res) = server
         .inner
@@ -324,6 +328,7 @@ async fn resource(
         parts,
         user,
         warnings: Default::default(),
+        audit_annotations: audit_annotations.clone(),
         body: body.clone(),
         duplicates: Default::default(),
         yaml_duplicates: Default::default(),

@@ -6,7 +6,10 @@
 //! violates `warn` comes back as warnings; workload templates (Deployments,
 //! Jobs, ...) are never refused, only warned about. Labels that do not parse
 //! are refused on namespaces (422); tightening `enforce` warns about the
-//! namespace's pods that would be refused. The standards themselves are
+//! namespace's pods that would be refused; the `audit` mode's violations,
+//! the enforced policy and label errors are audit annotations
+//! (`pod-security.kubernetes.io/audit-violations`, `enforce-policy`,
+//! `error`). The standards themselves are
 //! `skiff_api::pod_security`. Exemptions need the admission configuration
 //! file, which Skiff does not read yet: none are configured, as upstream's
 //! default.
@@ -104,6 +107,37 @@ impl<'v> Evaluations<'v> {
     }
 }
 
+/// Adds `pod-security.kubernetes.io/<key>` to the request's audit event.
+fn annotate(a: &Attributes<'_, '_>, key: &str, value: String) {
+    a.ctx
+        .audit_annotations
+        .lock()
+        .expect("poisoned")
+        .push((format!("pod-security.kubernetes.io/{key}"), value));
+}
+
+/// Audit annotations for label errors and the `audit` mode's violations
+/// (upstream's `EvaluatePod`, for pods and workload templates alike).
+fn audit_mode(
+    a: &Attributes<'_, '_>,
+    policy: &Policy,
+    errors: &[pss::LabelError],
+    results: &mut Evaluations<'_>,
+) {
+    if !errors.is_empty() {
+        annotate(
+            a,
+            "error",
+            format!("Failed to parse policy: {}", pss::aggregate(errors)),
+        );
+    }
+    let audited = results.of(policy.audit);
+    if !audited.is_empty() {
+        let v = would_violate(policy.audit, audited);
+        annotate(a, "audit-violations", v);
+    }
+}
+
 fn would_violate(lv: LevelVersion, violations: &[Violation]) -> String {
     format!(
         "would violate PodSecurity {}: {}",
@@ -123,6 +157,7 @@ async fn validate_pod(a: &Attributes<'_, '_>, pod: &Value) -> Result<()> {
         )));
     };
     if errors.is_empty() && policy.fully_privileged() {
+        annotate(a, "enforce-policy", LevelVersion::PRIVILEGED.to_string());
         return Ok(());
     }
     if a.operation == Operation::Update
@@ -135,12 +170,14 @@ async fn validate_pod(a: &Attributes<'_, '_>, pod: &Value) -> Result<()> {
     let metadata = pod.get("metadata").unwrap_or(&empty);
     let spec = pod.get("spec").unwrap_or(&empty);
     let mut results = Evaluations::new(metadata, spec);
-    let enforced = results.of(policy.enforce);
+    annotate(a, "enforce-policy", policy.enforce.to_string());
+    let enforced = results.of(policy.enforce).to_vec();
+    audit_mode(a, &policy, &errors, &mut results);
     if !enforced.is_empty() {
         let why = format!(
             "violates PodSecurity {}: {}",
             pss::go_quote(&policy.enforce.to_string()),
-            forbidden_detail(enforced)
+            forbidden_detail(&enforced)
         );
         return Err(ApiError::forbidden_object(
             "",
@@ -212,6 +249,7 @@ async fn validate_pod_controller(a: &Attributes<'_, '_>, obj: &Value) -> Result<
         template.get("metadata").unwrap_or(&empty),
         template.get("spec").unwrap_or(&empty),
     );
+    audit_mode(a, &policy, &errors, &mut results);
     let warned = results.of(policy.warn);
     if !warned.is_empty() {
         let warning = would_violate(policy.warn, warned);

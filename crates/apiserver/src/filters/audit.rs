@@ -24,6 +24,8 @@ use crate::{ApiServer, UserInfo};
 pub struct Audit {
     id: String,
     event: Option<Event>,
+    /// What the endpoint adds to the event.
+    pub annotations: crate::audit::Annotations,
 }
 
 /// The addresses a request came from: `X-Forwarded-For`'s, then the peer's.
@@ -77,7 +79,11 @@ pub fn begin(
             },
         )
     });
-    Audit { id, event }
+    Audit {
+        id,
+        event,
+        annotations: Default::default(),
+    }
 }
 
 /// A request refused 401, audited as upstream's
@@ -197,6 +203,7 @@ impl Audit {
         let Some(mut event) = self.event else {
             return resp;
         };
+        event.annotate(&self.annotations.lock().expect("poisoned"));
         let code = resp.status().as_u16();
         let status = failure.map(ApiError::status);
         if long_running && failure.is_none() {

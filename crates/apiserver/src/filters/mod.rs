@@ -78,6 +78,7 @@ async fn chain(
         return audit.finish(resp, None, false).await;
     }
     let record_body = audit.wants_request();
+    let annotations = audit.annotations.clone();
     let (result, request_body) = audit
         .around(crate::handlers::endpoint(
             server,
@@ -87,6 +88,7 @@ async fn chain(
             body,
             &user,
             record_body,
+            &annotations,
         ))
         .await;
     audit.record_request(request_body);

@@ -369,6 +369,13 @@ fn micro_time(t: chrono::DateTime<chrono::Utc>) -> String {
 /// between the audit filter and the endpoint.
 pub type Annotations = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
+/// What the endpoint owes the audit event: its request body (when the
+/// level records it) and annotations.
+pub struct EndpointAudit {
+    pub record_body: bool,
+    pub annotations: Annotations,
+}
+
 /// One request's audit record, from its start to its answer.
 pub struct Event {
     auditor: std::sync::Arc<Auditor>,

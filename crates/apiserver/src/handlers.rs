@@ -65,8 +65,7 @@ pub(crate) async fn endpoint(
     params: &HashMap<String, String>,
     body: RequestBody,
     user: &UserInfo,
-    record_body: bool,
-    audit_annotations: &crate::audit::Annotations,
+    audit: crate::audit::EndpointAudit,
 ) -> (Result<http::Response<Body>>, Option<(Bytes, String)>) {
     let path = parts.uri.path();
     let mut recorded = None;
@@ -150,7 +149,7 @@ pub(crate) async fn endpoint(
         },
         Route::Resource(info) => match body.read().await {
             Ok(body) => {
-                if record_body {
+                if audit.record_body {
                     let content_type = parts
                         .headers
                         .get(http::header::CONTENT_TYPE)
@@ -158,7 +157,7 @@ pub(crate) async fn endpoint(
                         .unwrap_or("application/json");
                     recorded = Some((body.clone(), content_type.to_string()));
                 }
-                resource(server, info, parts, body, params, user, audit_annotations).await
+                resource(server, info, parts, body, params, user, &audit.annotations).await
             }
             Err(e) => Err(e),
         },

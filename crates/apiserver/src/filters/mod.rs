@@ -77,8 +77,10 @@ async fn chain(
     if let Some(resp) = health::serve(server, &info.path, &info.params).await {
         return audit.finish(resp, None, false).await;
     }
-    let record_body = audit.wants_request();
-    let annotations = audit.annotations.clone();
+    let owed = crate::audit::EndpointAudit {
+        record_body: audit.wants_request(),
+        annotations: audit.annotations.clone(),
+    };
     let (result, request_body) = audit
         .around(crate::handlers::endpoint(
             server,
@@ -87,8 +89,7 @@ async fn chain(
             &info.params,
             body,
             &user,
-            record_body,
-            &annotations,
+            owed,
         ))
         .await;
     audit.record_request(request_body);

@@ -214,6 +214,22 @@ async fn main() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // And until the namespace's default ServiceAccount (pods run as it) is
+    // there: a server with the ServiceAccount controller makes it at once
+    // (one without it never does; 5 s at most).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && !http
+            .get(format!(
+                "{base}/api/v1/namespaces/bench/serviceaccounts/default"
+            ))
+            .send()
+            .await?
+            .status()
+            .is_success()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Creates: every other client as the RBAC user, at the same time, so
     // that both identities see the same server.

@@ -1489,6 +1489,9 @@ fn pods_run_as_service_accounts_with_their_token_volume() {
             .starts_with("kube-api-access-")
     );
 
+    // A namespace that does not exist: NamespaceLifecycle answers first.
+    let err = c.fails(&["run", "lost", "-n", "nowhere", "--image=busybox"]);
+    assert!(err.contains(r#"namespaces "nowhere" not found"#), "{err}");
     // An account that does not exist.
     let err = c.fails(&[
         "run",

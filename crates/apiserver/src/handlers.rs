@@ -942,6 +942,9 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     } else if !body_ns.is_empty() {
         meta::remove(&mut obj, "namespace");
     }
+    // NamespaceLifecycle, first as upstream's chain runs it: a missing or
+    // terminating namespace refuses before any plugin looks further.
+    let mut guard = check_namespace(ctx, &obj).await?;
     use crate::admission::Operation;
     crate::admission::admit(ctx, Operation::Create, &mut obj, None).await?;
     if meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty() {
@@ -978,7 +981,6 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
     causes.extend((ctx.res.strategy.validate)(&obj));
     invalid(ctx, &obj, causes)?;
-    let mut guard = check_namespace(ctx, &obj).await?;
     crate::admission::validate(ctx, Operation::Create, Some(&obj), None).await?;
     let allocation = crate::admission::on_create(ctx, &mut obj).await?;
     record_update(ctx, None, &mut obj, "");

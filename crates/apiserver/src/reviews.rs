@@ -39,6 +39,40 @@ fn user_info(ctx: &Ctx<'_>) -> Value {
     u
 }
 
+/// A review's field selector as one raw selector: `rawSelector`, or its
+/// `requirements` (`In` / `NotIn` of one value each, as field selectors
+/// allow) as `key=value` / `key!=value` terms.
+fn review_field_selector(selector: &Value) -> String {
+    if let Some(raw) = selector["rawSelector"].as_str().filter(|r| !r.is_empty()) {
+        return raw.to_string();
+    }
+    selector["requirements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let key = r["key"].as_str()?;
+            let values = r["values"].as_array()?;
+            let [value] = values.as_slice() else {
+                return None;
+            };
+            let op = match r["operator"].as_str()? {
+                "In" => "=",
+                "NotIn" => "!=",
+                _ => return None,
+            };
+            // Escaped as upstream's fields.EscapeValue.
+            let value = value
+                .as_str()?
+                .replace('\\', "\\\\")
+                .replace(',', "\\,")
+                .replace('=', "\\=");
+            Some(format!("{key}{op}{value}"))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The authorizer's decision on a review's attributes for `user`.
 fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::Decision {
     let field = |v: &Value, f: &str| v[f].as_str().unwrap_or("").to_string();
@@ -51,11 +85,7 @@ fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::
             name: field(r, "name"),
             subresource: field(r, "subresource"),
             verb: field(r, "verb"),
-            field_selector: r
-                .pointer("/fieldSelector/rawSelector")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            field_selector: review_field_selector(&r["fieldSelector"]),
             selector_name: String::new(),
         };
         ctx.server
@@ -250,4 +280,28 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
         }
     }
     Ok(response::json(201, &review))
+}
+
+#[cfg(test)]
+mod field_selector_tests {
+    use serde_json::json;
+
+    use super::review_field_selector;
+
+    #[test]
+    fn requirements_become_a_raw_selector() {
+        assert_eq!(
+            review_field_selector(&json!({"rawSelector": "spec.nodeName=n1"})),
+            "spec.nodeName=n1"
+        );
+        assert_eq!(
+            review_field_selector(&json!({"requirements": [
+                {"key": "spec.nodeName", "operator": "In", "values": ["n1"]},
+                {"key": "metadata.name", "operator": "NotIn", "values": ["a,b"]},
+                {"key": "x", "operator": "Exists"},
+                {"key": "y", "operator": "In", "values": ["1", "2"]}
+            ]})),
+            r"spec.nodeName=n1,metadata.name!=a\,b"
+        );
+    }
 }

@@ -522,7 +522,7 @@ fn pvc_status(a: &Attributes<'_, '_>, obj: Option<&Value>, node: &str) -> Result
         }
         o
     };
-    if strip(obj) != strip(a.old) {
+    if semantic(strip(obj)) != semantic(strip(a.old)) {
         return Err(forbidden(
             a,
             obj,
@@ -532,6 +532,30 @@ fn pvc_status(a: &Attributes<'_, '_>, obj: Option<&Value>, node: &str) -> Result
         ));
     }
     Ok(())
+}
+
+/// As apimachinery's semantic equality sees a value: an empty map or list
+/// and an absent one alike.
+fn semantic(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, semantic(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(semantic).collect()),
+        v => v,
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
 }
 
 /// A TokenRequest: only bound to a pod on this node, for an audience its

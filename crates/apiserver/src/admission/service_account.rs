@@ -110,12 +110,14 @@ impl Plugin for ServiceAccount {
             ));
         }
         let account = lookup(a, name).await.map_err(|e| forbidden(pod, &e))?;
-        if account
-            .pointer("/metadata/annotations")
-            .and_then(|m| m.get(ENFORCE_MOUNTABLE_SECRETS))
-            .and_then(Value::as_str)
-            == Some("true")
-        {
+        // Go's strconv.ParseBool, as upstream reads the annotation.
+        if matches!(
+            account
+                .pointer("/metadata/annotations")
+                .and_then(|m| m.get(ENFORCE_MOUNTABLE_SECRETS))
+                .and_then(Value::as_str),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        ) {
             let only_ephemeral = ephemeral;
             limit_secret_references(&account, pod, only_ephemeral)
                 .map_err(|why| forbidden(pod, &why))?;
@@ -289,13 +291,6 @@ fn limit_secret_references(
     for (list, what) in lists {
         for c in spec[*list].as_array().into_iter().flatten() {
             let container = format!("{what} {}", c["name"].as_str().unwrap_or(""));
-            for e in c["envFrom"].as_array().into_iter().flatten() {
-                if let Some(secret) = e.pointer("/secretRef/name").and_then(Value::as_str)
-                    && !mountable.contains(&secret)
-                {
-                    return Err(not_referenced(container, secret));
-                }
-            }
             for e in c["env"].as_array().into_iter().flatten() {
                 if let Some(secret) = e
                     .pointer("/valueFrom/secretKeyRef/name")
@@ -303,8 +298,16 @@ fn limit_secret_references(
                     && !mountable.contains(&secret)
                 {
                     return Err(format!(
-                        "{container} with env referencing secret.secretName=\"{secret}\" is not allowed because service account {account_name} does not reference that secret"
+                        "{container} with envVar {} referencing secret.secretName=\"{secret}\" is not allowed because service account {account_name} does not reference that secret",
+                        e["name"].as_str().unwrap_or("")
                     ));
+                }
+            }
+            for e in c["envFrom"].as_array().into_iter().flatten() {
+                if let Some(secret) = e.pointer("/secretRef/name").and_then(Value::as_str)
+                    && !mountable.contains(&secret)
+                {
+                    return Err(not_referenced(container, secret));
                 }
             }
         }
@@ -316,11 +319,16 @@ fn limit_secret_references(
             .flatten()
             .filter_map(|s| s["name"].as_str())
             .collect();
-        for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
+        for (i, s) in spec["imagePullSecrets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let name = s["name"].as_str().unwrap_or("");
             if !pull.contains(&name) {
                 return Err(format!(
-                    "pull secret with name: {name} is not allowed because service account {account_name} does not reference that imagePullSecret"
+                    "imagePullSecrets[{i}].name=\"{name}\" is not allowed because service account {account_name} does not reference that imagePullSecret"
                 ));
             }
         }
@@ -401,7 +409,7 @@ mod tests {
         );
         assert_eq!(
             limit_secret_references(&sa, &pod(json!({"containers": [{"name": "c", "env": [{"name": "x", "valueFrom": {"secretKeyRef": {"name": "other", "key": "k"}}}]}]})), false).unwrap_err(),
-            r#"container c with env referencing secret.secretName="other" is not allowed because service account robot does not reference that secret"#
+            r#"container c with envVar x referencing secret.secretName="other" is not allowed because service account robot does not reference that secret"#
         );
         assert_eq!(
             limit_secret_references(
@@ -410,7 +418,7 @@ mod tests {
                 false
             )
             .unwrap_err(),
-            "pull secret with name: x is not allowed because service account robot does not reference that imagePullSecret"
+            r#"imagePullSecrets[0].name="x" is not allowed because service account robot does not reference that imagePullSecret"#
         );
     }
 }

@@ -46,18 +46,9 @@ pub fn parse(request: &[u8]) -> Result<Request, String> {
         pem: String::from_utf8_lossy(request).into_owned(),
         ..Request::default()
     };
-    out.common_name = info
-        .subject
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .unwrap_or("")
-        .to_string();
-    out.organizations = info
-        .subject
-        .iter_organization()
-        .filter_map(|o| o.as_str().ok().map(str::to_string))
-        .collect();
+    let (common_name, organizations) = subject(&info.subject)?;
+    out.common_name = common_name;
+    out.organizations = organizations;
     if let Some(extensions) = csr.requested_extensions() {
         for ext in extensions {
             if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) = ext {
@@ -82,6 +73,35 @@ pub fn parse(request: &[u8]) -> Result<Request, String> {
         }
     }
     Ok(out)
+}
+
+/// A subject's common name and organizations, refusing what could be read
+/// two ways: several common names, multi-valued RDNs, or values that are
+/// not strings (what is signed must be what was checked).
+pub fn subject(name: &x509_parser::x509::X509Name<'_>) -> Result<(String, Vec<String>), String> {
+    if name.iter().any(|rdn| rdn.iter().count() > 1) {
+        return Err("multi-valued RDNs are not supported".into());
+    }
+    let text = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        a.as_str()
+            .map(str::to_string)
+            .map_err(|_| "subject attributes must be strings".to_string())
+    };
+    let common_names = name
+        .iter_common_name()
+        .map(text)
+        .collect::<Result<Vec<_>, _>>()?;
+    if common_names.len() > 1 {
+        return Err("a subject may have at most one common name".into());
+    }
+    let organizations = name
+        .iter_organization()
+        .map(text)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        common_names.into_iter().next().unwrap_or_default(),
+        organizations,
+    ))
 }
 
 fn usages(csr: &CertificateSigningRequest) -> BTreeSet<String> {
@@ -239,5 +259,21 @@ mod tests {
             "invalid usage for client certificate: server auth"
         );
         assert!(parse(b"junk").is_err());
+        // Two common names: which one is signed would be ambiguous.
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "system:node:n1");
+        params.distinguished_name.push(
+            rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]),
+            "system:node:n2",
+        );
+        let key = rcgen::KeyPair::generate().unwrap();
+        let two = params.serialize_request(&key).unwrap().pem().unwrap();
+        assert_eq!(
+            parse(two.as_bytes()).unwrap_err(),
+            "a subject may have at most one common name"
+        );
     }
 }

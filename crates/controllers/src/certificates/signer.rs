@@ -26,6 +26,8 @@ use crate::Error;
 
 /// How far back a certificate's validity starts (clock skew).
 const BACKDATE: Duration = Duration::from_secs(5 * 60);
+/// Below this lifetime a certificate is not shortened by the backdate.
+const SHORT: Duration = Duration::from_secs(8 * 3600);
 
 /// The cluster CA and how long what it signs is valid.
 pub struct Signer {
@@ -60,9 +62,26 @@ impl Signer {
         expiration: Option<Duration>,
     ) -> Result<String, String> {
         use rcgen::{ExtendedKeyUsagePurpose as Eku, KeyUsagePurpose as Ku};
+        let checked = super::parse(request.as_bytes())?;
+        if checked.organizations.len() > 1 {
+            return Err(
+                "signing a subject with more than one organization is not supported".into(),
+            );
+        }
         let mut csr = rcgen::CertificateSigningRequestParams::from_pem(request)
             .map_err(|e| format!("unable to parse csr: {e}"))?;
         let params = &mut csr.params;
+        // The subject signed is the one checked: its one common name and
+        // organization, whatever else the request's name holds.
+        let dn = &mut params.distinguished_name;
+        dn.remove(rcgen::DnType::CommonName);
+        dn.remove(rcgen::DnType::OrganizationName);
+        if !checked.common_name.is_empty() {
+            dn.push(rcgen::DnType::CommonName, checked.common_name.as_str());
+        }
+        if let Some(o) = checked.organizations.first() {
+            dn.push(rcgen::DnType::OrganizationName, o.as_str());
+        }
         params.key_usages.clear();
         params.extended_key_usages.clear();
         for usage in usages {
@@ -88,10 +107,24 @@ impl Signer {
         params.is_ca = rcgen::IsCa::ExplicitNoCa;
         let serial: [u8; 16] = rand::random();
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        // Upstream's PermissiveSigningPolicy: valid from five minutes ago;
+        // a short-lived certificate (under 8 h) gets its whole ttl from now,
+        // a longer one loses the five minutes; never past the CA.
         let ttl = expiration.map_or(self.duration, |e| e.min(self.duration));
-        let not_before = time::OffsetDateTime::now_utc() - BACKDATE;
-        params.not_before = not_before;
-        params.not_after = (not_before + ttl).min(self.ca_not_after);
+        let now = time::OffsetDateTime::now_utc();
+        if now >= self.ca_not_after {
+            return Err(format!(
+                "refusing to sign a certificate that expired in the past: NotAfter={}",
+                self.ca_not_after
+            ));
+        }
+        params.not_before = now - BACKDATE;
+        params.not_after = if ttl < SHORT {
+            now + ttl
+        } else {
+            now + ttl - BACKDATE
+        }
+        .min(self.ca_not_after);
         let key = rcgen::KeyPair::from_pem(&self.ca_key_pem).map_err(|e| e.to_string())?;
         let issuer =
             rcgen::Issuer::from_ca_cert_pem(&self.ca_cert_pem, key).map_err(|e| e.to_string())?;
@@ -142,18 +175,28 @@ pub async fn sync_certificate_signing_request(
         return Ok(Action::await_change());
     }
     let name = csr.metadata.name.clone().unwrap_or_default();
-    let request = parse(&csr.spec.request.0)
-        .map_err(|e| Error::Sync(format!("unable to parse csr {name:?}: {e}")))?;
     let usages = usages(csr);
-    let valid = match signer_name {
-        KUBE_APISERVER_CLIENT => super::validate_client_usages(&usages),
-        KUBE_APISERVER_CLIENT_KUBELET => super::validate_kubelet_client(&request, &usages),
-        _ => super::validate_kubelet_serving(&request, &usages),
-    };
+    let expiration = csr
+        .spec
+        .expiration_seconds
+        .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
+    // A request that does not parse, that this signer's rules refuse, or
+    // that it cannot sign, fails (it is not retried forever).
+    let outcome = parse(&csr.spec.request.0)
+        .map_err(|e| format!("unable to parse csr {name:?}: {e}"))
+        .and_then(|request| {
+            match signer_name {
+                KUBE_APISERVER_CLIENT => super::validate_client_usages(&usages),
+                KUBE_APISERVER_CLIENT_KUBELET => super::validate_kubelet_client(&request, &usages),
+                _ => super::validate_kubelet_serving(&request, &usages),
+            }?;
+            signer.sign(&request.pem, &usages, expiration)
+        });
     let api: Api<CertificateSigningRequest> = Api::all(client.clone());
     let mut updated = csr.clone();
     let status = updated.status.get_or_insert_with(Default::default);
-    match valid {
+    match outcome {
+        Ok(pem) => status.certificate = Some(k8s_openapi::ByteString(pem.into_bytes())),
         Err(why) => status.conditions.get_or_insert_with(Vec::new).push(
             serde_json::from_value(json!({
                 "type": "Failed",
@@ -164,16 +207,6 @@ pub async fn sync_certificate_signing_request(
             }))
             .expect("a condition"),
         ),
-        Ok(()) => {
-            let expiration = csr
-                .spec
-                .expiration_seconds
-                .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
-            let pem = signer
-                .sign(&request.pem, &usages, expiration)
-                .map_err(Error::Sync)?;
-            status.certificate = Some(k8s_openapi::ByteString(pem.into_bytes()));
-        }
     }
     api.replace_status(&name, &PostParams::default(), &updated)
         .await?;
@@ -215,7 +248,8 @@ mod tests {
         assert_eq!(cert.issuer().to_string(), "CN=test-ca");
         let lifetime =
             cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp();
-        assert_eq!(lifetime, 3600);
+        // Short-lived: the whole hour from now, valid from five minutes ago.
+        assert_eq!(lifetime, 3600 + 300);
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth && !eku.server_auth);
         assert!(!cert.is_ca());

@@ -269,29 +269,5 @@ pub fn csr_subject(request_base64: &str) -> Result<(String, Vec<String>), String
     let (_, csr) =
         x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents)
             .map_err(|e| e.to_string())?;
-    let subject = &csr.certification_request_info.subject;
-    // Read one way only: one common name, single-valued RDNs, strings.
-    if subject.iter().any(|rdn| rdn.iter().count() > 1) {
-        return Err("multi-valued RDNs are not supported".into());
-    }
-    let text = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| {
-        a.as_str()
-            .map(str::to_string)
-            .map_err(|_| "subject attributes must be strings".to_string())
-    };
-    let common_names = subject
-        .iter_common_name()
-        .map(text)
-        .collect::<Result<Vec<_>, _>>()?;
-    if common_names.len() > 1 {
-        return Err("a subject may have at most one common name".into());
-    }
-    let organizations = subject
-        .iter_organization()
-        .map(text)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((
-        common_names.into_iter().next().unwrap_or_default(),
-        organizations,
-    ))
+    skiff_api::x509::subject(&csr.certification_request_info.subject)
 }

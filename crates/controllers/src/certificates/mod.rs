@@ -46,7 +46,7 @@ pub fn parse(request: &[u8]) -> Result<Request, String> {
         pem: String::from_utf8_lossy(request).into_owned(),
         ..Request::default()
     };
-    let (common_name, organizations) = subject(&info.subject)?;
+    let (common_name, organizations) = skiff_api::x509::subject(&info.subject)?;
     out.common_name = common_name;
     out.organizations = organizations;
     if let Some(extensions) = csr.requested_extensions() {
@@ -73,35 +73,6 @@ pub fn parse(request: &[u8]) -> Result<Request, String> {
         }
     }
     Ok(out)
-}
-
-/// A subject's common name and organizations, refusing what could be read
-/// two ways: several common names, multi-valued RDNs, or values that are
-/// not strings (what is signed must be what was checked).
-pub fn subject(name: &x509_parser::x509::X509Name<'_>) -> Result<(String, Vec<String>), String> {
-    if name.iter().any(|rdn| rdn.iter().count() > 1) {
-        return Err("multi-valued RDNs are not supported".into());
-    }
-    let text = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| {
-        a.as_str()
-            .map(str::to_string)
-            .map_err(|_| "subject attributes must be strings".to_string())
-    };
-    let common_names = name
-        .iter_common_name()
-        .map(text)
-        .collect::<Result<Vec<_>, _>>()?;
-    if common_names.len() > 1 {
-        return Err("a subject may have at most one common name".into());
-    }
-    let organizations = name
-        .iter_organization()
-        .map(text)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((
-        common_names.into_iter().next().unwrap_or_default(),
-        organizations,
-    ))
 }
 
 fn usages(csr: &CertificateSigningRequest) -> BTreeSet<String> {

@@ -48,6 +48,33 @@ fn source_ips(parts: &http::request::Parts) -> Vec<String> {
     ips
 }
 
+/// What the audit event says of the request, for `user`.
+fn request<'a>(
+    id: &'a str,
+    user: &'a UserInfo,
+    parts: &'a http::request::Parts,
+    info: &'a Info,
+) -> crate::audit::Request<'a> {
+    crate::audit::Request {
+        audit_id: id,
+        user,
+        impersonator: None,
+        verb: &info.verb,
+        resource: info.resource(),
+        path: &info.path,
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or(info.path.as_str(), |p| p.as_str()),
+        source_ips: source_ips(parts),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        received: chrono::Utc::now(),
+    }
+}
+
 /// Starts the request's audit record (for the authenticated user).
 pub fn begin(
     server: &ApiServer,
@@ -56,29 +83,12 @@ pub fn begin(
     user: &UserInfo,
 ) -> Audit {
     let id = meta::new_uid();
-    let event = server.inner.options.audit.as_ref().and_then(|auditor| {
-        Event::begin(
-            auditor,
-            &crate::audit::Request {
-                audit_id: &id,
-                user,
-                impersonator: None,
-                verb: &info.verb,
-                resource: info.resource(),
-                path: &info.path,
-                uri: parts
-                    .uri
-                    .path_and_query()
-                    .map_or(info.path.as_str(), |p| p.as_str()),
-                source_ips: source_ips(parts),
-                user_agent: parts
-                    .headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok()),
-                received: chrono::Utc::now(),
-            },
-        )
-    });
+    let event = server
+        .inner
+        .options
+        .audit
+        .as_ref()
+        .and_then(|auditor| Event::begin(auditor, &request(&id, user, parts, info)));
     Audit {
         id,
         event,
@@ -104,25 +114,7 @@ pub fn failed_authentication(
         uid: String::new(),
         groups: Vec::new(),
     };
-    let request = crate::audit::Request {
-        audit_id: &id,
-        user: &nobody,
-        impersonator: None,
-        verb: &info.verb,
-        resource: info.resource(),
-        path: &info.path,
-        uri: parts
-            .uri
-            .path_and_query()
-            .map_or(info.path.as_str(), |p| p.as_str()),
-        source_ips: source_ips(parts),
-        user_agent: parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-        received: chrono::Utc::now(),
-    };
-    let Some(mut event) = Event::prepare(auditor, &request) else {
+    let Some(mut event) = Event::prepare(auditor, &request(&id, &nobody, parts, info)) else {
         return;
     };
     let message = match attempted {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use skiff_api::strategy::UpdateVia;
 use skiff_api::{ApiError, meta, validation};
 use skiff_store::{Guard, Outcome};
 
@@ -596,26 +597,6 @@ fn check_type(ctx: &Ctx<'_>, mut value: Value) -> Result<Value> {
     Ok(value)
 }
 
-/// A Job's selector and pod labels from its uid, unless the user manages the
-/// selector (upstream's job strategy).
-fn generate_job_selector(obj: &mut Value) {
-    if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
-        return;
-    }
-    let uid = meta::uid(obj).to_string();
-    let name = meta::name(obj).to_string();
-    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-    let labels = [
-        ("batch.kubernetes.io/controller-uid", uid.as_str()),
-        ("batch.kubernetes.io/job-name", name.as_str()),
-        ("controller-uid", uid.as_str()),
-        ("job-name", name.as_str()),
-    ];
-    for (k, v) in labels {
-        obj["spec"]["template"]["metadata"]["labels"][k] = json!(v);
-    }
-}
-
 /// Whether the request is a server-side apply.
 fn is_apply(ctx: &Ctx<'_>) -> bool {
     ctx.headers
@@ -643,7 +624,7 @@ fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, sub: &str)
     if is_apply(ctx) {
         return;
     }
-    let skip_status = ctx.res.strategy.status_split && sub != "status";
+    let skip_status = ctx.res.strategy.status_split() && sub != "status";
     let manager = field_manager(ctx);
     skiff_api::managed::record_update(
         old,
@@ -951,7 +932,8 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         let name = meta::generated_name(meta::generate_name(&obj));
         meta::set(&mut obj, "name", json!(name));
     }
-    ctx.res.strategy.prepare_for_create(&mut obj);
+    let strategy = &ctx.res.strategy;
+    strategy.prepare_for_create(&mut obj);
     // What Go's encoder writes for the zero values the object leaves out
     // (after the strategy, which resets the status).
     skiff_api::typed::fill_zero_fields(def.group, def.version, def.kind, &mut obj);
@@ -964,22 +946,10 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         meta::remove(&mut obj, field);
     }
     meta::set(&mut obj, "uid", json!(meta::new_uid()));
-    if def.group == "batch" && def.plural == "jobs" {
-        // A Job without labels of its own has its template's (defaulting),
-        // one map in upstream, so they gain the selector's labels too.
-        let template_labels = obj.pointer("/spec/template/metadata/labels").cloned();
-        let shared = template_labels.is_some()
-            && (meta::labels(&obj).is_none_or(|l| l.is_empty())
-                || meta::metadata(&obj).and_then(|m| m.get("labels")) == template_labels.as_ref());
-        generate_job_selector(&mut obj);
-        if shared && let Some(labels) = obj.pointer("/spec/template/metadata/labels").cloned() {
-            meta::set(&mut obj, "labels", labels);
-        }
-    }
     meta::set(&mut obj, "creationTimestamp", json!(meta::now()));
-    let mut causes =
-        validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
-    causes.extend((ctx.res.strategy.validate)(&obj));
+    strategy.complete_create(&mut obj);
+    let mut causes = validation::validate_object_meta(&obj, def.namespaced, strategy.name_rule());
+    causes.extend(strategy.validate(&obj));
     invalid(ctx, &obj, causes)?;
     crate::admission::validate(ctx, Operation::Create, Some(&obj), None).await?;
     let allocation = crate::admission::on_create(ctx, &mut obj).await?;
@@ -999,7 +969,7 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
         }
         return Ok(stored);
     }
-    let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
+    let ttl = ctx.res.strategy.ttl();
     let store = &ctx.server.inner.store;
     let key = ctx.key(&name);
     for _ in 0..NAMESPACE_GUARD_ATTEMPTS {
@@ -1062,7 +1032,9 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
         let (old, old_rev) = match read(ctx, &name).await {
             Ok(found) => found,
             // PUT creates where upstream's strategy allows it.
-            Err(e) if e.code == 404 && sub.is_empty() && allows_create_on_update(ctx.res.def) => {
+            Err(e)
+                if e.code == 404 && sub.is_empty() && ctx.res.strategy.allow_create_on_update() =>
+            {
                 let mut obj = obj.clone();
                 meta::set(&mut obj, "name", json!(name));
                 match create_object(ctx, obj).await {
@@ -1124,7 +1096,7 @@ pub async fn update_object(
         return Err(ApiError::modified(def.group, def.plural, &name));
     }
     let put = ctx.info.verb == "update" && sub.is_empty();
-    if put && sent_rv.is_empty() && !allows_unconditional_update(def) {
+    if put && sent_rv.is_empty() && !ctx.res.strategy.allow_unconditional_update() {
         return Err(ApiError::invalid(
             def.group,
             def.plural,
@@ -1177,22 +1149,9 @@ pub async fn update_object(
     }
     use crate::admission::Operation;
     crate::admission::admit(ctx, Operation::Update, &mut obj, Some(&old)).await?;
-    match sub {
-        "status" => ctx.res.strategy.prepare_for_status_update(&mut obj, &old),
-        "approval" => ctx.res.strategy.prepare_for_approval(&mut obj, &old),
-        "ephemeralcontainers" => {
-            skiff_api::validation::pod_subresources::prepare_ephemeral_containers(&mut obj, &old)
-        }
-        "resize" => skiff_api::validation::pod_subresources::prepare_resize(&mut obj, &old),
-        "finalize" => {
-            // Only spec.finalizers change through finalize.
-            let finalizers = obj.pointer("/spec/finalizers").cloned();
-            let mut merged = old.clone();
-            merged["spec"]["finalizers"] = finalizers.unwrap_or(json!([]));
-            obj = merged;
-        }
-        _ => ctx.res.strategy.prepare_for_update(&mut obj, &old),
-    }
+    let strategy = &ctx.res.strategy;
+    let via = UpdateVia::of_subresource(sub).ok_or_else(ApiError::method_not_allowed)?;
+    strategy.prepare_for_update(via, &mut obj, &old);
     // What the client may not change.
     for field in [
         "uid",
@@ -1206,36 +1165,10 @@ pub async fn update_object(
         }
     }
     meta::remove(&mut obj, "resourceVersion");
-    let mut causes =
-        validation::validate_object_meta(&obj, def.namespaced, ctx.res.strategy.name_rule);
+    let mut causes = validation::validate_object_meta(&obj, def.namespaced, strategy.name_rule());
     causes.extend(validation::validate_object_meta_update(&obj, &old));
-    match sub {
-        "" => causes.extend((ctx.res.strategy.validate_update)(&obj, &old)),
-        "status" => causes.extend((ctx.res.strategy.validate_status_update)(&obj, &old)),
-        "finalize" => causes.extend((ctx.res.strategy.validate_finalize)(&obj, &old)),
-        _ => {}
-    }
-    match sub {
-        "ephemeralcontainers" => causes.extend(
-            skiff_api::validation::pod_subresources::validate_ephemeral_containers_update(
-                &obj, &old,
-            ),
-        ),
-        "resize" => causes.extend(skiff_api::validation::pod_subresources::validate_resize(
-            &obj, &old,
-        )),
-        _ => {}
-    }
-    if (def.group, def.plural) == ("certificates.k8s.io", "certificatesigningrequests") {
-        use skiff_api::validation::certificates::{CsrUpdate, validate_csr_update};
-        let how = match sub {
-            "status" => CsrUpdate::Status,
-            "approval" => CsrUpdate::Approval,
-            _ => CsrUpdate::Main,
-        };
-        causes.extend(validate_csr_update(&obj, &old, how));
-    }
-    causes.extend((ctx.res.strategy.validate)(&obj));
+    causes.extend(strategy.validate_update(via, &obj, &old));
+    causes.extend(strategy.validate(&obj));
     invalid(ctx, &obj, causes)?;
     crate::admission::validate(ctx, Operation::Update, Some(&obj), Some(&old)).await?;
     let allocation = if sub.is_empty() {
@@ -1290,7 +1223,7 @@ pub async fn update_object(
         commit(allocation);
         return Ok(with_resource_version(&store_form(ctx, &old), old_rev));
     }
-    let ttl = (def.plural == "events").then(|| std::time::Duration::from_secs(3600));
+    let ttl = ctx.res.strategy.ttl();
     match ctx
         .server
         .inner
@@ -1316,31 +1249,6 @@ pub async fn update_object(
         Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
         Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
     }
-}
-
-/// Kinds a PUT may create (upstream's strategies with
-/// `AllowCreateOnUpdate() == true`).
-fn allows_create_on_update(def: &skiff_api::catalogue::ResourceDef) -> bool {
-    matches!(
-        (def.group, def.plural),
-        ("", "services" | "endpoints" | "events" | "limitranges")
-            | ("events.k8s.io", "events")
-            | ("coordination.k8s.io", "leases" | "leasecandidates")
-            | (
-                "rbac.authorization.k8s.io",
-                "roles" | "rolebindings" | "clusterroles" | "clusterrolebindings"
-            )
-    )
-}
-
-/// Kinds a PUT must name the resource version of (upstream's strategies
-/// with `AllowUnconditionalUpdate() == false`).
-fn allows_unconditional_update(def: &skiff_api::catalogue::ResourceDef) -> bool {
-    !matches!(
-        (def.group, def.plural),
-        ("coordination.k8s.io", "leases" | "leasecandidates")
-            | ("internal.apiserver.k8s.io", "storageversions")
-    )
 }
 
 /// Whether an update changes nothing but managedFields' times (upstream's
@@ -1527,7 +1435,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
         )));
     }
     let force = crate::request::param_bool(ctx.params, "force").unwrap_or(false);
-    let skip_status = ctx.res.strategy.status_split && sub != "status";
+    let skip_status = ctx.res.strategy.status_split() && sub != "status";
     let api_version = def.api_version();
     let applier = skiff_api::managed::Apply {
         manager: &manager,
@@ -1641,23 +1549,9 @@ pub fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value> {
 async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;
     let def = ctx.res.def;
-    if (def.group, def.plural) == ("scheduling.k8s.io", "priorityclasses")
-        && skiff_api::validation::scheduling::is_system_priority_class(&ctx.info.name)
-    {
-        return Err(ApiError {
-            details: Some(json!({"name": ctx.info.name, "group": def.group, "kind": def.plural})),
-            ..ApiError::new(
-                403,
-                "Forbidden",
-                format!(
-                    "priorityclasses.scheduling.k8s.io {:?} is forbidden: this is a system priority class and cannot be deleted",
-                    ctx.info.name
-                ),
-            )
-        });
-    }
+    ctx.res.strategy.check_delete(&ctx.info.name)?;
     let (resp_bytes, gone) = delete_object(ctx, &ctx.info.name, &opts).await?;
-    if gone && !returns_deleted_object(def) {
+    if gone && !ctx.res.strategy.return_deleted_object() {
         // Upstream's finalizeDelete: a Status naming what went (no code).
         let obj: Value = serde_json::from_slice(&resp_bytes).unwrap_or_default();
         let mut details = json!({"name": ctx.info.name, "group": def.group, "kind": def.plural, "uid": meta::uid(&obj)});
@@ -1668,23 +1562,6 @@ async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
         return Ok(response::status_for(200, &status, ctx.headers));
     }
     list::respond_object(ctx, 200, resp_bytes)
-}
-
-/// Kinds whose immediate delete answers the deleted object rather than a
-/// Status (upstream's stores with `ReturnDeletedObject`).
-fn returns_deleted_object(def: &skiff_api::catalogue::ResourceDef) -> bool {
-    matches!(
-        (def.group, def.plural),
-        (
-            "",
-            "pods"
-                | "services"
-                | "serviceaccounts"
-                | "namespaces"
-                | "persistentvolumes"
-                | "persistentvolumeclaims"
-        ) | ("storage.k8s.io", "storageclasses")
-    )
 }
 
 /// Deletes one object: graceful (pods), through finalizers, or at once.
@@ -1756,16 +1633,17 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
             }
             _ => {}
         }
-        let grace = graceful_seconds(def.plural, &obj, opts);
+        let grace = ctx
+            .res
+            .strategy
+            .graceful_delete_seconds(&obj, opts.get("gracePeriodSeconds").and_then(Value::as_i64));
         let namespace_terminating = def.plural == "namespaces";
         if finalizers.is_empty() && grace == 0 && !namespace_terminating {
             // A pod (a kind with graceful deletion) is first marked, at once
             // (watchers see MODIFIED, then DELETED), as upstream's
             // updateForGracefulDeletionAndFinalizers does with a zero period.
             let mut rev = rev;
-            if def.group.is_empty()
-                && def.plural == "pods"
-                && meta::deletion_timestamp(&obj).is_none()
+            if ctx.res.strategy.marks_immediate_delete() && meta::deletion_timestamp(&obj).is_none()
             {
                 meta::set(&mut obj, "deletionTimestamp", json!(meta::now()));
                 meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
@@ -1867,38 +1745,6 @@ pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(B
     }
     Err(ApiError::modified(def.group, def.plural, name))
 }
-
-/// The grace period a delete gets: pods that are bound to a node and not yet
-/// finished wait for their node; everything else goes at once.
-fn graceful_seconds(plural: &str, obj: &Value, opts: &Value) -> i64 {
-    if plural != "pods" {
-        return 0;
-    }
-    let scheduled = obj
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let phase = obj
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !scheduled || matches!(phase, "Succeeded" | "Failed") {
-        return 0;
-    }
-    opts.get("gracePeriodSeconds")
-        .and_then(Value::as_i64)
-        .or_else(|| {
-            obj.pointer("/spec/terminationGracePeriodSeconds")
-                .and_then(Value::as_i64)
-        })
-        .unwrap_or(30)
-        // A century at most: the deletion time must stay a time (an i64 of
-        // seconds added to now overflows; upstream's Go arithmetic wraps).
-        .clamp(0, MAX_GRACE_PERIOD_SECONDS)
-}
-
-/// The longest grace period a deletion gets (a hundred years).
-const MAX_GRACE_PERIOD_SECONDS: i64 = 100 * 365 * 24 * 3600;
 
 async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
     let opts = delete_options(ctx, body)?;

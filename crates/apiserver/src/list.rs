@@ -41,7 +41,7 @@ impl Selectors {
             let field = ctx
                 .res
                 .strategy
-                .field_labels
+                .field_labels()
                 .convert(f)
                 .map_err(ApiError::bad_request)?;
             *f = field.to_string();

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 use skiff_api::schema::{self, Ty};
-use skiff_api::strategy::Strategy;
+use skiff_api::strategy::{self, Strategy};
 use skiff_api::{ApiError, ResourceDef, catalogue};
 use skiff_store::StoreError;
 
 /// A served resource: its catalogue entry and strategy.
 pub struct Resource {
     pub def: &'static ResourceDef,
-    pub strategy: Strategy,
+    pub strategy: Arc<dyn Strategy>,
     /// The group whose key space stores it (shared by all versions of a resource).
     pub storage_group: &'static str,
     /// The kind's type in the built-in schema (`Untyped` for kinds without one).
@@ -70,7 +70,7 @@ impl Registry {
             };
             let r = Resource {
                 def,
-                strategy: Strategy::of(def),
+                strategy: strategy::of(def),
                 storage_group,
                 ty: schema::of_kind(def.group, def.version, def.kind)
                     .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),

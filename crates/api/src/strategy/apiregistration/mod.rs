@@ -1,0 +1,3 @@
+//! The apiregistration.k8s.io group's strategies.
+
+pub mod api_services;

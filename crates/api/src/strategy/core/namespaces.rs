@@ -1,0 +1,67 @@
+//! Namespaces (upstream's `pkg/registry/core/namespace/strategy.go`): DNS
+//! label names, the initial Active phase, `spec.finalizers` changed only
+//! through `finalize`.
+
+use serde_json::{Value, json};
+
+use crate::catalogue::ResourceDef;
+use crate::errors::Cause;
+use crate::strategy::{self, Strategy, UpdateVia};
+use crate::validation::{NameRule, namespaces};
+
+pub struct Namespaces(pub &'static ResourceDef);
+
+impl Strategy for Namespaces {
+    fn def(&self) -> &'static ResourceDef {
+        self.0
+    }
+
+    fn name_rule(&self) -> NameRule {
+        NameRule::Label
+    }
+
+    fn initial_status(&self, o: &mut Value) {
+        o["status"] = json!({"phase": "Active"});
+    }
+
+    fn prepare_for_update(&self, via: UpdateVia, new: &mut Value, old: &Value) {
+        match via {
+            UpdateVia::Status => strategy::prepare_for_status_update(self, new, old),
+            // Only spec.finalizers change through finalize.
+            UpdateVia::Finalize => {
+                let finalizers = new.pointer("/spec/finalizers").cloned();
+                let mut merged = old.clone();
+                merged["spec"]["finalizers"] = finalizers.unwrap_or(json!([]));
+                *new = merged;
+            }
+            _ => {
+                // spec.finalizers change only through /finalize.
+                match old.pointer("/spec/finalizers") {
+                    Some(f) => new["spec"]["finalizers"] = f.clone(),
+                    None => {
+                        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                            spec.remove("finalizers");
+                        }
+                    }
+                }
+                strategy::prepare_for_update(self, new, old);
+            }
+        }
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        namespaces::validate_namespace(obj)
+    }
+
+    fn validate_update(&self, via: UpdateVia, new: &Value, old: &Value) -> Vec<Cause> {
+        match via {
+            UpdateVia::Status => namespaces::validate_namespace_status_update(new, old),
+            UpdateVia::Finalize => namespaces::validate_namespace_finalize(new, old),
+            _ => Vec::new(),
+        }
+    }
+
+    fn return_deleted_object(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,3 @@
+//! The internal.apiserver.k8s.io group's strategies.
+
+pub mod storage_versions;

@@ -26,6 +26,7 @@ pub mod selector;
 pub mod strategy;
 pub mod typed;
 pub mod validation;
+pub mod version;
 pub mod x509;
 
 pub use catalogue::{ResourceDef, SubresourceDef};

@@ -1,11 +1,13 @@
 //! Discovery: `/api`, `/apis`, group and group-version documents, and aggregated
 //! discovery (`apidiscovery.k8s.io/v2`, which kubectl 1.30+ asks for first), all
-//! generated from the resource catalogue.
+//! generated from the registry as it is when asked (resources added or
+//! removed while the server runs appear and go at once).
 
 use serde_json::{Value, json};
-use skiff_api::{ApiError, ResourceDef, catalogue};
+use skiff_api::{ApiError, ResourceDef};
 
 use crate::ApiServer;
+use crate::registry::{Group, GroupVersion, Snapshot};
 use crate::request::Route;
 use crate::response::{self, Body};
 
@@ -26,15 +28,6 @@ fn wants_aggregated(headers: &http::HeaderMap) -> bool {
         })
 }
 
-fn resources_of<'a>(
-    group: &'a str,
-    version: &'a str,
-) -> impl Iterator<Item = &'static ResourceDef> + use<'a> {
-    catalogue::builtin()
-        .iter()
-        .filter(move |d| d.group == group && d.version == version)
-}
-
 fn group_version(group: &str, version: &str) -> String {
     if group.is_empty() {
         version.to_string()
@@ -43,12 +36,15 @@ fn group_version(group: &str, version: &str) -> String {
     }
 }
 
-fn api_group(group: &str, versions: &[&str]) -> Value {
-    let vs: Vec<Value> = versions
+fn api_group(group: &Group) -> Value {
+    let vs: Vec<Value> = group
+        .versions
         .iter()
-        .map(|v| json!({"groupVersion": group_version(group, v), "version": v}))
+        .map(
+            |v| json!({"groupVersion": group_version(group.name, v.version), "version": v.version}),
+        )
         .collect();
-    json!({"name": group, "versions": vs, "preferredVersion": vs[0]})
+    json!({"name": group.name, "versions": vs, "preferredVersion": vs[0]})
 }
 
 /// Upstream's storageVersionHash: base64 of the first 8 bytes of the SHA-256
@@ -64,9 +60,10 @@ fn storage_version_hash(def: &ResourceDef) -> String {
     base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
 }
 
-fn resource_list(group: &str, version: &str) -> Value {
+fn resource_list(group: &str, gv: &GroupVersion) -> Value {
+    let version = gv.version;
     let mut resources = Vec::new();
-    for d in resources_of(group, version) {
+    for d in gv.resources.iter().map(|r| r.def) {
         let mut r = json!({
             "name": d.plural,
             "singularName": d.singular,
@@ -96,11 +93,16 @@ fn resource_list(group: &str, version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version(group, version), "resources": resources})
 }
 
-fn aggregated_group(group: &str, versions: &[&str]) -> Value {
-    let versions: Vec<Value> = versions
+fn aggregated_group(group: &Group) -> Value {
+    let versions: Vec<Value> = group
+        .versions
         .iter()
-        .map(|v| {
-            let resources: Vec<Value> = resources_of(group, v)
+        .map(|gv| {
+            let v = gv.version;
+            let resources: Vec<Value> = gv
+                .resources
+                .iter()
+                .map(|r| r.def)
                 .map(|d| {
                     let mut r = json!({
                         "resource": d.plural,
@@ -130,8 +132,8 @@ fn aggregated_group(group: &str, versions: &[&str]) -> Value {
         })
         .collect();
     let mut metadata = json!({"creationTimestamp": null});
-    if !group.is_empty() {
-        metadata["name"] = json!(group);
+    if !group.name.is_empty() {
+        metadata["name"] = json!(group.name);
     }
     json!({"metadata": metadata, "versions": versions})
 }
@@ -154,11 +156,18 @@ pub fn serve(
     route: &Route,
     headers: &http::HeaderMap,
 ) -> Result<http::Response<Body>, ApiError> {
-    let groups = catalogue::builtin_groups();
+    let snapshot = server.inner.registry.snapshot();
+    let groups = snapshot.groups();
     match route {
         Route::Root("api") => {
             if wants_aggregated(headers) {
-                return Ok(aggregated(vec![aggregated_group("", &["v1"])]));
+                return Ok(aggregated(
+                    snapshot
+                        .group("")
+                        .map(aggregated_group)
+                        .into_iter()
+                        .collect(),
+                ));
             }
             Ok(response::json(
                 200,
@@ -170,27 +179,24 @@ pub fn serve(
                 return Ok(aggregated(
                     groups
                         .iter()
-                        .filter(|(g, _)| !g.is_empty())
-                        .map(|(g, vs)| aggregated_group(g, vs))
+                        .filter(|g| !g.name.is_empty())
+                        .map(aggregated_group)
                         .collect(),
                 ));
             }
             let list: Vec<Value> = groups
                 .iter()
-                .filter(|(g, _)| !g.is_empty())
-                .map(|(g, vs)| api_group(g, vs))
+                .filter(|g| !g.name.is_empty())
+                .map(api_group)
                 .collect();
             Ok(response::json(
                 200,
                 &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list}),
             ))
         }
-        Route::Group(g) => match groups
-            .iter()
-            .find(|(name, _)| name == g && !name.is_empty())
-        {
-            Some((name, vs)) => {
-                let mut doc = api_group(name, vs);
+        Route::Group(g) => match snapshot.group(g).filter(|g| !g.name.is_empty()) {
+            Some(group) => {
+                let mut doc = api_group(group);
                 doc["kind"] = json!("APIGroup");
                 doc["apiVersion"] = json!("v1");
                 Ok(response::json(200, &doc))
@@ -198,32 +204,30 @@ pub fn serve(
             None => Err(ApiError::not_found_path()),
         },
         Route::GroupVersion(g, v) => {
-            let served = groups
-                .iter()
-                .any(|(name, vs)| name == g && vs.contains(&v.as_str()));
-            if !served {
+            let Some(gv) = snapshot
+                .group(g)
+                .and_then(|group| group.versions.iter().find(|gv| gv.version == v))
+            else {
                 return Err(ApiError::not_found_path());
-            }
-            Ok(response::json(200, &resource_list(g, v)))
+            };
+            Ok(response::json(200, &resource_list(g, gv)))
         }
         _ => Err(ApiError::not_found_path()),
     }
 }
 
 /// The paths `/` lists.
-pub fn paths(_server: &ApiServer) -> Vec<String> {
+pub fn paths(server: &ApiServer) -> Vec<String> {
     let mut out = vec![
         "/api".to_string(),
         "/api/v1".to_string(),
         "/apis".to_string(),
     ];
-    for (g, vs) in catalogue::builtin_groups()
-        .iter()
-        .filter(|(g, _)| !g.is_empty())
-    {
-        out.push(format!("/apis/{g}"));
-        for v in *vs {
-            out.push(format!("/apis/{g}/{v}"));
+    let snapshot: std::sync::Arc<Snapshot> = server.inner.registry.snapshot();
+    for g in snapshot.groups().iter().filter(|g| !g.name.is_empty()) {
+        out.push(format!("/apis/{}", g.name));
+        for v in &g.versions {
+            out.push(format!("/apis/{}/{}", g.name, v.version));
         }
     }
     out.extend(["/healthz", "/livez", "/metrics", "/readyz", "/version"].map(String::from));

@@ -3,8 +3,9 @@
 //! The request path is upstream's: TLS → authentication (x509 client
 //! certificates, bearer tokens) → request info (group, version, resource, verb)
 //! → authorization → decode → strategy (prepare, defaults, validation) → store
-//! compare-and-swap. Resources come from `skiff_api::catalogue`; nothing here is
-//! specific to a kind beyond what the catalogue and strategies say.
+//! compare-and-swap. Resources are served from the registry (`registry/`): the
+//! built-in catalogue at start, others added and removed while the server runs;
+//! nothing here is specific to a kind beyond what the catalogue and strategies say.
 //!
 //! [`ApiServer::handle`] is the whole server as one async function of a request,
 //! so the same code serves HTTPS connections and in-process clients.
@@ -154,6 +155,25 @@ pub(crate) struct Inner {
 }
 
 impl ApiServer {
+    /// Serves a resource from now on (a custom resource, an aggregated
+    /// API's), with its strategy; discovery lists it at once. Objects live
+    /// under `/registry/<group>/<plural>/`. A resource of the same group,
+    /// version and plural is replaced.
+    pub fn add_resource(
+        &self,
+        def: &'static skiff_api::ResourceDef,
+        strategy: Arc<dyn skiff_api::strategy::Strategy>,
+    ) {
+        self.inner
+            .registry
+            .add(registry::Resource::new(def, strategy, def.group));
+    }
+
+    /// Stops serving a resource (its stored objects stay); whether it was served.
+    pub fn remove_resource(&self, group: &str, version: &str, plural: &str) -> bool {
+        self.inner.registry.remove(group, version, plural).is_some()
+    }
+
     pub fn new(store: Arc<dyn Store>, options: Options) -> Self {
         let token_issuer = options.token_issuer.clone();
         let inflight = tokio::sync::Semaphore::new(options.max_requests_inflight);

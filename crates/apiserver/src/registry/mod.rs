@@ -1,11 +1,13 @@
-//! The generic registry: Kubernetes objects in the store. Owns the key layout
+//! The registry: which resources are served (built-in ones from the catalogue,
+//! others added and removed while the server runs), and Kubernetes objects in
+//! the store. Owns the key layout
 //! (`/registry/<group>/<resource>/<namespace>/<name>`), the stored encoding (JSON
 //! without `resourceVersion`; the store's mod revision is the resource version,
 //! spliced in when an object is served) and the mapping of store errors onto
 //! API errors.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
@@ -25,6 +27,21 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// A served resource: `storage_group` names the key space its objects live in.
+    pub fn new(
+        def: &'static ResourceDef,
+        strategy: Arc<dyn Strategy>,
+        storage_group: &'static str,
+    ) -> Resource {
+        Resource {
+            def,
+            strategy,
+            storage_group,
+            ty: schema::of_kind(def.group, def.version, def.kind)
+                .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),
+        }
+    }
+
     /// The key of one object.
     pub fn key(&self, namespace: &str, name: &str) -> String {
         if self.def.namespaced {
@@ -54,37 +71,179 @@ impl Resource {
     }
 }
 
-/// Every served resource, by (group, version, plural).
+/// Every served resource, changeable while the server runs: built-in
+/// resources from the catalogue at start, others (custom resources,
+/// aggregated APIs) added and removed later. Readers take a [`Snapshot`],
+/// one consistent view that a concurrent change does not disturb.
 pub struct Registry {
-    by_path: HashMap<(&'static str, &'static str, &'static str), Arc<Resource>>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+/// One view of the registry.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    /// group → version → plural.
+    by_path: HashMap<&'static str, HashMap<&'static str, HashMap<&'static str, Arc<Resource>>>>,
+    /// The served groups in discovery's order, each with its versions
+    /// (preferred first) and their resources.
+    groups: Vec<Group>,
+}
+
+/// A served group, as discovery lists it.
+#[derive(Clone)]
+pub struct Group {
+    pub name: &'static str,
+    pub versions: Vec<GroupVersion>,
+}
+
+/// A served group version and its resources in discovery's order.
+#[derive(Clone)]
+pub struct GroupVersion {
+    pub version: &'static str,
+    pub resources: Vec<Arc<Resource>>,
 }
 
 impl Registry {
+    /// The built-in resources of the catalogue.
     pub fn new() -> Self {
-        let mut by_path = HashMap::new();
+        let mut snapshot = Snapshot::default();
+        for (group, versions) in catalogue::builtin_groups() {
+            snapshot.groups.push(Group {
+                name: group,
+                versions: versions
+                    .iter()
+                    .map(|v| GroupVersion {
+                        version: v,
+                        resources: Vec::new(),
+                    })
+                    .collect(),
+            });
+        }
         for def in catalogue::builtin() {
             let storage_group = match (def.group, def.plural) {
                 // events.k8s.io/v1 Events are core/v1 Events, stored once.
                 ("events.k8s.io", "events") => "",
                 _ => def.group,
             };
-            let r = Resource {
-                def,
-                strategy: strategy::of(def),
-                storage_group,
-                ty: schema::of_kind(def.group, def.version, def.kind)
-                    .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),
-            };
-            by_path.insert((def.group, def.version, def.plural), Arc::new(r));
+            snapshot.insert(Resource::new(def, strategy::of(def), storage_group));
         }
-        Registry { by_path }
+        Registry {
+            current: RwLock::new(Arc::new(snapshot)),
+        }
+    }
+
+    /// The registry as it is now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().expect("registry lock").clone()
     }
 
     pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
-        self.by_path
+        self.snapshot().resource(group, version, plural)
+    }
+
+    /// Serves a resource (replacing one of the same group, version and plural).
+    pub fn add(&self, resource: Resource) {
+        let mut current = self.current.write().expect("registry lock");
+        let mut next = Snapshot::clone(&current);
+        next.insert(resource);
+        *current = Arc::new(next);
+    }
+
+    /// Stops serving a resource; its stored objects stay where they are.
+    pub fn remove(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
+        let mut current = self.current.write().expect("registry lock");
+        let mut next = Snapshot::clone(&current);
+        let removed = next.remove(group, version, plural);
+        if removed.is_some() {
+            *current = Arc::new(next);
+        }
+        removed
+    }
+}
+
+impl Snapshot {
+    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
+        self.by_path.get(group)?.get(version)?.get(plural).cloned()
+    }
+
+    /// The served groups in discovery's order (the core group first).
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// A served group.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// Every served resource.
+    pub fn resources(&self) -> impl Iterator<Item = &Arc<Resource>> {
+        self.groups
             .iter()
-            .find(|((g, v, p), _)| *g == group && *v == version && *p == plural)
-            .map(|(_, r)| r.clone())
+            .flat_map(|g| g.versions.iter().flat_map(|v| v.resources.iter()))
+    }
+
+    fn insert(&mut self, resource: Resource) {
+        let def = resource.def;
+        self.remove(def.group, def.version, def.plural);
+        let resource = Arc::new(resource);
+        self.by_path
+            .entry(def.group)
+            .or_default()
+            .entry(def.version)
+            .or_default()
+            .insert(def.plural, resource.clone());
+        let group = match self.groups.iter().position(|g| g.name == def.group) {
+            Some(i) => &mut self.groups[i],
+            None => {
+                self.groups.push(Group {
+                    name: def.group,
+                    versions: Vec::new(),
+                });
+                self.groups.last_mut().expect("pushed")
+            }
+        };
+        let version = match group.versions.iter().position(|v| v.version == def.version) {
+            Some(i) => &mut group.versions[i],
+            None => {
+                group.versions.push(GroupVersion {
+                    version: def.version,
+                    resources: Vec::new(),
+                });
+                // Preferred first: upstream's kube-aware version order.
+                group
+                    .versions
+                    .sort_by(|a, b| skiff_api::version::compare_kube_aware(b.version, a.version));
+                let at = group
+                    .versions
+                    .iter()
+                    .position(|v| v.version == def.version)
+                    .expect("inserted");
+                &mut group.versions[at]
+            }
+        };
+        version.resources.push(resource);
+    }
+
+    fn remove(&mut self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
+        let removed = self
+            .by_path
+            .get_mut(group)?
+            .get_mut(version)?
+            .remove(plural)?;
+        if let Some(gi) = self.groups.iter().position(|g| g.name == group) {
+            let g = &mut self.groups[gi];
+            if let Some(vi) = g.versions.iter().position(|v| v.version == version) {
+                g.versions[vi].resources.retain(|r| r.def.plural != plural);
+                if g.versions[vi].resources.is_empty() {
+                    g.versions.remove(vi);
+                }
+            }
+            if g.versions.is_empty() {
+                self.groups.remove(gi);
+            }
+        }
+        Some(removed)
     }
 }
 
@@ -176,9 +335,9 @@ pub fn decode(stored: &[u8], rv: i64) -> Result<Value, ApiError> {
 impl Registry {
     /// Every stored resource ("deployments.apps") with its storage prefix, once each.
     pub fn storage_prefixes(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .by_path
-            .values()
+        let snapshot = self.snapshot();
+        let mut out: Vec<(String, String)> = snapshot
+            .resources()
             .filter(|r| r.def.has_verb("list"))
             .map(|r| {
                 (
@@ -196,9 +355,9 @@ impl Registry {
     /// collection, once per storage (the core form of a resource served in
     /// two groups, one version of several).
     pub fn namespaced_collections(&self) -> Vec<Arc<Resource>> {
-        let mut out: Vec<Arc<Resource>> = self
-            .by_path
-            .values()
+        let snapshot = self.snapshot();
+        let mut out: Vec<Arc<Resource>> = snapshot
+            .resources()
             .filter(|r| {
                 r.def.namespaced && r.def.has_verb("list") && r.def.has_verb("deletecollection")
             })
@@ -224,8 +383,8 @@ impl Registry {
 
     /// The storage prefixes of every namespaced resource.
     pub fn namespaced_prefixes(&self) -> Vec<String> {
-        self.by_path
-            .values()
+        self.snapshot()
+            .resources()
             .filter(|r| r.def.namespaced)
             .map(|r| r.prefix())
             .collect()

@@ -9,9 +9,11 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use skiff_api::strategy::UpdateVia;
 use skiff_api::{ApiError, meta, validation};
-use skiff_store::{Guard, Outcome};
 
-use crate::registry::{Resource, decode, encode, store_error, with_resource_version};
+use crate::registry::store::{
+    CreateOptions, DeleteOptions, Error as WriteError, UpdateMethod, UpdateOptions, WRITE_ATTEMPTS,
+};
+use crate::registry::{self, Resource, decode, store_error};
 use crate::request::{RequestInfo, Route};
 use crate::response::{self, Body};
 use crate::{ApiServer, UserInfo, discovery, list, watch};
@@ -285,12 +287,57 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn not_found(&self, name: &str) -> ApiError {
-        ApiError::not_found(self.res.def.group, self.res.def.plural, name)
+    /// The generic registry store of the request's resource and namespace.
+    pub fn store(&self) -> registry::store::Store<'_> {
+        registry::store::Store::new(self.server, &self.res, self.namespace())
+    }
+}
+
+/// What a request brings to the generic registry store's writes: the
+/// admission chain, the registry hooks beside it, the field manager.
+impl registry::store::Hooks for Ctx<'_> {
+    async fn admit(
+        &self,
+        operation: crate::admission::Operation,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<()> {
+        crate::admission::admit(self, operation, obj, old).await
     }
 
-    fn key(&self, name: &str) -> String {
-        self.res.key(self.namespace(), name)
+    async fn validate(
+        &self,
+        operation: crate::admission::Operation,
+        obj: Option<&Value>,
+        old: Option<&Value>,
+    ) -> Result<()> {
+        // An eviction is admitted itself; the pod's deletion it causes is
+        // not (upstream's eviction REST deletes with no admission).
+        if operation == crate::admission::Operation::Delete && self.info.subresource == "eviction" {
+            return Ok(());
+        }
+        crate::admission::validate(self, operation, obj, old).await
+    }
+
+    async fn allocate(
+        &self,
+        obj: &mut Value,
+        old: Option<&Value>,
+        via: UpdateVia,
+    ) -> Result<Option<crate::services::Allocation>> {
+        match (old, via) {
+            (None, _) => crate::admission::on_create(self, obj).await,
+            (Some(old), UpdateVia::Main) => crate::admission::on_update(self, obj, old).await,
+            _ => Ok(None),
+        }
+    }
+
+    fn removed(&self, obj: &Value) {
+        crate::admission::on_removed(self, obj);
+    }
+
+    fn record_update(&self, old: Option<&Value>, obj: &mut Value, via: UpdateVia) {
+        record_update(self, old, obj, via);
     }
 }
 
@@ -619,11 +666,22 @@ fn field_manager(ctx: &Ctx<'_>) -> String {
     agent.split('/').next().unwrap_or("unknown").to_string()
 }
 
-/// Records an Update operation in `metadata.managedFields`.
-fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, sub: &str) {
+/// Records an Update operation in `metadata.managedFields` (an apply
+/// records its own), keeping the stored object's entries when the written
+/// one has none.
+fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, via: UpdateVia) {
     if is_apply(ctx) {
         return;
     }
+    if let Some(old) = old
+        && meta::metadata(obj)
+            .and_then(|m| m.get("managedFields"))
+            .is_none()
+        && let Some(mf) = meta::metadata(old).and_then(|m| m.get("managedFields"))
+    {
+        meta::set(obj, "managedFields", mf.clone());
+    }
+    let sub = via.subresource();
     let skip_status = ctx.res.strategy.status_split() && sub != "status";
     let manager = field_manager(ctx);
     skiff_api::managed::record_update(
@@ -635,15 +693,6 @@ fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, obj: &mut Value, sub: &str)
         skip_status,
         ctx.res.ty,
     );
-}
-
-/// The stored form of an object written through the request's resource.
-fn store_form(ctx: &Ctx<'_>, obj: &Value) -> Bytes {
-    if skiff_api::conversion::converted(ctx.res.def) {
-        encode(&skiff_api::conversion::to_storage(ctx.res.def, obj.clone()))
-    } else {
-        encode(obj)
-    }
 }
 
 /// `fieldValidation`: unknown fields are dropped, and reported as an error
@@ -776,19 +825,7 @@ fn patch_field_validation(
 // === Reads ===
 
 pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&ctx.key(name), 0)
-        .await
-        .map_err(store_error)?;
-    let kv = kv.ok_or_else(|| ctx.not_found(name))?;
-    let obj = decode(&kv.value, kv.mod_revision)?;
-    Ok((
-        skiff_api::conversion::from_storage(ctx.res.def, obj),
-        kv.mod_revision,
-    ))
+    ctx.store().get(name).await
 }
 
 /// Reads an object of another resource (`plural` in `group`/`version`), as
@@ -823,80 +860,11 @@ pub async fn read_other(
 }
 
 async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&ctx.key(&ctx.info.name), 0)
-        .await
-        .map_err(store_error)?;
-    let kv = kv.ok_or_else(|| ctx.not_found(&ctx.info.name))?;
-    let bytes = with_resource_version(&kv.value, kv.mod_revision);
+    let bytes = ctx.store().get_bytes(&ctx.info.name).await?;
     list::respond_object(ctx, 200, bytes)
 }
 
 // === Writes ===
-
-/// Namespaced objects may only be created in a namespace that exists and is not
-/// terminating. The namespace as read guards the write: a create commits only
-/// while the namespace is still at that revision, so none can slip in after
-/// the namespace's deletion has begun (and its content been listed).
-async fn check_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<Option<Guard>> {
-    let ns = ctx.namespace();
-    if ns.is_empty() {
-        return Ok(None);
-    }
-    let key = format!("/registry/core/namespaces/{ns}");
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&key, 0)
-        .await
-        .map_err(store_error)?;
-    let Some(kv) = kv else {
-        return Err(ApiError::not_found("", "namespaces", ns));
-    };
-    let ns_obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
-    if meta::deletion_timestamp(&ns_obj).is_some() {
-        // Upstream names the object (or its generateName, else "Unknown").
-        let name = [meta::name(obj), meta::generate_name(obj)]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .unwrap_or("Unknown");
-        let mut details = json!({"name": name, "group": ctx.res.def.group, "kind": ctx.res.def.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]});
-        if ctx.res.def.group.is_empty() {
-            details.as_object_mut().map(|d| d.remove("group"));
-        }
-        return Err(ApiError {
-            list_continue: None,
-            code: 403,
-            reason: "Forbidden",
-            message: format!(
-                "{} {name:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                skiff_api::errors::qualified(ctx.res.def.group, ctx.res.def.plural),
-            ),
-            details: Some(details),
-        });
-    }
-    Ok(Some(Guard {
-        key,
-        mod_revision: kv.mod_revision,
-    }))
-}
-
-fn invalid(ctx: &Ctx<'_>, obj: &Value, causes: Vec<skiff_api::Cause>) -> Result<()> {
-    if causes.is_empty() {
-        return Ok(());
-    }
-    let name = meta::name(obj);
-    Err(ApiError::invalid(
-        ctx.res.def.group,
-        ctx.res.def.kind,
-        name,
-        causes,
-    ))
-}
 
 /// Creates an object from a request body.
 async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
@@ -925,84 +893,15 @@ pub async fn create_object(ctx: &Ctx<'_>, mut obj: Value) -> Result<Bytes> {
     }
     // NamespaceLifecycle, first as upstream's chain runs it: a missing or
     // terminating namespace refuses before any plugin looks further.
-    let mut guard = check_namespace(ctx, &obj).await?;
+    let store = ctx.store();
+    let guard = store.namespace_guard(&obj).await?;
     use crate::admission::Operation;
     crate::admission::admit(ctx, Operation::Create, &mut obj, None).await?;
-    if meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty() {
-        let name = meta::generated_name(meta::generate_name(&obj));
-        meta::set(&mut obj, "name", json!(name));
-    }
-    let strategy = &ctx.res.strategy;
-    strategy.prepare_for_create(&mut obj);
-    // What Go's encoder writes for the zero values the object leaves out
-    // (after the strategy, which resets the status).
-    skiff_api::typed::fill_zero_fields(def.group, def.version, def.kind, &mut obj);
-    for field in [
-        "resourceVersion",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "selfLink",
-    ] {
-        meta::remove(&mut obj, field);
-    }
-    meta::set(&mut obj, "uid", json!(meta::new_uid()));
-    meta::set(&mut obj, "creationTimestamp", json!(meta::now()));
-    strategy.complete_create(&mut obj);
-    let mut causes = validation::validate_object_meta(&obj, def.namespaced, strategy.name_rule());
-    causes.extend(strategy.validate(&obj));
-    invalid(ctx, &obj, causes)?;
-    crate::admission::validate(ctx, Operation::Create, Some(&obj), None).await?;
-    let allocation = crate::admission::on_create(ctx, &mut obj).await?;
-    record_update(ctx, None, &mut obj, "");
-    let name = meta::name(&obj).to_string();
-    let stored = store_form(ctx, &obj);
-    if ctx.dry_run() {
-        let (_, existing) = ctx
-            .server
-            .inner
-            .store
-            .get(&ctx.key(&name), 0)
-            .await
-            .map_err(store_error)?;
-        if existing.is_some() {
-            return Err(ApiError::already_exists(def.group, def.plural, &name));
-        }
-        return Ok(stored);
-    }
-    let ttl = ctx.res.strategy.ttl();
-    let store = &ctx.server.inner.store;
-    let key = ctx.key(&name);
-    for _ in 0..NAMESPACE_GUARD_ATTEMPTS {
-        let outcome = match &guard {
-            Some(g) => store.create_guarded(&key, stored.clone(), ttl, g).await,
-            None => store.create(&key, stored.clone(), ttl).await,
-        }
-        .map_err(store_error)?;
-        match outcome {
-            Outcome::Written { revision, .. } => {
-                if let Some(a) = allocation {
-                    a.commit();
-                }
-                return Ok(with_resource_version(&stored, revision));
-            }
-            Outcome::Failed { current: Some(_) } => {
-                return Err(ApiError::already_exists(def.group, def.plural, &name));
-            }
-            // The namespace changed since it was read: terminating now (403),
-            // gone (404), or changed otherwise (try again).
-            Outcome::Failed { current: None } => guard = check_namespace(ctx, &obj).await?,
-        }
-    }
-    Err(ApiError::conflict(
-        "",
-        "namespaces",
-        ctx.namespace(),
-        "the namespace kept changing while the object was created; please retry",
-    ))
+    let opts = CreateOptions {
+        dry_run: ctx.dry_run(),
+    };
+    store.create(obj, guard, opts, ctx).await
 }
-
-/// Creates retried when the namespace changes between its check and the write.
-const NAMESPACE_GUARD_ATTEMPTS: usize = 5;
 
 /// Replaces an object (PUT), through the main resource or the status subresource.
 pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Response<Body>> {
@@ -1046,11 +945,11 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
             Err(e) => return Err(e),
         };
         match update_object(ctx, obj.clone(), old, old_rev, sub).await {
-            Err(e) if unconditional && is_write_conflict(&e) => {
+            Err(WriteError::Conflict(_)) if unconditional => {
                 tokio::task::yield_now().await;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
             Ok(bytes) => return list::respond_object(ctx, 200, bytes),
         }
     }
@@ -1061,225 +960,29 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
     ))
 }
 
-/// How often a write without a precondition is retried on a concurrent
-/// change before it gives up (each retry means another writer succeeded).
-pub(crate) const WRITE_ATTEMPTS: usize = 100;
-
-/// Whether an error is the store's compare-and-swap losing to another write.
-pub(crate) fn is_write_conflict(e: &ApiError) -> bool {
-    e.code == 409
-        && e.message
-            .ends_with("please apply your changes to the latest version and try again")
-}
-
-/// The update path shared by PUT and PATCH: `obj` replaces `old` (read at `old_rev`).
+/// The update path shared by PUT and PATCH: `obj` replaces `old` (read at
+/// `old_rev`) through the subresource `sub`.
 pub async fn update_object(
     ctx: &Ctx<'_>,
     mut obj: Value,
     old: Value,
     old_rev: i64,
     sub: &str,
-) -> Result<Bytes> {
+) -> std::result::Result<Bytes, WriteError> {
     let def = ctx.res.def;
     field_validation(ctx, &mut obj)?;
     skiff_api::defaults::apply(def, &mut obj);
     skiff_api::typed::fill_zero_fields(def.group, def.version, def.kind, &mut obj);
-    let name = meta::name(&old).to_string();
-    // "0" reads as no resource version: an unconditional update, which a
-    // few kinds do not allow (upstream's AllowUnconditionalUpdate).
-    let sent_rv = match meta::resource_version(&obj) {
-        "0" => "",
-        rv => rv,
-    }
-    .to_string();
-    if !sent_rv.is_empty() && sent_rv != old_rev.to_string() {
-        return Err(ApiError::modified(def.group, def.plural, &name));
-    }
-    let put = ctx.info.verb == "update" && sub.is_empty();
-    if put && sent_rv.is_empty() && !ctx.res.strategy.allow_unconditional_update() {
-        return Err(ApiError::invalid(
-            def.group,
-            def.plural,
-            &name,
-            vec![skiff_api::Cause::invalid_rendered(
-                "metadata.resourceVersion",
-                "0x0",
-                "must be specified for an update",
-            )],
-        ));
-    }
-    // A uid that is not the stored object's: a failed precondition on PUT,
-    // an immutable field on PATCH.
-    let sent_uid = meta::uid(&obj).to_string();
-    if !sent_uid.is_empty() && sent_uid != meta::uid(&old) {
-        if put {
-            let key = if def.namespaced {
-                format!("/registry/{}/{}/{name}", def.plural, meta::namespace(&old))
-            } else {
-                format!("/registry/{}/{name}", def.plural)
-            };
-            return Err(ApiError::conflict(
-                def.group,
-                def.plural,
-                &name,
-                &format!(
-                    "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {sent_uid}, UID in object meta: {}",
-                    meta::uid(&old)
-                ),
-            ));
-        }
-        if ctx.info.verb == "patch" {
-            return Err(ApiError::invalid(
-                def.group,
-                def.kind,
-                &name,
-                vec![skiff_api::Cause::invalid(
-                    "metadata.uid",
-                    &json!(sent_uid),
-                    "field is immutable",
-                )],
-            ));
-        }
-    }
-    if def.namespaced && meta::namespace(&obj).is_empty() {
-        meta::set(&mut obj, "namespace", json!(meta::namespace(&old)));
-    }
-    if meta::name(&obj).is_empty() {
-        meta::set(&mut obj, "name", json!(name));
-    }
-    use crate::admission::Operation;
-    crate::admission::admit(ctx, Operation::Update, &mut obj, Some(&old)).await?;
-    let strategy = &ctx.res.strategy;
-    let via = UpdateVia::of_subresource(sub).ok_or_else(ApiError::method_not_allowed)?;
-    strategy.prepare_for_update(via, &mut obj, &old);
-    // What the client may not change.
-    for field in [
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-    ] {
-        match meta::metadata(&old).and_then(|m| m.get(field)) {
-            Some(v) => meta::set(&mut obj, field, v.clone()),
-            None => meta::remove(&mut obj, field),
-        }
-    }
-    meta::remove(&mut obj, "resourceVersion");
-    let mut causes = validation::validate_object_meta(&obj, def.namespaced, strategy.name_rule());
-    causes.extend(validation::validate_object_meta_update(&obj, &old));
-    causes.extend(strategy.validate_update(via, &obj, &old));
-    causes.extend(strategy.validate(&obj));
-    invalid(ctx, &obj, causes)?;
-    crate::admission::validate(ctx, Operation::Update, Some(&obj), Some(&old)).await?;
-    let allocation = if sub.is_empty() {
-        crate::admission::on_update(ctx, &mut obj, &old).await?
-    } else {
-        None
+    let opts = UpdateOptions {
+        dry_run: ctx.dry_run(),
+        via: UpdateVia::of_subresource(sub).ok_or_else(ApiError::method_not_allowed)?,
+        method: if ctx.info.verb == "patch" {
+            UpdateMethod::Patch
+        } else {
+            UpdateMethod::Put
+        },
     };
-    let commit = |allocation: Option<crate::services::Allocation>| {
-        if let Some(a) = allocation {
-            a.commit();
-        }
-    };
-    // Finalization complete: the object goes.
-    if meta::deletion_timestamp(&obj).is_some()
-        && meta::finalizers(&obj).is_empty()
-        && !namespace_pending(&obj)
-    {
-        if ctx.dry_run() {
-            return Ok(store_form(ctx, &obj));
-        }
-        return match ctx
-            .server
-            .inner
-            .store
-            .delete(&ctx.key(&name), Some(old_rev))
-            .await
-            .map_err(store_error)?
-        {
-            Outcome::Written { revision, .. } => {
-                crate::admission::on_removed(ctx, &old);
-                Ok(with_resource_version(&store_form(ctx, &obj), revision))
-            }
-            Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
-        };
-    }
-    if !is_apply(ctx) {
-        if meta::metadata(&obj)
-            .and_then(|m| m.get("managedFields"))
-            .is_none()
-            && let Some(mf) = meta::metadata(&old).and_then(|m| m.get("managedFields"))
-        {
-            meta::set(&mut obj, "managedFields", mf.clone());
-        }
-        record_update(ctx, Some(&old), &mut obj, sub);
-    }
-    let stored = store_form(ctx, &obj);
-    if ctx.dry_run() {
-        return Ok(with_resource_version(&stored, old_rev));
-    }
-    if same_but_times(&obj, &old) {
-        // Nothing changed: no write, the stored object as it is (as upstream).
-        commit(allocation);
-        return Ok(with_resource_version(&store_form(ctx, &old), old_rev));
-    }
-    let ttl = ctx.res.strategy.ttl();
-    match ctx
-        .server
-        .inner
-        .store
-        .update(&ctx.key(&name), stored.clone(), old_rev, ttl)
-        .await
-        .map_err(store_error)?
-    {
-        Outcome::Written { revision, .. } => {
-            commit(allocation);
-            // A deleting owner given a propagation finalizer by an update.
-            if meta::deletion_timestamp(&obj).is_some()
-                && crate::dependents::has_propagation_finalizer(&obj)
-            {
-                crate::dependents::owner_deleting(
-                    ctx.server,
-                    ctx.key(&name),
-                    ctx.namespace().to_string(),
-                );
-            }
-            Ok(with_resource_version(&stored, revision))
-        }
-        Outcome::Failed { current: None } => Err(ctx.not_found(&name)),
-        Outcome::Failed { .. } => Err(ApiError::modified(def.group, def.plural, &name)),
-    }
-}
-
-/// Whether an update changes nothing but managedFields' times (upstream's
-/// `IgnoreManagedFieldsTimestampsTransformer` keeps the old ones then, and
-/// the store skips identical bytes).
-fn same_but_times(new: &Value, old: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        meta::remove(&mut v, "resourceVersion");
-        if let Some(list) = v
-            .pointer_mut("/metadata/managedFields")
-            .and_then(Value::as_array_mut)
-        {
-            for e in list {
-                if let Some(e) = e.as_object_mut() {
-                    e.remove("time");
-                }
-            }
-        }
-        v
-    };
-    strip(new) == strip(old)
-}
-
-/// A namespace keeps existing while its spec finalizers are pending.
-fn namespace_pending(obj: &Value) -> bool {
-    obj.get("kind").and_then(Value::as_str) == Some("Namespace")
-        && obj
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
+    ctx.store().update(obj, old, old_rev, opts, ctx).await
 }
 
 /// PATCH: JSON patch, merge patch or strategic merge patch of the current object.
@@ -1309,11 +1012,11 @@ async fn patch(ctx: &Ctx<'_>, body: Bytes, sub: &str) -> Result<http::Response<B
             meta::set(&mut patched, "resourceVersion", json!(old_rev.to_string()));
         }
         match update_object(ctx, patched, old, old_rev, sub).await {
-            Err(e) if is_write_conflict(&e) && !patch_sets_resource_version(&body) => {
+            Err(WriteError::Conflict(_)) if !patch_sets_resource_version(&body) => {
                 tokio::task::yield_now().await;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
             Ok(bytes) => return list::respond_object(ctx, 200, bytes),
         }
     }
@@ -1473,11 +1176,11 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
                 meta::set(&mut merged, "resourceVersion", json!(rev.to_string()));
                 match update_object(ctx, merged, live, rev, sub).await {
                     Ok(bytes) => return list::respond_object(ctx, 200, bytes),
-                    Err(e) if !conditional && is_write_conflict(&e) => {
+                    Err(WriteError::Conflict(_)) if !conditional => {
                         tokio::task::yield_now().await;
                         continue;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
@@ -1567,183 +1270,9 @@ async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {
 /// Deletes one object: graceful (pods), through finalizers, or at once.
 /// Returns the object as it now is (or as it was) and whether it is gone.
 pub async fn delete_object(ctx: &Ctx<'_>, name: &str, opts: &Value) -> Result<(Bytes, bool)> {
-    let def = ctx.res.def;
-    // Upstream's NamespaceLifecycle admission keeps the system namespaces.
-    if def.group.is_empty()
-        && def.plural == "namespaces"
-        && matches!(name, "default" | "kube-system" | "kube-public")
-    {
-        return Err(ApiError {
-            details: Some(json!({"name": name, "kind": "namespaces"})),
-            ..ApiError::new(
-                403,
-                "Forbidden",
-                format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
-            )
-        });
-    }
-    for _ in 0..5 {
-        let (mut obj, rev) = read(ctx, name).await?;
-        if let Some(pre) = opts.get("preconditions") {
-            if let Some(uid) = pre.get("uid").and_then(Value::as_str)
-                && uid != meta::uid(&obj)
-            {
-                return Err(ApiError::conflict(
-                    def.group,
-                    def.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta::uid(&obj)
-                    ),
-                ));
-            }
-            if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str)
-                && rv != rev.to_string()
-            {
-                return Err(ApiError::conflict(
-                    def.group,
-                    def.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {rev}"
-                    ),
-                ));
-            }
-        }
-        if ctx.info.subresource != "eviction" {
-            crate::admission::validate(ctx, crate::admission::Operation::Delete, None, Some(&obj))
-                .await?;
-        }
-        let mut finalizers = meta::finalizers(&obj);
-        let policy = opts
-            .get("propagationPolicy")
-            .and_then(Value::as_str)
-            .or_else(|| {
-                opts.get("orphanDependents")
-                    .and_then(Value::as_bool)
-                    .map(|o| if o { "Orphan" } else { "Background" })
-            });
-        match policy {
-            Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
-                finalizers.push("orphan".into())
-            }
-            Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
-                finalizers.push("foregroundDeletion".into())
-            }
-            _ => {}
-        }
-        let grace = ctx
-            .res
-            .strategy
-            .graceful_delete_seconds(&obj, opts.get("gracePeriodSeconds").and_then(Value::as_i64));
-        let namespace_terminating = def.plural == "namespaces";
-        if finalizers.is_empty() && grace == 0 && !namespace_terminating {
-            // A pod (a kind with graceful deletion) is first marked, at once
-            // (watchers see MODIFIED, then DELETED), as upstream's
-            // updateForGracefulDeletionAndFinalizers does with a zero period.
-            let mut rev = rev;
-            if ctx.res.strategy.marks_immediate_delete() && meta::deletion_timestamp(&obj).is_none()
-            {
-                meta::set(&mut obj, "deletionTimestamp", json!(meta::now()));
-                meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
-                if !ctx.dry_run() {
-                    meta::remove(&mut obj, "resourceVersion");
-                    match ctx
-                        .server
-                        .inner
-                        .store
-                        .update(&ctx.key(name), store_form(ctx, &obj), rev, None)
-                        .await
-                        .map_err(store_error)?
-                    {
-                        Outcome::Written { revision, .. } => rev = revision,
-                        Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
-                        Outcome::Failed { .. } => continue,
-                    }
-                }
-            }
-            if ctx.dry_run() {
-                return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
-            }
-            match ctx
-                .server
-                .inner
-                .store
-                .delete(&ctx.key(name), Some(rev))
-                .await
-                .map_err(store_error)?
-            {
-                Outcome::Written { .. } => {
-                    crate::admission::on_removed(ctx, &obj);
-                    return Ok((with_resource_version(&store_form(ctx, &obj), rev), true));
-                }
-                Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
-                Outcome::Failed { .. } => continue,
-            }
-        }
-        // The object stays, marked for deletion, until its finalizers (or its node) let go.
-        let before = obj.clone();
-        if meta::deletion_timestamp(&obj).is_none() {
-            let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
-            meta::set(
-                &mut obj,
-                "deletionTimestamp",
-                json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            );
-            meta::set(&mut obj, "deletionGracePeriodSeconds", json!(grace));
-        } else if grace
-            < meta::metadata(&obj)
-                .and_then(|m| m.get("deletionGracePeriodSeconds"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-        {
-            meta::set(&mut obj, "deletionGracePeriodSeconds", json!(grace));
-        }
-        meta::set_finalizers(&mut obj, &finalizers);
-        if namespace_terminating {
-            obj["status"]["phase"] = json!("Terminating");
-        }
-        let unchanged = obj == before;
-        meta::remove(&mut obj, "resourceVersion");
-        let stored = store_form(ctx, &obj);
-        if ctx.dry_run() {
-            return Ok((with_resource_version(&stored, rev), false));
-        }
-        // Already marked as this delete would mark it: nothing to write (a
-        // namespace deleter asking again must not rewrite what it waits on).
-        if unchanged {
-            if namespace_terminating {
-                crate::namespace_deleter::namespace_deleted(ctx.server, name);
-            }
-            return Ok((with_resource_version(&stored, rev), false));
-        }
-        match ctx
-            .server
-            .inner
-            .store
-            .update(&ctx.key(name), stored.clone(), rev, None)
-            .await
-            .map_err(store_error)?
-        {
-            Outcome::Written { revision, .. } => {
-                if namespace_terminating {
-                    crate::namespace_deleter::namespace_deleted(ctx.server, name);
-                }
-                if crate::dependents::has_propagation_finalizer(&obj) {
-                    crate::dependents::owner_deleting(
-                        ctx.server,
-                        ctx.key(name),
-                        ctx.namespace().to_string(),
-                    );
-                }
-                return Ok((with_resource_version(&stored, revision), false));
-            }
-            Outcome::Failed { current: None } => return Err(ctx.not_found(name)),
-            Outcome::Failed { .. } => continue,
-        }
-    }
-    Err(ApiError::modified(def.group, def.plural, name))
+    let mut opts = DeleteOptions::from_value(opts);
+    opts.dry_run = ctx.dry_run();
+    ctx.store().delete(name, &opts, ctx).await
 }
 
 async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<Body>> {

@@ -41,7 +41,7 @@ fn scale_of(obj: &Value) -> Value {
 pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Response<Body>> {
     let name = ctx.info.name.clone();
     let conditional = crate::handlers::patch_sets_resource_version(&body);
-    for _ in 0..crate::handlers::WRITE_ATTEMPTS {
+    for _ in 0..crate::registry::store::WRITE_ATTEMPTS {
         let (obj, rev) = read(ctx, &name).await?;
         let current = scale_of(&obj);
         let wanted = match verb {
@@ -90,11 +90,11 @@ pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Respo
             }
             // Written meanwhile: a Scale without a resource version of its
             // own applies to the new state.
-            Err(e) if crate::handlers::is_write_conflict(&e) && !conditional => {
+            Err(crate::registry::store::Error::Conflict(_)) if !conditional => {
                 tokio::task::yield_now().await;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::modified(

@@ -6,6 +6,8 @@
 //! spliced in when an object is served) and the mapping of store errors onto
 //! API errors.
 
+pub mod store;
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::catalogue::ResourceDef;
-use crate::errors::Cause;
+use crate::errors::{ApiError, Cause};
 use crate::strategy::{self, Strategy, UpdateVia};
 use crate::validation::{NameRule, namespaces};
 
@@ -63,5 +63,20 @@ impl Strategy for Namespaces {
 
     fn return_deleted_object(&self) -> bool {
         true
+    }
+
+    /// The system namespaces stay (upstream's NamespaceLifecycle admission).
+    fn check_delete(&self, name: &str) -> Result<(), ApiError> {
+        if !matches!(name, "default" | "kube-system" | "kube-public") {
+            return Ok(());
+        }
+        Err(ApiError {
+            details: Some(json!({"name": name, "kind": "namespaces"})),
+            ..ApiError::new(
+                403,
+                "Forbidden",
+                format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
+            )
+        })
     }
 }

@@ -13,7 +13,7 @@ use skiff_api::{ApiError, meta, validation};
 use crate::registry::store::{
     CreateOptions, DeleteOptions, Error as WriteError, UpdateMethod, UpdateOptions, WRITE_ATTEMPTS,
 };
-use crate::registry::{self, Resource, decode, store_error};
+use crate::registry::{self, Resource, store_error};
 use crate::request::{RequestInfo, Route};
 use crate::response::{self, Body};
 use crate::{ApiServer, UserInfo, discovery, list, watch};
@@ -828,35 +828,17 @@ pub async fn read(ctx: &Ctx<'_>, name: &str) -> Result<(Value, i64)> {
     ctx.store().get(name).await
 }
 
-/// Reads an object of another resource (`plural` in `group`/`version`), as
-/// served, with its revision and its key.
-pub async fn read_other(
+/// Another served resource (`plural` in `group`/`version`), for a
+/// request that reads or writes it beside its own.
+pub fn other_resource(
     ctx: &Ctx<'_>,
     (group, version, plural): (&str, &str, &str),
-    namespace: &str,
-    name: &str,
-) -> Result<(Value, i64, String)> {
-    let res = ctx
-        .server
+) -> Result<Arc<Resource>> {
+    ctx.server
         .inner
         .registry
         .resource(group, version, plural)
-        .ok_or_else(ApiError::not_found_path)?;
-    let key = res.key(if res.def.namespaced { namespace } else { "" }, name);
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&key, 0)
-        .await
-        .map_err(store_error)?;
-    let kv = kv.ok_or_else(|| ApiError::not_found(group, plural, name))?;
-    let obj = decode(&kv.value, kv.mod_revision)?;
-    Ok((
-        skiff_api::conversion::from_storage(res.def, obj),
-        kv.mod_revision,
-        key,
-    ))
+        .ok_or_else(ApiError::not_found_path)
 }
 
 async fn get(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {

@@ -266,15 +266,9 @@ async fn bound_object(
         .registry
         .resource("", "v1", plural)
         .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))?;
-    let (_, kv) = ctx
-        .server
-        .inner
-        .store
-        .get(&res.key(namespace, name), 0)
-        .await
-        .map_err(crate::registry::store_error)?;
-    let kv = kv.ok_or_else(|| ApiError::not_found("", plural, name))?;
-    let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+    let (obj, _) = crate::registry::store::Store::new(ctx.server, &res, namespace)
+        .get(name)
+        .await?;
     if claim == "pod"
         && obj
             .pointer("/spec/serviceAccountName")

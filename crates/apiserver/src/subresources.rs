@@ -127,8 +127,9 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
         ));
     }
     // The `bindings` resource addresses pods too.
-    let (pod, rev, key) =
-        crate::handlers::read_other(ctx, ("", "v1", "pods"), ctx.namespace(), &name).await?;
+    let pods = crate::handlers::other_resource(ctx, ("", "v1", "pods"))?;
+    let pods = crate::registry::store::Store::new(ctx.server, &pods, ctx.namespace());
+    let (pod, rev) = pods.get(&name).await?;
     if meta::deletion_timestamp(&pod).is_some() {
         return Err(ApiError::conflict(
             "",
@@ -162,12 +163,6 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
     conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
     bound["status"]["conditions"] = json!(conds);
     meta::set(&mut bound, "resourceVersion", json!(rev.to_string()));
-    // A binding writes spec and status at once, bypassing the main resource's rules.
-    let stored = crate::registry::encode(&{
-        let mut b = bound.clone();
-        meta::remove(&mut b, "resourceVersion");
-        b
-    });
     let success = || {
         response::json(
             201,
@@ -177,17 +172,9 @@ pub async fn binding(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>>
     if ctx.dry_run() {
         return Ok(success());
     }
-    match ctx
-        .server
-        .inner
-        .store
-        .update(&key, stored, rev, None)
-        .await
-        .map_err(crate::registry::store_error)?
-    {
-        skiff_store::Outcome::Written { .. } => Ok(success()),
-        _ => Err(ApiError::modified("", "pods", &name)),
-    }
+    // A binding writes spec and status at once, bypassing the main resource's rules.
+    pods.write_as_is(&bound, rev).await?;
+    Ok(success())
 }
 
 /// Evicts a pod: deletes it with the eviction's delete options.

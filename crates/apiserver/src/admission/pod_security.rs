@@ -302,25 +302,15 @@ async fn validate_namespace(a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
 /// new `enforce` level would refuse, one line per set of reasons.
 async fn check_existing_pods(a: &Attributes<'_, '_>, ns: &str, lv: LevelVersion) -> Vec<String> {
     let started = std::time::Instant::now();
-    let server = &a.ctx.server.inner;
-    let Some(res) = server.registry.resource("", "v1", "pods") else {
+    let Some(res) = a.ctx.server.inner.registry.resource("", "v1", "pods") else {
         return Vec::new();
     };
-    let listed = server
-        .store
-        .list(skiff_store::ListRequest {
-            prefix: res.namespace_prefix(ns),
-            ..Default::default()
-        })
+    let listed = crate::registry::store::Store::new(a.ctx.server, &res, ns)
+        .list_all()
         .await;
-    let Ok(page) = listed else {
+    let Ok(pods) = listed else {
         return vec!["failed to list pods while checking new PodSecurity enforce level".into()];
     };
-    let pods: Vec<Value> = page
-        .kvs
-        .iter()
-        .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
-        .collect();
     // One pod per controller first, then the others of each controller.
     let mut first = Vec::new();
     let mut duplicates = Vec::new();

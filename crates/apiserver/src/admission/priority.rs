@@ -49,21 +49,9 @@ async fn classes(ctx: &Ctx<'_>) -> Result<Vec<Value>, ApiError> {
     else {
         return Ok(Vec::new());
     };
-    let list = ctx
-        .server
-        .inner
-        .store
-        .list(skiff_store::ListRequest {
-            prefix: res.prefix(),
-            ..Default::default()
-        })
+    crate::registry::store::Store::new(ctx.server, &res, "")
+        .list_all()
         .await
-        .map_err(crate::registry::store_error)?;
-    Ok(list
-        .kvs
-        .iter()
-        .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
-        .collect())
 }
 
 async fn admit_pod(ctx: &Ctx<'_>, pod: &mut Value) -> Result<(), ApiError> {

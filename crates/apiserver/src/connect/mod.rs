@@ -65,9 +65,11 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
 
 /// Reads a core/v1 object (`plural` in `namespace`) as stored.
 async fn get_core(ctx: &Ctx<'_>, plural: &str, namespace: &str, name: &str) -> Result<Value> {
-    crate::handlers::read_other(ctx, ("", "v1", plural), namespace, name)
+    let res = crate::handlers::other_resource(ctx, ("", "v1", plural))?;
+    crate::registry::store::Store::new(ctx.server, &res, namespace)
+        .get(name)
         .await
-        .map(|(obj, ..)| obj)
+        .map(|(obj, _)| obj)
 }
 
 /// Splits a proxy id as apimachinery's `SplitSchemeNamePort`: `name`,

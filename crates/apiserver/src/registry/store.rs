@@ -222,8 +222,8 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// An object as served, and its resource version.
-    pub async fn get(&self, name: &str) -> Result<(Value, i64), ApiError> {
+    /// An object as stored (404 when there is none).
+    async fn get_stored(&self, name: &str) -> Result<skiff_store::KeyValue, ApiError> {
         let (_, kv) = self
             .server
             .inner
@@ -231,7 +231,12 @@ impl<'a> Store<'a> {
             .get(&self.key(name), 0)
             .await
             .map_err(store_error)?;
-        let kv = kv.ok_or_else(|| self.not_found(name))?;
+        kv.ok_or_else(|| self.not_found(name))
+    }
+
+    /// An object as served, and its resource version.
+    pub async fn get(&self, name: &str) -> Result<(Value, i64), ApiError> {
+        let kv = self.get_stored(name).await?;
         let obj = decode(&kv.value, kv.mod_revision)?;
         Ok((
             skiff_api::conversion::from_storage(self.res.def, obj),
@@ -241,15 +246,57 @@ impl<'a> Store<'a> {
 
     /// An object's stored bytes as served (with its resource version).
     pub async fn get_bytes(&self, name: &str) -> Result<Bytes, ApiError> {
-        let (_, kv) = self
+        let kv = self.get_stored(name).await?;
+        Ok(with_resource_version(&kv.value, kv.mod_revision))
+    }
+
+    /// Every object of the resource in the namespace (in all of them when
+    /// the store's namespace is ""), as served, at the latest revision.
+    pub async fn list_all(&self) -> Result<Vec<Value>, ApiError> {
+        let page = self
             .server
             .inner
             .store
-            .get(&self.key(name), 0)
+            .list(skiff_store::ListRequest {
+                prefix: self.res.namespace_prefix(self.namespace),
+                ..Default::default()
+            })
             .await
             .map_err(store_error)?;
-        let kv = kv.ok_or_else(|| self.not_found(name))?;
-        Ok(with_resource_version(&kv.value, kv.mod_revision))
+        page.kvs
+            .iter()
+            .map(|kv| {
+                let obj = decode(&kv.value, kv.mod_revision)?;
+                Ok(skiff_api::conversion::from_storage(self.res.def, obj))
+            })
+            .collect()
+    }
+
+    /// Writes `obj` over the object stored at `rev` as it is, bypassing the
+    /// strategy (upstream's `GuaranteedUpdate` with the subresource's own
+    /// rules, as a pod's binding, which sets spec and status at once).
+    /// Returns the new resource version.
+    pub async fn write_as_is(&self, obj: &Value, rev: i64) -> Result<i64, Error> {
+        let name = meta::name(obj).to_string();
+        let mut obj = obj.clone();
+        meta::remove(&mut obj, "resourceVersion");
+        match self
+            .server
+            .inner
+            .store
+            .update(
+                &self.key(&name),
+                self.encode(&obj),
+                rev,
+                self.res.strategy.ttl(),
+            )
+            .await
+            .map_err(store_error)?
+        {
+            Outcome::Written { revision, .. } => Ok(revision),
+            Outcome::Failed { current: None } => Err(self.not_found(&name).into()),
+            Outcome::Failed { .. } => Err(self.modified(&name)),
+        }
     }
 
     /// Namespaced objects may only be created in a namespace that exists

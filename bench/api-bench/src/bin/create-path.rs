@@ -6,14 +6,14 @@
 use std::time::Instant;
 
 use skiff_api::schema::Ty;
-use skiff_api::{catalogue, defaults, managed, strategy::Strategy, validation};
+use skiff_api::{catalogue, defaults, managed, strategy, validation};
 
 fn main() {
     let def = catalogue::builtin()
         .iter()
         .find(|d| d.group.is_empty() && d.plural == "pods")
         .expect("pods");
-    let strategy = Strategy::of(def);
+    let strategy = strategy::of(def);
     let body = serde_json::to_vec(&api_bench::pod(1)).unwrap();
     let n = 20_000;
     let mut steps = [0u128; 7];
@@ -29,8 +29,8 @@ fn main() {
         let t1c = Instant::now();
         skiff_api::typed::fill_zero_fields("", "v1", "Pod", &mut obj);
         let t2 = Instant::now();
-        let mut causes = validation::validate_object_meta(&obj, true, strategy.name_rule);
-        causes.extend((strategy.validate)(&obj));
+        let mut causes = validation::validate_object_meta(&obj, true, strategy.name_rule());
+        causes.extend(strategy.validate(&obj));
         assert!(causes.is_empty(), "{causes:?}");
         let t3 = Instant::now();
         managed::record_update(

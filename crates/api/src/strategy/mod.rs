@@ -213,6 +213,7 @@ pub fn of(def: &'static ResourceDef) -> Arc<dyn Strategy> {
             Arc::new(core::persistent_volume_claims::PersistentVolumeClaims(def))
         }
         ("", "secrets") => Arc::new(core::secrets::Secrets(def)),
+        ("", "serviceaccounts") => Arc::new(core::service_accounts::ServiceAccounts(def)),
         ("", "configmaps") => Arc::new(core::config_maps::ConfigMaps(def)),
         ("", "services") => Arc::new(core::services::Services(def)),
         ("", "podtemplates") => Arc::new(core::pod_templates::PodTemplates(def)),
@@ -460,8 +461,53 @@ mod tests {
         assert!(!strategy("coordination.k8s.io", "leases").allow_unconditional_update());
         assert!(strategy("coordination.k8s.io", "leases").allow_create_on_update());
         assert!(!strategy("", "configmaps").allow_create_on_update());
-        assert!(strategy("", "pods").return_deleted_object());
-        assert!(!strategy("", "configmaps").return_deleted_object());
+        // Upstream's strategies with AllowCreateOnUpdate.
+        let mut creating: Vec<(&str, &str)> = catalogue::builtin()
+            .iter()
+            .filter(|d| of(d).allow_create_on_update())
+            .map(|d| (d.group, d.plural))
+            .collect();
+        creating.sort();
+        assert_eq!(
+            creating,
+            [
+                ("", "endpoints"),
+                ("", "events"),
+                ("", "limitranges"),
+                ("", "services"),
+                ("coordination.k8s.io", "leases"),
+                ("events.k8s.io", "events"),
+                ("rbac.authorization.k8s.io", "clusterrolebindings"),
+                ("rbac.authorization.k8s.io", "clusterroles"),
+                ("rbac.authorization.k8s.io", "rolebindings"),
+                ("rbac.authorization.k8s.io", "roles"),
+            ]
+        );
+        let mut conditional: Vec<(&str, &str)> = catalogue::builtin()
+            .iter()
+            .filter(|d| !of(d).allow_unconditional_update())
+            .map(|d| (d.group, d.plural))
+            .collect();
+        conditional.sort();
+        assert_eq!(conditional, [("coordination.k8s.io", "leases")]);
+        // Upstream's stores with ReturnDeletedObject.
+        let returning: Vec<(&str, &str)> = catalogue::builtin()
+            .iter()
+            .filter(|d| of(d).return_deleted_object())
+            .map(|d| (d.group, d.plural))
+            .collect();
+        assert_eq!(
+            returning,
+            [
+                ("", "namespaces"),
+                ("", "persistentvolumeclaims"),
+                ("", "persistentvolumes"),
+                ("", "pods"),
+                ("", "serviceaccounts"),
+                ("", "services"),
+                ("storage.k8s.io", "storageclasses"),
+            ]
+        );
         assert!(
             strategy("scheduling.k8s.io", "priorityclasses")
                 .check_delete("system-node-critical")

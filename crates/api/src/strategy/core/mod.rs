@@ -12,4 +12,5 @@ pub mod pod_templates;
 pub mod pods;
 pub mod replication_controllers;
 pub mod secrets;
+pub mod service_accounts;
 pub mod services;

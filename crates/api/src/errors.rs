@@ -164,11 +164,71 @@ fn render_value(v: &Value) -> String {
     }
 }
 
+/// Upstream's `metav1.StatusReason`: why a request failed, as machines
+/// branch on it (`Unknown` is the empty reason, left out of a Status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusReason {
+    Unknown,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    AlreadyExists,
+    Conflict,
+    Gone,
+    Invalid,
+    ServerTimeout,
+    StoreReadError,
+    Timeout,
+    TooManyRequests,
+    BadRequest,
+    MethodNotAllowed,
+    NotAcceptable,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+    InternalError,
+    Expired,
+    ServiceUnavailable,
+}
+
+impl StatusReason {
+    /// Upstream's spelling in a Status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusReason::Unknown => "",
+            StatusReason::Unauthorized => "Unauthorized",
+            StatusReason::Forbidden => "Forbidden",
+            StatusReason::NotFound => "NotFound",
+            StatusReason::AlreadyExists => "AlreadyExists",
+            StatusReason::Conflict => "Conflict",
+            StatusReason::Gone => "Gone",
+            StatusReason::Invalid => "Invalid",
+            StatusReason::ServerTimeout => "ServerTimeout",
+            StatusReason::StoreReadError => "StoreReadError",
+            StatusReason::Timeout => "Timeout",
+            StatusReason::TooManyRequests => "TooManyRequests",
+            StatusReason::BadRequest => "BadRequest",
+            StatusReason::MethodNotAllowed => "MethodNotAllowed",
+            StatusReason::NotAcceptable => "NotAcceptable",
+            StatusReason::RequestEntityTooLarge => "RequestEntityTooLarge",
+            StatusReason::UnsupportedMediaType => "UnsupportedMediaType",
+            StatusReason::InternalError => "InternalError",
+            StatusReason::Expired => "Expired",
+            StatusReason::ServiceUnavailable => "ServiceUnavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for StatusReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An API error: becomes a `metav1.Status` response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
     pub code: u16,
-    pub reason: &'static str,
+    pub reason: StatusReason,
     pub message: String,
     pub details: Option<Value>,
     /// The Status's `metadata.continue`: where a list whose continue token
@@ -219,7 +279,7 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
 }
 
 impl ApiError {
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: u16, reason: StatusReason, message: impl Into<String>) -> Self {
         ApiError {
             list_continue: None,
             code,
@@ -233,7 +293,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 404,
-            reason: "NotFound",
+            reason: StatusReason::NotFound,
             message: format!("{} \"{name}\" not found", qualified(group, resource)),
             details: Some(details(name, group, resource)),
         }
@@ -244,7 +304,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 404,
-            reason: "NotFound",
+            reason: StatusReason::NotFound,
             message: "the server could not find the requested resource".into(),
             details: Some(json!({})),
         }
@@ -256,7 +316,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 403,
-            reason: "Forbidden",
+            reason: StatusReason::Forbidden,
             message: format!(
                 "{} {name:?} is forbidden: {why}",
                 qualified(group, resource)
@@ -269,7 +329,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 409,
-            reason: "AlreadyExists",
+            reason: StatusReason::AlreadyExists,
             message: format!("{} \"{name}\" already exists", qualified(group, resource)),
             details: Some(details(name, group, resource)),
         }
@@ -279,7 +339,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 409,
-            reason: "Conflict",
+            reason: StatusReason::Conflict,
             message: format!(
                 "Operation cannot be fulfilled on {} \"{name}\": {why}",
                 qualified(group, resource)
@@ -315,7 +375,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 422,
-            reason: "Invalid",
+            reason: StatusReason::Invalid,
             // The qualified kind, as Go's GroupKind.String().
             message: if group.is_empty() {
                 format!("{kind} \"{name}\" is invalid: {summary}")
@@ -327,7 +387,7 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
+        Self::new(400, StatusReason::BadRequest, message)
     }
 
     pub fn method_not_allowed() -> Self {
@@ -335,7 +395,7 @@ impl ApiError {
             details: Some(json!({})),
             ..Self::new(
                 405,
-                "MethodNotAllowed",
+                StatusReason::MethodNotAllowed,
                 "the server does not allow this method on the requested resource",
             )
         }
@@ -343,17 +403,17 @@ impl ApiError {
 
     /// 410 Expired: a resource version or continue token too old to serve.
     pub fn expired(message: impl Into<String>) -> Self {
-        Self::new(410, "Expired", message)
+        Self::new(410, StatusReason::Expired, message)
     }
 
     pub fn gone(message: impl Into<String>) -> Self {
-        Self::new(410, "Gone", message)
+        Self::new(410, StatusReason::Gone, message)
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(
             413,
-            "RequestEntityTooLarge",
+            StatusReason::RequestEntityTooLarge,
             format!("Request entity too large: {}", message.into()),
         )
     }
@@ -368,7 +428,7 @@ impl ApiError {
         };
         Self::new(
             415,
-            "UnsupportedMediaType",
+            StatusReason::UnsupportedMediaType,
             format!(
                 "the body of the request was in an unknown format - accepted media types include: {accepted}"
             ),
@@ -380,7 +440,7 @@ impl ApiError {
     pub fn not_acceptable() -> Self {
         Self::new(
             406,
-            "NotAcceptable",
+            StatusReason::NotAcceptable,
             "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
         )
     }
@@ -389,14 +449,14 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 429,
-            reason: "TooManyRequests",
+            reason: StatusReason::TooManyRequests,
             message: "Too many requests, please try again later.".into(),
             details: Some(json!({"causes": [], "retryAfterSeconds": retry_after})),
         }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized")
+        Self::new(401, StatusReason::Unauthorized, "Unauthorized")
     }
 
     /// Upstream's `ForbiddenStatusError`: what the authorizer refused, as
@@ -448,7 +508,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 403,
-            reason: "Forbidden",
+            reason: StatusReason::Forbidden,
             message,
             details: Some(details),
         }
@@ -458,7 +518,7 @@ impl ApiError {
         ApiError {
             list_continue: None,
             code: 500,
-            reason: "InternalError",
+            reason: StatusReason::InternalError,
             message: format!("Internal error occurred: {message}"),
             details: Some(json!({"causes": [{"message": message.to_string()}]})),
         }
@@ -467,7 +527,11 @@ impl ApiError {
     pub fn timeout(message: impl Into<String>) -> Self {
         ApiError {
             details: Some(json!({"retryAfterSeconds": 1})),
-            ..Self::new(504, "Timeout", format!("Timeout: {}", message.into()))
+            ..Self::new(
+                504,
+                StatusReason::Timeout,
+                format!("Timeout: {}", message.into()),
+            )
         }
     }
 
@@ -491,10 +555,10 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
+            "reason": self.reason.as_str(),
             "code": self.code,
         });
-        if self.reason.is_empty() {
+        if self.reason == StatusReason::Unknown {
             // StatusReasonUnknown: omitted, as upstream's omitempty does.
             s.as_object_mut().map(|m| m.remove("reason"));
         }
@@ -510,7 +574,7 @@ impl ApiError {
     /// An error upstream does not interpret (a plain Go error), as
     /// `ErrorToAPIStatus` answers it: 500, no reason, the error's text.
     pub fn unknown(message: impl Into<String>) -> Self {
-        Self::new(500, "", message)
+        Self::new(500, StatusReason::Unknown, message)
     }
 }
 

@@ -30,4 +30,4 @@ pub mod version;
 pub mod x509;
 
 pub use catalogue::{ResourceDef, SubresourceDef};
-pub use errors::{ApiError, Cause};
+pub use errors::{ApiError, Cause, StatusReason};

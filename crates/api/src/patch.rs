@@ -4,6 +4,7 @@
 
 mod strategic;
 
+use crate::errors::StatusReason;
 use serde_json::Value;
 
 use crate::decode::Decoded;
@@ -149,7 +150,7 @@ fn encoded_len(v: &Value) -> usize {
 fn rejected(message: String) -> ApiError {
     let mut e = ApiError::new(
         422,
-        "Invalid",
+        StatusReason::Invalid,
         "the server rejected our request due to an error in our request",
     );
     e.details = Some(

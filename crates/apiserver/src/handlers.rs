@@ -2,6 +2,7 @@
 //! update, patch and delete on any catalogue resource through its strategy.
 //! Lists and watches are in `list.rs` and `watch.rs`.
 
+use skiff_api::StatusReason;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use crate::registry::store::{
     CreateOptions, DeleteOptions, Error as WriteError, UpdateMethod, UpdateOptions, WRITE_ATTEMPTS,
 };
 use crate::registry::{self, Resource, store_error};
-use crate::request::{RequestInfo, Route};
+use crate::request::{RequestInfo, Route, Verb};
 use crate::response::{self, Body};
 use crate::{ApiServer, UserInfo, discovery, list, watch};
 
@@ -381,14 +382,7 @@ async fn resource(
         yaml_duplicates: Default::default(),
         dry_run: Default::default(),
     };
-    let options_kind = match ctx.info.verb.as_str() {
-        "create" => "CreateOptions",
-        "update" => "UpdateOptions",
-        "patch" => "PatchOptions",
-        "delete" | "deletecollection" => "DeleteOptions",
-        _ => "",
-    };
-    if !options_kind.is_empty()
+    if let Some(options_kind) = ctx.info.verb.options_kind()
         && !crate::connect::is_connect(&ctx.info.resource, &ctx.info.subresource)
     {
         let values = crate::request::query_values(parts.uri.query(), "dryRun");
@@ -397,7 +391,7 @@ async fn resource(
     }
     if !crate::connect::is_connect(&ctx.info.resource, &ctx.info.subresource) {
         crate::negotiation::route_accepts(ctx.headers, ctx.info.name.is_empty())?;
-        if ctx.info.verb != "watch" {
+        if ctx.info.verb != Verb::Watch {
             crate::negotiation::negotiate(ctx.headers, false)?;
         }
     }
@@ -441,19 +435,19 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
     let def = ctx.res.def;
     let sub = ctx.info.subresource.clone();
     if sub.is_empty() {
-        if !def.has_verb(&ctx.info.verb) {
+        if !def.has_verb(ctx.info.verb.as_str()) {
             return Err(ApiError::method_not_allowed());
         }
         // POST to an object, PUT or PATCH to a collection: no such route.
         let named = !ctx.info.name.is_empty();
-        match ctx.info.verb.as_str() {
-            "create" if named => return Err(ApiError::method_not_allowed()),
-            "update" | "patch" if !named => return Err(ApiError::method_not_allowed()),
+        match ctx.info.verb {
+            Verb::Create if named => return Err(ApiError::method_not_allowed()),
+            Verb::Update | Verb::Patch if !named => return Err(ApiError::method_not_allowed()),
             _ => {}
         }
         if def.namespaced
             && ctx.info.namespace.is_empty()
-            && !matches!(ctx.info.verb.as_str(), "list" | "watch")
+            && !matches!(ctx.info.verb, Verb::List | Verb::Watch)
         {
             return Err(ApiError::not_found_path());
         }
@@ -465,8 +459,7 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
         let Some(s) = def.subresource(&sub) else {
             return Err(ApiError::not_found_path());
         };
-        let verb = ctx.info.verb.as_str();
-        if !s.verbs.contains(&verb) {
+        if !s.verbs.contains(&ctx.info.verb.as_str()) {
             return Err(ApiError::method_not_allowed());
         }
     }
@@ -474,47 +467,43 @@ async fn dispatch(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
     let tableless = crate::reviews::is_review(def.group, def.plural)
         || (def.group.is_empty() && def.plural == "bindings")
         || matches!(sub.as_str(), "binding" | "eviction");
-    if tableless && ctx.info.verb == "create" && list::only_tables(ctx.headers) {
+    if tableless && ctx.info.verb == Verb::Create && list::only_tables(ctx.headers) {
         return Err(ApiError::not_acceptable());
     }
     if crate::reviews::is_review(def.group, def.plural)
         && sub.is_empty()
-        && ctx.info.verb == "create"
+        && ctx.info.verb == Verb::Create
     {
         return crate::reviews::create(ctx, body).await;
     }
-    if def.group.is_empty() && def.plural == "bindings" && ctx.info.verb == "create" {
+    if def.group.is_empty() && def.plural == "bindings" && ctx.info.verb == Verb::Create {
         return crate::subresources::binding(ctx, body).await;
     }
     if def.group.is_empty() && crate::connect::is_connect(def.plural, &sub) {
         return crate::connect::serve(ctx).await;
     }
-    match (sub.as_str(), ctx.info.verb.as_str()) {
-        ("", "get") => get(ctx).await,
-        ("", "list") => list::list(ctx).await,
-        ("", "watch") => watch::watch(ctx).await,
-        ("", "create") => create(ctx, body).await,
-        ("", "update")
-        | ("status", "update")
-        | ("finalize", "update")
-        | ("approval", "update")
-        | ("ephemeralcontainers", "update")
-        | ("resize", "update") => {
+    // The subresources that write their object through a strategy of
+    // their own (none for the main resource's "").
+    let writes = UpdateVia::of_subresource(&sub);
+    match (sub.as_str(), &ctx.info.verb) {
+        ("", Verb::Get) => get(ctx).await,
+        ("", Verb::List) => list::list(ctx).await,
+        ("", Verb::Watch) => watch::watch(ctx).await,
+        ("", Verb::Create) => create(ctx, body).await,
+        (_, Verb::Update) if writes.is_some() => {
             let obj = parse_body(ctx, &body)?;
             update(ctx, obj, sub.as_str()).await
         }
-        ("", "patch")
-        | ("status", "patch")
-        | ("approval", "patch")
-        | ("ephemeralcontainers", "patch")
-        | ("resize", "patch") => patch(ctx, body, sub.as_str()).await,
-        ("", "delete") => delete(ctx, &body).await,
-        ("", "deletecollection") => delete_collection(ctx, &body).await,
-        ("status" | "approval" | "ephemeralcontainers" | "resize", "get") => get(ctx).await,
-        ("scale", verb) => crate::subresources::scale(ctx, verb, body).await,
-        ("binding", "create") => crate::subresources::binding(ctx, body).await,
-        ("eviction", "create") => crate::subresources::eviction(ctx, body).await,
-        ("token", "create") => crate::serviceaccount::create_token(ctx, &body).await,
+        (_, Verb::Patch) if writes.is_some_and(|via| via != UpdateVia::Finalize) => {
+            patch(ctx, body, sub.as_str()).await
+        }
+        ("", Verb::Delete) => delete(ctx, &body).await,
+        ("", Verb::DeleteCollection) => delete_collection(ctx, &body).await,
+        (_, Verb::Get) if writes.is_some_and(|via| via != UpdateVia::Finalize) => get(ctx).await,
+        ("scale", _) => crate::subresources::scale(ctx, body).await,
+        ("binding", Verb::Create) => crate::subresources::binding(ctx, body).await,
+        ("eviction", Verb::Create) => crate::subresources::eviction(ctx, body).await,
+        ("token", Verb::Create) => crate::serviceaccount::create_token(ctx, &body).await,
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -920,7 +909,7 @@ pub async fn update(ctx: &Ctx<'_>, obj: Value, sub: &str) -> Result<http::Respon
                 meta::set(&mut obj, "name", json!(name));
                 match create_object(ctx, obj).await {
                     Ok(bytes) => return list::respond_object(ctx, 201, bytes),
-                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    Err(e) if e.reason == StatusReason::AlreadyExists => continue,
                     Err(e) => return Err(e),
                 }
             }
@@ -958,7 +947,7 @@ pub async fn update_object(
     let opts = UpdateOptions {
         dry_run: ctx.dry_run(),
         via: UpdateVia::of_subresource(sub).ok_or_else(ApiError::method_not_allowed)?,
-        method: if ctx.info.verb == "patch" {
+        method: if ctx.info.verb == Verb::Patch {
             UpdateMethod::Patch
         } else {
             UpdateMethod::Put
@@ -1145,7 +1134,7 @@ async fn apply_patch(ctx: &Ctx<'_>, body: &[u8], sub: &str) -> Result<http::Resp
                 meta::set(&mut merged, "name", json!(name));
                 match create_object(ctx, merged).await {
                     Ok(bytes) => return list::respond_object(ctx, 201, bytes),
-                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    Err(e) if e.reason == StatusReason::AlreadyExists => continue,
                     Err(e) => return Err(e),
                 }
             }

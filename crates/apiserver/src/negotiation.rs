@@ -5,6 +5,7 @@
 //! media type and `as=` transformation the server can produce wins.
 
 use skiff_api::ApiError;
+use skiff_api::StatusReason;
 
 use crate::list::As;
 
@@ -59,7 +60,7 @@ pub fn route_accepts(headers: &http::HeaderMap, collection: bool) -> Result<(), 
         details: Some(serde_json::json!({})),
         ..ApiError::new(
             406,
-            "NotAcceptable",
+            StatusReason::NotAcceptable,
             format!("406: Not Acceptable\n\nAvailable representations: {available}"),
         )
     })
@@ -103,7 +104,7 @@ pub fn negotiate(headers: &http::HeaderMap, stream: bool) -> Result<As, ApiError
     Err(if stream {
         ApiError::new(
             406,
-            "NotAcceptable",
+            StatusReason::NotAcceptable,
             "only the following media types are accepted: application/json;stream=watch, application/vnd.kubernetes.protobuf;stream=watch",
         )
     } else {

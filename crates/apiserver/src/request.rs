@@ -4,6 +4,91 @@
 
 use std::collections::HashMap;
 
+/// The verb of a resource request, as upstream's `RequestInfoFactory` names
+/// it from the method, the name and `watch`; or any other verb an
+/// authorizer is asked about (`escalate`, `bind`, `impersonate`, a
+/// SubjectAccessReview's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Verb {
+    #[default]
+    Get,
+    List,
+    Watch,
+    Create,
+    Update,
+    Patch,
+    Delete,
+    DeleteCollection,
+    /// A method no resource verb stands for.
+    Unknown,
+    /// A verb of authorization only.
+    Other(String),
+}
+
+impl Verb {
+    /// Upstream's spelling (authorizers, audit, metrics, discovery's verbs).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Watch => "watch",
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+            Verb::DeleteCollection => "deletecollection",
+            Verb::Unknown => "unknown",
+            Verb::Other(v) => v,
+        }
+    }
+
+    /// The options kind a write's query parameters are validated as.
+    pub fn options_kind(&self) -> Option<&'static str> {
+        match self {
+            Verb::Create => Some("CreateOptions"),
+            Verb::Update => Some("UpdateOptions"),
+            Verb::Patch => Some("PatchOptions"),
+            Verb::Delete | Verb::DeleteCollection => Some("DeleteOptions"),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Verb {
+    fn from(v: &str) -> Verb {
+        match v {
+            "get" => Verb::Get,
+            "list" => Verb::List,
+            "watch" => Verb::Watch,
+            "create" => Verb::Create,
+            "update" => Verb::Update,
+            "patch" => Verb::Patch,
+            "delete" => Verb::Delete,
+            "deletecollection" => Verb::DeleteCollection,
+            "unknown" => Verb::Unknown,
+            other => Verb::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for Verb {
+    fn from(v: String) -> Verb {
+        Verb::from(v.as_str())
+    }
+}
+
+impl PartialEq<&str> for Verb {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A parsed resource request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestInfo {
@@ -13,8 +98,7 @@ pub struct RequestInfo {
     pub resource: String,
     pub name: String,
     pub subresource: String,
-    /// get, list, watch, create, update, patch, delete, deletecollection.
-    pub verb: String,
+    pub verb: Verb,
     /// The raw `fieldSelector` of a list, watch or deletecollection, as
     /// upstream hands it to authorizers (`AuthorizeWithSelectors`).
     pub field_selector: String,
@@ -171,30 +255,29 @@ pub fn route(method: &http::Method, path: &str, params: &HashMap<String, String>
     info.verb = match *method {
         http::Method::GET | http::Method::HEAD => {
             if watch {
-                "watch"
+                Verb::Watch
             } else if info.name.is_empty() {
-                "list"
+                Verb::List
             } else {
-                "get"
+                Verb::Get
             }
         }
-        http::Method::POST => "create",
-        http::Method::PUT => "update",
-        http::Method::PATCH => "patch",
+        http::Method::POST => Verb::Create,
+        http::Method::PUT => Verb::Update,
+        http::Method::PATCH => Verb::Patch,
         http::Method::DELETE => {
             if info.name.is_empty() {
-                "deletecollection"
+                Verb::DeleteCollection
             } else {
-                "delete"
+                Verb::Delete
             }
         }
-        _ => "unknown",
-    }
-    .to_string();
-    if matches!(info.verb.as_str(), "list" | "watch" | "deletecollection") && !legacy_watch {
+        _ => Verb::Unknown,
+    };
+    if matches!(info.verb, Verb::List | Verb::Watch | Verb::DeleteCollection) && !legacy_watch {
         info.field_selector = params.get("fieldSelector").cloned().unwrap_or_default();
     }
-    if matches!(info.verb.as_str(), "list" | "watch")
+    if matches!(info.verb, Verb::List | Verb::Watch)
         && info.name.is_empty()
         && let Ok(selector) = skiff_api::selector::FieldSelector::parse(&info.field_selector)
         && let Some(name) = selector.pinned("metadata.name")

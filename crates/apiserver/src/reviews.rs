@@ -84,7 +84,7 @@ fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::
             resource: field(r, "resource"),
             name: field(r, "name"),
             subresource: field(r, "subresource"),
-            verb: field(r, "verb"),
+            verb: field(r, "verb").into(),
             field_selector: review_field_selector(&r["fieldSelector"]),
             selector_name: String::new(),
         };
@@ -95,7 +95,7 @@ fn decide(ctx: &Ctx<'_>, user: &crate::UserInfo, spec: &Value) -> crate::authz::
                 user,
                 resource: Some(&info),
                 path: "",
-                verb: &info.verb,
+                verb: info.verb.as_str(),
             })
     } else {
         let n = &spec["nonResourceAttributes"];

@@ -38,16 +38,17 @@ fn scale_of(obj: &Value) -> Value {
     })
 }
 
-pub async fn scale(ctx: &Ctx<'_>, verb: &str, body: Bytes) -> Result<http::Response<Body>> {
+pub async fn scale(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>> {
+    use crate::request::Verb;
     let name = ctx.info.name.clone();
     let conditional = crate::handlers::patch_sets_resource_version(&body);
     for _ in 0..crate::registry::store::WRITE_ATTEMPTS {
         let (obj, rev) = read(ctx, &name).await?;
         let current = scale_of(&obj);
-        let wanted = match verb {
-            "get" => return Ok(response::json(200, &current)),
-            "update" => parse_body(ctx, &body)?,
-            "patch" => {
+        let wanted = match ctx.info.verb {
+            Verb::Get => return Ok(response::json(200, &current)),
+            Verb::Update => parse_body(ctx, &body)?,
+            Verb::Patch => {
                 let ty = skiff_api::schema::Ty::Struct("io.k8s.api.autoscaling.v1.Scale");
                 let patch = skiff_api::patch::decode(&ctx.media_type(), &body, ty)?;
                 skiff_api::patch::apply(&ctx.media_type(), &current, &patch.value, ty)?

@@ -32,7 +32,7 @@ fn authorized_for_signer(a: &Attributes<'_, '_>, verb: &str, signer: &str) -> bo
             version: "*".into(),
             resource: "signers".into(),
             name: name.to_string(),
-            verb: verb.to_string(),
+            verb: verb.into(),
             ..RequestInfo::default()
         };
         a.ctx

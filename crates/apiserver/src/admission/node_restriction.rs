@@ -648,7 +648,7 @@ async fn token(a: &Attributes<'_, '_>, obj: Option<&Value>, node: &str) -> Resul
             user: a.user(),
             resource: Some(&info),
             path: "",
-            verb: &info.verb,
+            verb: info.verb.as_str(),
         });
     if decision.allowed() {
         return Ok(());

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use skiff_api::StatusReason;
 use skiff_api::{ApiError, errors::Cause};
 
 use super::transport::{self, Location};
@@ -239,20 +240,20 @@ async fn kubelet_error(status: u16, name: &str, body: hyper::body::Incoming) -> 
         _ => {
             let (reason, message) = match status {
                 404 => (
-                    "NotFound",
+                    StatusReason::NotFound,
                     "the server could not find the requested resource".to_string(),
                 ),
                 401 => (
-                    "Unauthorized",
+                    StatusReason::Unauthorized,
                     "the server has asked for the client to provide credentials".to_string(),
                 ),
-                403 => ("Forbidden", text),
+                403 => (StatusReason::Forbidden, text),
                 503 => (
-                    "ServiceUnavailable",
+                    StatusReason::ServiceUnavailable,
                     "the server is currently unable to handle the request".to_string(),
                 ),
                 _ => (
-                    "InternalError",
+                    StatusReason::InternalError,
                     format!(
                         "an error on the server ({text:?}) has prevented the request from succeeding"
                     ),

@@ -5,6 +5,7 @@
 //! rewritten to stay behind the proxy.
 
 use skiff_api::ApiError;
+use skiff_api::StatusReason;
 
 use super::transport::{self, Location, TlsClient};
 use super::{Result, forwarded_headers, is_upgrade_request};
@@ -113,7 +114,7 @@ pub(super) async fn serve(
         .map_err(|e| {
             ApiError::new(
                 503,
-                "ServiceUnavailable",
+                StatusReason::ServiceUnavailable,
                 format!("error trying to reach service: {e}"),
             )
         })?;

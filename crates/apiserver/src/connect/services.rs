@@ -5,6 +5,7 @@
 use rand::Rng;
 use serde_json::Value;
 use skiff_api::ApiError;
+use skiff_api::StatusReason;
 
 use super::transport::Location;
 use super::{Result, get_core, join_host_port, split_scheme_name_port};
@@ -12,7 +13,7 @@ use crate::handlers::Ctx;
 use crate::response::Body;
 
 fn unavailable(message: String) -> ApiError {
-    ApiError::new(503, "ServiceUnavailable", message)
+    ApiError::new(503, StatusReason::ServiceUnavailable, message)
 }
 
 pub(super) async fn proxy(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {

@@ -59,7 +59,7 @@ fn request<'a>(
         audit_id: id,
         user,
         impersonator: None,
-        verb: &info.verb,
+        verb: info.verb.as_str(),
         resource: info.resource(),
         path: &info.path,
         uri: parts

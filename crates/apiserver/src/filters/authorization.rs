@@ -21,7 +21,7 @@ pub async fn authorize(
         user,
         resource: info.resource(),
         path: &info.path,
-        verb: &info.verb,
+        verb: info.verb.as_str(),
     };
     let mut decision = server.inner.authorizer.authorize(&attributes);
     if !decision.allowed()
@@ -45,7 +45,7 @@ pub async fn authorize(
     }
     let request = match info.resource() {
         Some(i) => skiff_api::errors::Forbidden {
-            verb: &info.verb,
+            verb: info.verb.as_str(),
             group: &i.group,
             resource: &i.resource,
             subresource: &i.subresource,
@@ -54,7 +54,7 @@ pub async fn authorize(
             path: None,
         },
         None => skiff_api::errors::Forbidden {
-            verb: &info.verb,
+            verb: info.verb.as_str(),
             path: Some(&info.path),
             ..Default::default()
         },

@@ -115,7 +115,7 @@ pub fn impersonate(
             resource: r.resource.to_string(),
             name: r.name.clone(),
             subresource: r.subresource.clone(),
-            verb: "impersonate".to_string(),
+            verb: "impersonate".into(),
             ..Default::default()
         };
         let attributes = Attributes {

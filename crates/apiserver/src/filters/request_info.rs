@@ -39,7 +39,7 @@ pub fn resolve(server: &ApiServer, parts: &http::request::Parts) -> Info {
     let routed = route(&parts.method, &path, &params);
     let (verb, metric_resource, scope) = match &routed {
         Route::Resource(i) => (
-            i.verb.clone(),
+            i.verb.as_str().to_string(),
             if server
                 .inner
                 .registry

@@ -686,7 +686,7 @@ mod tests {
             user: u,
             resource: Some(info),
             path: "",
-            verb: &info.verb,
+            verb: info.verb.as_str(),
         })
     }
 
@@ -700,7 +700,7 @@ mod tests {
                 user: &u,
                 resource: Some(info),
                 path: "",
-                verb: &info.verb,
+                verb: info.verb.as_str(),
             })
         };
         assert!(allows(

@@ -8,6 +8,7 @@
 //! field managers, the registry hooks that allocate (Service addresses) —
 //! reaches it through [`Hooks`].
 
+use skiff_api::StatusReason;
 use std::future::Future;
 
 use bytes::Bytes;
@@ -336,7 +337,7 @@ impl<'a> Store<'a> {
                 details: Some(details),
                 ..ApiError::new(
                     403,
-                    "Forbidden",
+                    StatusReason::Forbidden,
                     format!(
                         "{} {name:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                         skiff_api::errors::qualified(def.group, def.plural),

@@ -2,6 +2,7 @@
 //! label names, the initial Active phase, `spec.finalizers` changed only
 //! through `finalize`.
 
+use crate::errors::StatusReason;
 use serde_json::{Value, json};
 
 use crate::catalogue::ResourceDef;
@@ -74,7 +75,7 @@ impl Strategy for Namespaces {
             details: Some(json!({"name": name, "kind": "namespaces"})),
             ..ApiError::new(
                 403,
-                "Forbidden",
+                StatusReason::Forbidden,
                 format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
             )
         })

@@ -2,6 +2,7 @@
 //! update rules, and the system classes that may never be deleted
 //! (`storage.go`'s `Delete`).
 
+use crate::errors::StatusReason;
 use serde_json::{Value, json};
 
 use crate::catalogue::ResourceDef;
@@ -32,7 +33,7 @@ impl Strategy for PriorityClasses {
             details: Some(json!({"name": name, "group": def.group, "kind": def.plural})),
             ..ApiError::new(
                 403,
-                "Forbidden",
+                StatusReason::Forbidden,
                 format!(
                     "priorityclasses.scheduling.k8s.io {name:?} is forbidden: this is a system priority class and cannot be deleted"
                 ),

@@ -14,7 +14,7 @@ use skiff_api::{ApiError, meta, validation};
 use crate::registry::store::{
     CreateOptions, DeleteOptions, Error as WriteError, UpdateMethod, UpdateOptions, WRITE_ATTEMPTS,
 };
-use crate::registry::{self, Resource, store_error};
+use crate::registry::{self, Resource};
 use crate::request::{RequestInfo, Route, Verb};
 use crate::response::{self, Body};
 use crate::{ApiServer, UserInfo, discovery, list, watch};
@@ -1250,22 +1250,18 @@ async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<
     let opts = delete_options(ctx, body)?;
     // One page when a limit is given (as upstream), its continue token in
     // the answer for the next.
-    let (selected, next) = list::select(ctx).await?;
+    let store = ctx.store();
+    let page = store.list(&list::list_options(ctx, false)?).await?;
     let mut items = Vec::new();
     // The answer lists the objects as they were before the delete (upstream).
-    for (obj, before) in selected {
+    for before in page.items {
+        let obj: Value = serde_json::from_slice(&before).map_err(ApiError::internal)?;
         match delete_object(ctx, meta::name(&obj), &opts).await {
             Ok(_) => items.push(before),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
     }
-    let rv = ctx
-        .server
-        .inner
-        .store
-        .current_revision()
-        .await
-        .map_err(store_error)?;
-    list::respond_list(ctx, items, rv, next, None)
+    let rv = store.current_revision().await?;
+    list::respond_list(ctx, items, rv, page.continue_token, None)
 }

@@ -2,137 +2,16 @@
 //! resource version semantics; and the response encodings shared by every
 //! handler (object, list, Table, PartialObjectMetadata).
 
-use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Value, json};
-use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::{ApiError, meta};
-use skiff_store::ListRequest;
 
 use crate::handlers::Ctx;
-use crate::registry::{store_error, with_resource_version};
+use crate::registry::list::{ListOptions, ResourceVersionMatch, Selectors};
 use crate::response::{self, Body};
 use crate::table;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
-
-/// The selectors of a request.
-pub struct Selectors {
-    pub labels: LabelSelector,
-    pub fields: FieldSelector,
-}
-
-impl Selectors {
-    pub fn parse(ctx: &Ctx<'_>) -> Result<Self> {
-        let labels = LabelSelector::parse(
-            ctx.params
-                .get("labelSelector")
-                .map(String::as_str)
-                .unwrap_or(""),
-        )?;
-        let mut fields = FieldSelector::parse(
-            ctx.params
-                .get("fieldSelector")
-                .map(String::as_str)
-                .unwrap_or(""),
-        )?;
-        // Each label as the kind's group version names it, to the field it selects.
-        for (f, _, _) in &mut fields.requirements {
-            let field = ctx
-                .res
-                .strategy
-                .field_labels()
-                .convert(f)
-                .map_err(ApiError::bad_request)?;
-            *f = field.to_string();
-        }
-        // A watch of one object (the legacy `watch/.../<name>` path) selects it.
-        if !ctx.info.name.is_empty() {
-            let name = ctx.info.name.clone();
-            if let Some(pinned) = fields.pinned("metadata.name")
-                && pinned != name
-            {
-                return Err(ApiError::bad_request(
-                    "fieldSelector metadata.name doesn't match requested name",
-                ));
-            }
-            fields
-                .requirements
-                .push(("metadata.name".into(), true, name));
-        }
-        Ok(Selectors { labels, fields })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.fields.is_empty()
-    }
-
-    pub fn matches(&self, ctx: &Ctx<'_>, obj: &Value) -> bool {
-        self.labels.matches(meta::labels(obj))
-            && self
-                .fields
-                .matches(|f| ctx.res.strategy.field_value(obj, f))
-    }
-
-    /// Whether a stored object matches; parses it only when there is a selector.
-    pub fn matches_stored(&self, ctx: &Ctx<'_>, stored: &[u8]) -> Result<bool> {
-        if self.is_empty() {
-            return Ok(true);
-        }
-        let obj: Value = serde_json::from_slice(stored).map_err(ApiError::internal)?;
-        Ok(self.matches(ctx, &obj))
-    }
-}
-
-/// The continue token: upstream's base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key suffix>"}`.
-fn encode_continue(rv: i64, start: &str) -> String {
-    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(&token).expect("json"))
-}
-
-fn decode_continue(token: &str) -> Result<(i64, String)> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "invalid continue token: continue key is not valid: {token}"
-        ))
-    };
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
-        .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    if v.get("v").and_then(Value::as_str) != Some("meta.k8s.io/v1") {
-        return Err(ApiError::bad_request(
-            "invalid continue token: continue key is not valid: server does not recognize this encoded version",
-        ));
-    }
-    let rv = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
-    let start = v
-        .get("start")
-        .and_then(Value::as_str)
-        .ok_or_else(bad)?
-        .to_string();
-    if start.contains("..") || start.starts_with('/') {
-        return Err(bad());
-    }
-    Ok((rv, start))
-}
-
-fn parse_rv(s: &str) -> Result<i64> {
-    s.parse::<i64>()
-        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))
-        .and_then(|v| {
-            if v < 0 {
-                Err(ApiError::bad_request(format!(
-                    "invalid resource version: {s:?}"
-                )))
-            } else {
-                Ok(v)
-            }
-        })
-}
 
 /// Upstream's `ValidateListOptions` (meta internalversion validation) of a
 /// list or watch request's resource version options (the `WatchList` gate
@@ -223,10 +102,17 @@ pub fn validate_list_options(ctx: &Ctx<'_>, watch: bool) -> Result<()> {
     Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", causes))
 }
 
-/// Serves a LIST.
-pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
-    validate_list_options(ctx, false)?;
-    let sel = Selectors::parse(ctx)?;
+/// The ListOptions of a list, watch or deletecollection, validated as
+/// upstream's `ValidateListOptions` first.
+pub fn list_options(ctx: &Ctx<'_>, watch: bool) -> Result<ListOptions> {
+    validate_list_options(ctx, watch)?;
+    let get = |k: &str| ctx.params.get(k).map(String::as_str).unwrap_or("");
+    let selectors = Selectors::parse(
+        get("labelSelector"),
+        get("fieldSelector"),
+        &ctx.res,
+        &ctx.info.name,
+    )?;
     let limit: usize = match ctx.params.get("limit").filter(|l| !l.is_empty()) {
         Some(l) => l
             .parse::<i64>()
@@ -234,237 +120,38 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
             .max(0) as usize,
         None => 0,
     };
-    let rv_param = ctx
-        .params
-        .get("resourceVersion")
-        .cloned()
-        .unwrap_or_default();
-    let rv_match = ctx
-        .params
-        .get("resourceVersionMatch")
-        .cloned()
-        .unwrap_or_default();
-    let store = &ctx.server.inner.store;
-    let prefix = ctx.res.namespace_prefix(ctx.namespace());
-    // Where the list starts and at which revision it reads.
-    let (mut revision, mut start) = (0i64, None::<String>);
-    if let Some(token) = ctx.params.get("continue").filter(|c| !c.is_empty()) {
-        if !rv_param.is_empty() && rv_param != "0" {
-            return Err(ApiError::bad_request(
-                "specifying resource version is not allowed when using continue",
-            ));
+    let resource_version_match = match get("resourceVersionMatch") {
+        "" => ResourceVersionMatch::Unset,
+        "NotOlderThan" => ResourceVersionMatch::NotOlderThan,
+        "Exact" => ResourceVersionMatch::Exact,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid resourceVersionMatch {other:?}"
+            )));
         }
-        let (rv, suffix) = decode_continue(token)?;
-        // -1: go on at the latest resource version (after an expiry).
-        revision = rv.max(0);
-        start = Some(format!("{prefix}{suffix}"));
-    } else {
-        match rv_match.as_str() {
-            "" => {
-                if !rv_param.is_empty() && rv_param != "0" {
-                    let rv = parse_rv(&rv_param)?;
-                    // Legacy semantics: with a limit, an explicit version is exact.
-                    if limit > 0 {
-                        revision = rv;
-                    } else {
-                        wait_for(ctx, rv).await?;
-                    }
-                }
-            }
-            "NotOlderThan" => {
-                if rv_param.is_empty() {
-                    return Err(ApiError::invalid(
-                        "meta.k8s.io",
-                        "ListOptions",
-                        "",
-                        vec![skiff_api::Cause::forbidden(
-                            "resourceVersionMatch",
-                            "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                        )],
-                    ));
-                }
-                let rv = parse_rv(&rv_param)?;
-                wait_for(ctx, rv).await?;
-            }
-            "Exact" => {
-                if rv_param.is_empty() || rv_param == "0" {
-                    return Err(ApiError::invalid(
-                        "meta.k8s.io",
-                        "ListOptions",
-                        "",
-                        vec![skiff_api::Cause::forbidden(
-                            "resourceVersionMatch",
-                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-                        )],
-                    ));
-                }
-                revision = parse_rv(&rv_param)?;
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid resourceVersionMatch {other:?}"
-                )));
-            }
-        }
-    }
-    // Lists that need no snapshot of the past come from the watch cache.
-    let metrics = &ctx.server.inner.metrics;
-    // A consistent read the cache could not serve, counted once answered.
-    let mut consistent_fallback = false;
-    let no_continue = ctx.params.get("continue").is_none_or(String::is_empty);
-    // A cache not filled in time (the store does not answer) is passed over:
-    // the store's own answer, or its error, follows.
-    if no_continue
-        && rv_match != "Exact"
-        && (limit == 0 || rv_param == "0")
-        && let Some(cacher) = ctx.server.inner.caches.get(&ctx.res.prefix(), store).await
-    {
-        let fresh = match rv_param.as_str() {
-            "0" => true,
-            "" => {
-                let current = store.current_revision().await.map_err(store_error)?;
-                let fresh = cacher.wait_fresh(current).await;
-                if fresh {
-                    metrics.consistent_read(ctx.res.def.plural, true, false);
-                } else {
-                    consistent_fallback = true;
-                }
-                fresh
-            }
-            rv => {
-                cacher
-                    .wait_for(parse_rv(rv)?, std::time::Duration::from_secs(3))
-                    .await
-            }
-        };
-        if fresh {
-            let (kvs, revision) = cacher.list(&prefix);
-            let mut items = Vec::with_capacity(kvs.len());
-            for kv in kvs {
-                if sel.matches_stored(ctx, &kv.value)? {
-                    items.push(with_resource_version(&kv.value, kv.mod_revision));
-                }
-            }
-            return respond_list(ctx, items, revision, None, None);
-        }
-    }
-    // Read pages from the store until `limit` objects match (or the range ends).
-    let mut items: Vec<Bytes> = Vec::new();
-    let mut next_start = start;
-    let mut more;
-    let mut remaining: Option<i64> = None;
-    let mut last_key = String::new();
-    loop {
-        let want = if limit == 0 { 0 } else { limit - items.len() };
-        let page = store
-            .list(ListRequest { prefix: prefix.clone(), start: next_start.clone(), revision, limit: want })
-            .await
-            .inspect_err(|_| {
-                if consistent_fallback {
-                    metrics.consistent_read(ctx.res.def.plural, false, true);
-                }
-            })
-            .map_err(|e| match e {
-                // An expired token: the Status says where to go on, at the
-                // latest resource version (-1), as upstream's
-                // handleCompactedErrorForPaging.
-                skiff_store::StoreError::Compacted { .. } if ctx.params.contains_key("continue") => {
-                    let from = next_start.as_deref().unwrap_or(&prefix);
-                    ApiError {
-                        list_continue: Some(encode_continue(-1, &from[prefix.len()..])),
-                        ..ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
-                    }
-                }
-                skiff_store::StoreError::Compacted { .. } => {
-                    ApiError::expired("The resourceVersion for the provided list is too old.")
-                }
-                other => store_error(other),
-            })?;
-        revision = page.revision;
-        more = page.more;
-        for kv in &page.kvs {
-            if sel.matches_stored(ctx, &kv.value)? {
-                items.push(with_resource_version(&kv.value, kv.mod_revision));
-            }
-        }
-        if let Some(last) = page.kvs.last() {
-            last_key = last.key.clone();
-        }
-        if sel.is_empty() {
-            remaining = more.then(|| page.count - page.kvs.len() as i64);
-        }
-        if !more || limit == 0 || items.len() >= limit {
-            break;
-        }
-        next_start = Some(format!("{last_key}\0"));
-    }
-    if consistent_fallback {
-        metrics.consistent_read(ctx.res.def.plural, true, true);
-    }
-    let token =
-        more.then(|| encode_continue(revision, &format!("{}\0", &last_key[prefix.len()..])));
-    respond_list(ctx, items, revision, token, remaining.filter(|r| *r > 0))
+    };
+    Ok(ListOptions {
+        selectors,
+        limit,
+        continue_token: Some(get("continue"))
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+        resource_version: get("resourceVersion").to_string(),
+        resource_version_match,
+    })
 }
 
-/// Waits (briefly) for the store to reach a resource version, as NotOlderThan reads do.
-async fn wait_for(ctx: &Ctx<'_>, rv: i64) -> Result<()> {
-    let store = &ctx.server.inner.store;
-    for _ in 0..30 {
-        let current = store.current_revision().await.map_err(store_error)?;
-        if current >= rv {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let current = store.current_revision().await.map_err(store_error)?;
-    Err(ApiError::too_large_resource_version(rv, current))
-}
-
-/// The objects of the request's namespace that its selectors match (deletecollection):
-/// one page and the continue token of the next when a limit is given; each
-/// with its served bytes.
-pub async fn select(ctx: &Ctx<'_>) -> Result<(Vec<(Value, Bytes)>, Option<String>)> {
-    validate_list_options(ctx, false)?;
-    let sel = Selectors::parse(ctx)?;
-    let limit: usize = ctx
-        .params
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .unwrap_or(0)
-        .max(0) as usize;
-    let prefix = ctx.res.namespace_prefix(ctx.namespace());
-    let (mut revision, mut start) = (0i64, None::<String>);
-    if let Some(token) = ctx.params.get("continue").filter(|c| !c.is_empty()) {
-        let (rv, suffix) = decode_continue(token)?;
-        revision = rv;
-        start = Some(format!("{prefix}{suffix}"));
-    }
-    let page = ctx
-        .server
-        .inner
-        .store
-        .list(ListRequest {
-            prefix: prefix.clone(),
-            start,
-            revision,
-            ..Default::default()
-        })
-        .await
-        .map_err(store_error)?;
-    let mut out = Vec::new();
-    let mut next = None;
-    for kv in page.kvs {
-        let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-        if sel.matches(ctx, &obj) {
-            if limit > 0 && out.len() == limit {
-                // More match: the next page starts at this key.
-                next = Some(encode_continue(page.revision, &kv.key[prefix.len()..]));
-                break;
-            }
-            out.push((obj, with_resource_version(&kv.value, kv.mod_revision)));
-        }
-    }
-    Ok((out, next))
+/// Serves a LIST.
+pub async fn list(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
+    let opts = list_options(ctx, false)?;
+    let page = ctx.store().list(&opts).await?;
+    respond_list(
+        ctx,
+        page.items,
+        page.revision,
+        page.continue_token,
+        page.remaining,
+    )
 }
 
 /// An object in the form the resource serves (converted when its versions

@@ -13,7 +13,8 @@ use skiff_store::{EventType, KeyRange, ListRequest, StoreError};
 
 use crate::cacher::CachedEvent;
 use crate::handlers::Ctx;
-use crate::list::{As, Selectors};
+use crate::list::As;
+use crate::registry::list::Selectors;
 use crate::registry::{Resource, store_error, with_resource_version};
 use crate::response::{self, Body};
 use crate::table;
@@ -39,11 +40,7 @@ struct Watcher {
 
 impl Watcher {
     fn matches(&self, obj: &Value) -> bool {
-        self.sel.labels.matches(meta::labels(obj))
-            && self
-                .sel
-                .fields
-                .matches(|f| self.res.strategy.field_value(obj, f))
+        self.sel.matches(&self.res, obj)
     }
 
     /// Sends the matching objects of the initial state as ADDED events; false
@@ -140,8 +137,7 @@ impl Watcher {
 }
 
 pub async fn watch(ctx: &Ctx<'_>) -> Result<http::Response<Body>> {
-    crate::list::validate_list_options(ctx, true)?;
-    let sel = Selectors::parse(ctx)?;
+    let sel = crate::list::list_options(ctx, true)?.selectors;
     let store = ctx.server.inner.store.clone();
     let prefix = ctx.res.namespace_prefix(ctx.namespace());
     let range = match sel.fields.pinned("metadata.name") {

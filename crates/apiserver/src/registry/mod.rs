@@ -6,6 +6,7 @@
 //! spliced in when an object is served) and the mapping of store errors onto
 //! API errors.
 
+pub mod list;
 pub mod store;
 
 use std::collections::HashMap;

@@ -180,9 +180,9 @@ const DELETE_ATTEMPTS: usize = 5;
 /// One resource's objects in one namespace ("" for cluster-scoped
 /// resources and for all namespaces).
 pub struct Store<'a> {
-    server: &'a ApiServer,
-    res: &'a Resource,
-    namespace: &'a str,
+    pub(super) server: &'a ApiServer,
+    pub(super) res: &'a Resource,
+    pub(super) namespace: &'a str,
 }
 
 impl<'a> Store<'a> {
@@ -249,6 +249,17 @@ impl<'a> Store<'a> {
     pub async fn get_bytes(&self, name: &str) -> Result<Bytes, ApiError> {
         let kv = self.get_stored(name).await?;
         Ok(with_resource_version(&kv.value, kv.mod_revision))
+    }
+
+    /// The store's latest revision (a list's resource version when it
+    /// answers what a write left).
+    pub async fn current_revision(&self) -> Result<i64, ApiError> {
+        self.server
+            .inner
+            .store
+            .current_revision()
+            .await
+            .map_err(store_error)
     }
 
     /// Every object of the resource in the namespace (in all of them when

@@ -184,14 +184,8 @@ impl Store<'_> {
                 }
                 ResourceVersionMatch::NotOlderThan => {
                     if rv_param.is_empty() {
-                        return Err(ApiError::invalid(
-                            "meta.k8s.io",
-                            "ListOptions",
-                            "",
-                            vec![skiff_api::Cause::forbidden(
-                                "resourceVersionMatch",
-                                "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                            )],
+                        return Err(forbidden_match(
+                            "resourceVersionMatch is forbidden unless resourceVersion is provided",
                         ));
                     }
                     let rv = parse_rv(rv_param)?;
@@ -199,14 +193,8 @@ impl Store<'_> {
                 }
                 ResourceVersionMatch::Exact => {
                     if rv_param.is_empty() || rv_param == "0" {
-                        return Err(ApiError::invalid(
-                            "meta.k8s.io",
-                            "ListOptions",
-                            "",
-                            vec![skiff_api::Cause::forbidden(
-                                "resourceVersionMatch",
-                                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-                            )],
+                        return Err(forbidden_match(
+                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
                         ));
                     }
                     revision = parse_rv(rv_param)?;
@@ -335,4 +323,15 @@ impl Store<'_> {
         let current = store.current_revision().await.map_err(store_error)?;
         Err(ApiError::too_large_resource_version(rv, current))
     }
+}
+
+/// Options the endpoint's validation refuses too (for callers of the store
+/// that did not validate).
+fn forbidden_match(why: &str) -> ApiError {
+    ApiError::invalid(
+        "meta.k8s.io",
+        "ListOptions",
+        "",
+        vec![skiff_api::Cause::forbidden("resourceVersionMatch", why)],
+    )
 }

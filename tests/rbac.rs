@@ -88,6 +88,14 @@ impl Cluster {
         out
     }
 
+    /// The user extras `kubectl auth whoami` shows for `token`.
+    fn whoami_extra(&self, token: &str) -> serde_json::Value {
+        let (ok, out) = self.with_token(token, &["auth", "whoami", "-o", "json"]);
+        assert!(ok, "{out}");
+        let review: serde_json::Value = serde_json::from_str(&out).unwrap();
+        review["status"]["userInfo"]["extra"].clone()
+    }
+
     /// kubectl presenting `token`.
     fn with_token(&self, token: &str, args: &[&str]) -> (bool, String) {
         self.with_config(&self.token_config("bearer", token), args)
@@ -476,6 +484,13 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
         c.whoami(token),
         r#"system:serviceaccount:dev:robot ["system:serviceaccounts","system:serviceaccounts:dev","system:authenticated"]"#
     );
+    // The token's credential id (its JTI) is the user's extra.
+    let extra = c.whoami_extra(token);
+    let credential = extra["authentication.kubernetes.io/credential-id"][0]
+        .as_str()
+        .unwrap();
+    assert!(credential.starts_with("JTI="), "{extra}");
+    assert!(extra.get("authentication.kubernetes.io/pod-name").is_none());
     eventually("the robot views dev", || {
         c.with_token(token, &["get", "configmaps", "-n", "dev"]).0
     });
@@ -525,14 +540,19 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
         ),
         "{out}"
     );
-    // A token bound to a pod stops working once the pod is gone.
+    // A token bound to a pod names the pod and its node (as user extras)
+    // and stops working once the pod is gone.
+    let node = c.dir.path().join("node.yaml");
+    std::fs::write(&node, "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n").unwrap();
+    s.ok(&["create", "-f", node.to_str().unwrap()]);
+    let node_uid = s.ok(&["get", "node", "n1", "-o", "jsonpath={.metadata.uid}"]);
     s.ok(&[
         "run",
         "worker",
         "--image=busybox",
         "-n",
         "dev",
-        r#"--overrides={"spec":{"serviceAccountName":"robot"}}"#,
+        r#"--overrides={"spec":{"serviceAccountName":"robot","nodeName":"n1"}}"#,
     ]);
     let uid = s.ok(&[
         "get",
@@ -554,6 +574,16 @@ fn service_account_tokens_authenticate_while_what_they_name_exists() {
         &format!("--bound-object-uid={uid}"),
     ]);
     let bound = bound.trim();
+    assert!(c.with_token(bound, &["get", "configmaps", "-n", "dev"]).0);
+    let extra = c.whoami_extra(bound);
+    let one = |k: &str| extra[format!("authentication.kubernetes.io/{k}")][0].clone();
+    assert_eq!(one("pod-name"), "worker", "{extra}");
+    assert_eq!(one("pod-uid"), uid.as_str());
+    assert_eq!(one("node-name"), "n1");
+    assert_eq!(one("node-uid"), node_uid.as_str());
+    assert!(one("credential-id").as_str().unwrap().starts_with("JTI="));
+    // The node is named for information: its deletion ends no pod token.
+    s.ok(&["delete", "node", "n1"]);
     assert!(c.with_token(bound, &["get", "configmaps", "-n", "dev"]).0);
     s.ok(&[
         "delete",

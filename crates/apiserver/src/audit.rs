@@ -406,11 +406,7 @@ fn user_json(u: &UserInfo) -> Value {
     if u.name.is_empty() && u.groups.is_empty() {
         return json!({});
     }
-    let mut v = json!({"username": u.name, "groups": u.groups});
-    if !u.uid.is_empty() {
-        v["uid"] = json!(u.uid);
-    }
-    v
+    u.to_json()
 }
 
 impl Event {
@@ -639,6 +635,7 @@ mod tests {
             name: "alice".into(),
             uid: String::new(),
             groups: vec![],
+            ..Default::default()
         };
         let info = |resource: &str, sub: &str, ns: &str| RequestInfo {
             group: String::new(),

@@ -7,11 +7,29 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// An authenticated user, as `user.Info`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserInfo {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// What the authenticator adds (a service account token's pod, node and
+    /// credential id; impersonated extras), by key.
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl UserInfo {
+    /// `user.Info` as review objects and audit events carry it: `username`,
+    /// `uid` and `extra` when set, `groups`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut u = serde_json::json!({"username": self.name, "groups": self.groups});
+        if !self.uid.is_empty() {
+            u["uid"] = serde_json::json!(self.uid);
+        }
+        if !self.extra.is_empty() {
+            u["extra"] = serde_json::json!(self.extra);
+        }
+        u
+    }
 }
 
 impl UserInfo {
@@ -28,6 +46,7 @@ impl UserInfo {
             name: "system:anonymous".into(),
             uid: String::new(),
             groups: vec!["system:unauthenticated".into()],
+            ..Default::default()
         }
     }
 
@@ -41,6 +60,7 @@ impl UserInfo {
                 format!("system:serviceaccounts:{namespace}"),
                 "system:authenticated".into(),
             ],
+            ..Default::default()
         }
     }
 
@@ -50,6 +70,7 @@ impl UserInfo {
             name: "system:apiserver".into(),
             uid: String::new(),
             groups: vec!["system:masters".into()],
+            ..Default::default()
         }
         .with_authenticated()
     }
@@ -73,6 +94,7 @@ impl UserInfo {
                 name,
                 uid: String::new(),
                 groups,
+                ..Default::default()
             }
             .with_authenticated(),
         )
@@ -146,6 +168,7 @@ impl Authenticator {
                     name: fields[1].clone(),
                     uid: fields[2].clone(),
                     groups,
+                    ..Default::default()
                 }
                 .with_authenticated(),
             );

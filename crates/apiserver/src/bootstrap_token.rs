@@ -75,6 +75,7 @@ pub async fn authenticate(server: &ApiServer, token: &str) -> Option<UserInfo> {
         name: format!("system:bootstrap:{id}"),
         uid: String::new(),
         groups,
+        ..Default::default()
     })
 }
 

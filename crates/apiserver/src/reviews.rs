@@ -32,11 +32,7 @@ pub fn is_review(group: &str, plural: &str) -> bool {
 }
 
 fn user_info(ctx: &Ctx<'_>) -> Value {
-    let mut u = json!({"username": ctx.user.name, "groups": ctx.user.groups});
-    if !ctx.user.uid.is_empty() {
-        u["uid"] = json!(ctx.user.uid);
-    }
-    u
+    ctx.user.to_json()
 }
 
 /// A review's field selector as one raw selector: `rawSelector`, or its
@@ -157,7 +153,7 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
                 {
                     Some((user, matched)) => json!({
                         "authenticated": true,
-                        "user": {"username": user.name, "uid": user.uid, "groups": user.groups},
+                        "user": user.to_json(),
                         "audiences": matched,
                     }),
                     None => json!({"user": {}}),
@@ -246,6 +242,23 @@ pub async fn create(ctx: &Ctx<'_>, body: Bytes) -> Result<http::Response<Body>, 
                         name,
                         uid: spec["uid"].as_str().unwrap_or("").to_string(),
                         groups,
+                        extra: spec
+                            .get("extra")
+                            .and_then(Value::as_object)
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| {
+                                        let values = v
+                                            .as_array()
+                                            .into_iter()
+                                            .flatten()
+                                            .filter_map(|x| x.as_str().map(String::from))
+                                            .collect();
+                                        (k.clone(), values)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                     }
                 }
             };

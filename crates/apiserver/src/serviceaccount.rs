@@ -196,6 +196,11 @@ pub async fn authenticate_for(
         ("secret", "secrets", true),
         ("node", "nodes", false),
     ] {
+        // A pod's token names its node for information only: only tokens
+        // bound to the node itself end with it (upstream's validator).
+        if claim == "node" && private.get("pod").is_some_and(Value::is_object) {
+            continue;
+        }
         if let Some(bound) = private.get(claim).filter(|b| b.is_object()) {
             let name = bound["name"].as_str()?.to_string();
             let uid = bound["uid"].as_str()?.to_string();
@@ -215,10 +220,51 @@ pub async fn authenticate_for(
         .filter(|a| token_audiences.contains(a))
         .cloned()
         .collect();
-    Some((
-        crate::UserInfo::service_account(ns, sa_name, sa_uid),
-        matched,
-    ))
+    let mut user = crate::UserInfo::service_account(ns, sa_name, sa_uid);
+    user.extra = token_extra(&claims);
+    Some((user, matched))
+}
+
+/// The user extras a service account token carries (upstream's
+/// `ServiceAccountInfo.UserInfo`): its pod, its node, its credential id.
+fn token_extra(claims: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let private = &claims["kubernetes.io"];
+    let field = |claim: &str, f: &str| {
+        private
+            .pointer(&format!("/{claim}/{f}"))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    let mut extra = std::collections::BTreeMap::new();
+    if let (Some(pod), Some(uid)) = (field("pod", "name"), field("pod", "uid")) {
+        extra.insert(POD_NAME_KEY.to_string(), vec![pod]);
+        extra.insert(POD_UID_KEY.to_string(), vec![uid]);
+    }
+    if let Some(jti) = claims["jti"].as_str().filter(|j| !j.is_empty()) {
+        extra.insert(CREDENTIAL_ID_KEY.to_string(), vec![credential_id(jti)]);
+    }
+    if let Some(node) = field("node", "name") {
+        extra.insert(NODE_NAME_KEY.to_string(), vec![node]);
+        if let Some(uid) = field("node", "uid") {
+            extra.insert(NODE_UID_KEY.to_string(), vec![uid]);
+        }
+    }
+    extra
+}
+
+/// Upstream's user extra keys of service account tokens.
+const POD_NAME_KEY: &str = "authentication.kubernetes.io/pod-name";
+const POD_UID_KEY: &str = "authentication.kubernetes.io/pod-uid";
+const NODE_NAME_KEY: &str = "authentication.kubernetes.io/node-name";
+const NODE_UID_KEY: &str = "authentication.kubernetes.io/node-uid";
+const CREDENTIAL_ID_KEY: &str = "authentication.kubernetes.io/credential-id";
+/// The audit annotation naming the credential a TokenRequest issued.
+const ISSUED_CREDENTIAL_ID_KEY: &str = "authentication.kubernetes.io/issued-credential-id";
+
+/// Upstream's `CredentialIDForJTI`.
+fn credential_id(jti: &str) -> String {
+    format!("JTI={jti}")
 }
 
 /// `/.well-known/openid-configuration` for a server reached at `host`.
@@ -292,7 +338,17 @@ async fn bound_object(
             ),
         ));
     }
-    Ok(Some((claim, json!({"name": name, "uid": uid}))))
+    let mut reference = json!({"name": name, "uid": uid});
+    if claim == "pod"
+        && let Some(node_name) = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        && let Some(node) = ctx.server.cached_core("nodes", "", node_name).await
+    {
+        reference["node"] = json!({"name": node_name, "uid": meta::uid(&node)});
+    }
+    Ok(Some((claim, reference)))
 }
 
 /// POST `serviceaccounts/<name>/token`.
@@ -350,11 +406,26 @@ pub async fn create_token(ctx: &Ctx<'_>, body: &[u8]) -> Result<http::Response<B
     if let Some((claim, obj)) = &bound {
         private[*claim] = obj.clone();
     }
+    // A pod's token names the pod's node too, when it has one that exists
+    // (upstream's ServiceAccountTokenPodNodeInfo; optional, as upstream's).
+    if let Some(("pod", pod)) = &bound
+        && let Some(node) = pod.get("node")
+    {
+        private["node"] = node.clone();
+    }
+    if let Some(obj) = private.get_mut("pod").and_then(Value::as_object_mut) {
+        obj.remove("node");
+    }
+    let jti = meta::new_uid();
     let claims = json!({
         "aud": audiences, "exp": exp.timestamp(), "iat": now.timestamp(), "iss": issuer.issuer,
-        "jti": meta::new_uid(), "kubernetes.io": private, "nbf": now.timestamp(),
+        "jti": jti, "kubernetes.io": private, "nbf": now.timestamp(),
         "sub": format!("system:serviceaccount:{ns}:{name}"),
     });
+    ctx.audit_annotations
+        .lock()
+        .expect("audit annotations")
+        .push((ISSUED_CREDENTIAL_ID_KEY.to_string(), credential_id(&jti)));
     let token = issuer.sign(&claims)?;
     request["apiVersion"] = json!("authentication.k8s.io/v1");
     request["kind"] = json!("TokenRequest");

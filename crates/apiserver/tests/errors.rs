@@ -273,6 +273,7 @@ async fn overload_answers_429() {
         name: "admin".into(),
         uid: String::new(),
         groups: vec!["system:masters".into(), "system:authenticated".into()],
+        ..Default::default()
     };
     let resp = s.handle(req(), Some(admin)).await;
     // As upstream's max-in-flight filter: plain text with Retry-After, not a Status.

@@ -200,6 +200,7 @@ async fn unknown_resources_and_methods_add_no_metric_series() {
         name: "admin".into(),
         uid: String::new(),
         groups: vec!["system:masters".into()],
+        ..Default::default()
     };
     let request = |method: &str, path: &str| {
         http::Request::builder()

@@ -221,6 +221,7 @@ pub async fn run(
                         name: "system:kube-controller-manager".into(),
                         uid: String::new(),
                         groups: vec!["system:authenticated".into()],
+                        ..Default::default()
                     },
                 ),
                 for_account: Box::new(move |name, uid| {

@@ -113,6 +113,7 @@ pub fn failed_authentication(
         name: String::new(),
         uid: String::new(),
         groups: Vec::new(),
+        ..Default::default()
     };
     let Some(mut event) = Event::prepare(auditor, &request(&id, &nobody, parts, info)) else {
         return;

@@ -107,6 +107,7 @@ pub fn impersonate(
     }
     let groups_specified = headers.contains_key(GROUP);
     let (mut name, mut groups, mut uid) = (String::new(), Vec::new(), String::new());
+    let mut extra = std::collections::BTreeMap::new();
     for r in &requests {
         let info = RequestInfo {
             group: r.group.to_string(),
@@ -154,7 +155,10 @@ pub fn impersonate(
             "User" => name = r.name.clone(),
             "Group" => groups.push(r.name.clone()),
             "UID" => uid = r.name.clone(),
-            // Extras are authorized; Skiff's users carry none yet.
+            "UserExtra" => extra
+                .entry(r.subresource.clone())
+                .or_insert_with(Vec::new)
+                .push(r.name.clone()),
             _ => {}
         }
     }
@@ -169,7 +173,12 @@ pub fn impersonate(
         groups.push("system:authenticated".into());
     }
     tracing::debug!(requestor = %requestor.name, user = %name, ?groups, "impersonating");
-    Ok(UserInfo { name, uid, groups })
+    Ok(UserInfo {
+        name,
+        uid,
+        groups,
+        extra,
+    })
 }
 
 /// The impersonation requests of the headers, in upstream's order.
@@ -277,6 +286,7 @@ mod tests {
             name: name.into(),
             uid: String::new(),
             groups: vec!["system:authenticated".into()],
+            ..Default::default()
         }
     }
 
@@ -289,6 +299,37 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn impersonated_extras_are_the_users() {
+        let u = impersonate(
+            &OnlyAlice,
+            &headers(&[
+                ("Impersonate-User", "bob"),
+                ("Impersonate-Extra-Scopes", "view"),
+                ("Impersonate-Extra-Scopes", "edit"),
+                ("Impersonate-Extra-example.com%2Fteam", "blue"),
+            ]),
+            user("alice"),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(u.name, "bob");
+        assert_eq!(u.extra["scopes"], ["view", "edit"]);
+        assert_eq!(u.extra["example.com/team"], ["blue"]);
+        assert_eq!(
+            u.to_json()["extra"]["scopes"],
+            serde_json::json!(["view", "edit"])
+        );
+        // Without extras, none (the requestor's are not carried over).
+        let mut alice = user("alice");
+        alice.extra.insert("scopes".into(), vec!["all".into()]);
+        let u = impersonate(&OnlyAlice, &headers(&[("Impersonate-User", "bob")]), alice)
+            .ok()
+            .unwrap();
+        assert!(u.extra.is_empty());
+        assert!(u.to_json().get("extra").is_none());
     }
 
     #[test]

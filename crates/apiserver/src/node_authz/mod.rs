@@ -359,6 +359,7 @@ mod tests {
             name: format!("system:node:{name}"),
             groups: vec!["system:nodes".into(), "system:authenticated".into()],
             uid: String::new(),
+            ..Default::default()
         }
     }
 

@@ -301,6 +301,7 @@ mod tests {
             name: "alice".into(),
             uid: String::new(),
             groups: vec!["system:authenticated".into()],
+            ..Default::default()
         }
     }
 

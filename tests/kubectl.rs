@@ -1357,6 +1357,84 @@ fn pod_security_standards_from_namespace_labels() {
     c.ok(&["label", "pod", "old", "-n", "secure", "team=a"]);
 }
 
+/// The admission configuration file's PodSecurityConfiguration: the policy
+/// of namespaces without labels, and exempt namespaces, users and runtime
+/// classes, as upstream's.
+#[test]
+fn pod_security_defaults_and_exemptions_from_the_admission_configuration() {
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::write(
+        conf.path().join("pss.yaml"),
+        "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\ndefaults:\n  enforce: baseline\nexemptions:\n  namespaces: [tools]\n  usernames: [exempt-admin]\n  runtimeClasses: [sandboxed]\n",
+    )
+    .unwrap();
+    let admission = conf.path().join("admission.yaml");
+    std::fs::write(
+        &admission,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  path: pss.yaml\n",
+    )
+    .unwrap();
+    let flag = format!("--admission-control-config-file={}", admission.display());
+    let c = Cluster::start_with(&[&flag]).unwrap();
+    let privileged = |name: &str, extra: &str| {
+        format!(
+            r#"--overrides={{"spec":{{{extra}"containers":[{{"name":"{name}","image":"busybox","securityContext":{{"privileged":true}}}}]}}}}"#
+        )
+    };
+    // No labels: the configured default enforces baseline.
+    let err = c.fails(&["run", "p", "--image=busybox", &privileged("p", "")]);
+    assert!(
+        err.contains(r#"pods "p" is forbidden: violates PodSecurity "baseline:latest": privileged (container "p" must not set securityContext.privileged=true)"#),
+        "{err}"
+    );
+    // An exempt runtime class, an exempt user: admitted.
+    c.ok(&[
+        "run",
+        "sandboxed",
+        "--image=busybox",
+        &privileged("sandboxed", r#""runtimeClassName":"sandboxed","#),
+    ]);
+    c.ok(&[
+        "create",
+        "clusterrolebinding",
+        "exempt-admin",
+        "--clusterrole=cluster-admin",
+        "--user=exempt-admin",
+    ]);
+    c.ok(&[
+        "run",
+        "by-admin",
+        "--as=exempt-admin",
+        "--image=busybox",
+        &privileged("by-admin", ""),
+    ]);
+    // An exempt namespace: admitted, and its labels are said to be ignored.
+    c.ok(&["create", "namespace", "tools"]);
+    c.ok(&[
+        "run",
+        "debug",
+        "-n",
+        "tools",
+        "--image=busybox",
+        &privileged("debug", ""),
+    ]);
+    let out = c
+        .command(&[
+            "label",
+            "namespace",
+            "tools",
+            "pod-security.kubernetes.io/enforce=restricted",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(r#"Warning: namespace "tools" is exempt from Pod Security, and the policy (enforce=restricted:latest) will be ignored"#),
+        "{err}"
+    );
+}
+
 /// Every namespace gets its `default` ServiceAccount and `kube-root-ca.crt`
 /// (made again when deleted); pods run as a service account that exists
 /// and mount its token, the cluster CA and their namespace, as upstream's

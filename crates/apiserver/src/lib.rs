@@ -92,6 +92,8 @@ pub struct Options {
     /// `--disable-admission-plugins`: plugins of [`admission::PLUGINS`]
     /// left out of the chain.
     pub disable_admission_plugins: Vec<String>,
+    /// `--admission-control-config-file`, as read and checked.
+    pub admission_config: admission::AdmissionConfig,
 }
 
 impl Default for Options {
@@ -106,6 +108,7 @@ impl Default for Options {
             anonymous_auth: true,
             audit: None,
             disable_admission_plugins: Vec::new(),
+            admission_config: Default::default(),
         }
     }
 }
@@ -234,7 +237,10 @@ impl ApiServer {
                 registry,
                 caches: cacher::Caches::default(),
                 authorizer: Box::new(authz::Chain(chain)),
-                admission: admission::Chain::new(&options.disable_admission_plugins),
+                admission: admission::Chain::new(
+                    &options.disable_admission_plugins,
+                    &options.admission_config,
+                ),
                 rbac,
                 node_graph,
                 store,

@@ -68,6 +68,9 @@ pub struct Config {
     pub audit_log_maxsize: u64,
     /// `--disable-admission-plugins`: plugins left out of the chain.
     pub disable_admission_plugins: Vec<String>,
+    /// `--admission-control-config-file`: an AdmissionConfiguration with
+    /// plugins' configurations (PodSecurity's defaults and exemptions).
+    pub admission_control_config_file: Option<PathBuf>,
     /// `--cluster-signing-duration`: the longest a certificate the CSR
     /// signer issues is valid (a year by default).
     pub cluster_signing_duration: std::time::Duration,
@@ -101,6 +104,10 @@ impl std::fmt::Debug for Config {
             .field("audit_log_maxbackup", &self.audit_log_maxbackup)
             .field("audit_log_maxsize", &self.audit_log_maxsize)
             .field("disable_admission_plugins", &self.disable_admission_plugins)
+            .field(
+                "admission_control_config_file",
+                &self.admission_control_config_file,
+            )
             .field("cluster_signing_duration", &self.cluster_signing_duration)
             .finish()
     }
@@ -134,6 +141,7 @@ pub struct Layer {
     /// Comma separated, as upstream's flags.
     pub enable_admission_plugins: Option<String>,
     pub disable_admission_plugins: Option<String>,
+    pub admission_control_config_file: Option<PathBuf>,
     /// A Go duration (`8760h0m0s`, `24h`, `90m`).
     pub cluster_signing_duration: Option<String>,
 }
@@ -199,6 +207,9 @@ impl Layer {
             disable_admission_plugins: self
                 .disable_admission_plugins
                 .or(lower.disable_admission_plugins),
+            admission_control_config_file: self
+                .admission_control_config_file
+                .or(lower.admission_control_config_file),
             cluster_signing_duration: self
                 .cluster_signing_duration
                 .or(lower.cluster_signing_duration),
@@ -267,6 +278,7 @@ impl Layer {
             audit_log_maxbackup: self.audit_log_maxbackup.unwrap_or(0),
             audit_log_maxsize: self.audit_log_maxsize.unwrap_or(0),
             disable_admission_plugins: disable,
+            admission_control_config_file: self.admission_control_config_file,
             cluster_signing_duration,
         })
     }

@@ -153,6 +153,12 @@ pub async fn run(
         }
         _ => None,
     };
+    let admission_config = match &config.admission_control_config_file {
+        Some(path) => skiff_apiserver::admission::AdmissionConfig::load(path).map_err(|e| {
+            io(format!("admission configuration {}", path.display()))(std::io::Error::other(e))
+        })?,
+        None => Default::default(),
+    };
     let server = ApiServer::new(
         store.clone(),
         Options {
@@ -165,6 +171,7 @@ pub async fn run(
             anonymous_auth: config.anonymous_auth,
             audit,
             disable_admission_plugins: config.disable_admission_plugins.clone(),
+            admission_config,
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

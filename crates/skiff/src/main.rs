@@ -81,6 +81,10 @@ struct ServerArgs {
     /// Admission plugins to turn off (comma separated), e.g. ServiceAccount.
     #[arg(long, env = "SKIFF_DISABLE_ADMISSION_PLUGINS")]
     disable_admission_plugins: Option<String>,
+    /// An AdmissionConfiguration (apiserver.config.k8s.io/v1) with the
+    /// plugins' configurations, e.g. PodSecurity's defaults and exemptions.
+    #[arg(long, env = "SKIFF_ADMISSION_CONTROL_CONFIG_FILE")]
+    admission_control_config_file: Option<PathBuf>,
     /// The longest a certificate signed for a CertificateSigningRequest is
     /// valid (a Go duration; 8760h0m0s by default).
     #[arg(long, env = "SKIFF_CLUSTER_SIGNING_DURATION")]
@@ -131,6 +135,7 @@ impl ServerArgs {
                 audit_log_maxsize: self.audit_log_maxsize,
                 enable_admission_plugins: self.enable_admission_plugins,
                 disable_admission_plugins: self.disable_admission_plugins,
+                admission_control_config_file: self.admission_control_config_file,
                 cluster_signing_duration: self.cluster_signing_duration,
             },
             self.config,

@@ -8,6 +8,7 @@
 //! in the API server.
 
 mod checks;
+pub mod config;
 
 use std::fmt;
 
@@ -142,8 +143,8 @@ pub const AUDIT_VERSION_LABEL: &str = "pod-security.kubernetes.io/audit-version"
 pub const WARN_LABEL: &str = "pod-security.kubernetes.io/warn";
 pub const WARN_VERSION_LABEL: &str = "pod-security.kubernetes.io/warn-version";
 
-const LEVEL_ERROR: &str = "must be one of privileged, baseline, restricted";
-const VERSION_ERROR: &str = "must be \"latest\" or \"v1.x\"";
+pub(crate) const LEVEL_ERROR: &str = "must be one of privileged, baseline, restricted";
+pub(crate) const VERSION_ERROR: &str = "must be \"latest\" or \"v1.x\"";
 
 /// A namespace label that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,7 +178,16 @@ impl fmt::Display for LabelError {
 /// level enforces `restricted`; invalid audit and warn levels are
 /// privileged; an invalid version is `latest`).
 pub fn policy_from_labels(labels: Option<&Map<String, Value>>) -> (Policy, Vec<LabelError>) {
-    let mut policy = Policy::default();
+    policy_to_evaluate(labels, Policy::default())
+}
+
+/// Upstream's `PolicyToEvaluate`: the namespace's labels over the
+/// configured `defaults`.
+pub fn policy_to_evaluate(
+    labels: Option<&Map<String, Value>>,
+    defaults: Policy,
+) -> (Policy, Vec<LabelError>) {
+    let mut policy = defaults;
     let mut errors = Vec::new();
     let Some(labels) = labels.filter(|l| !l.is_empty()) else {
         return (policy, errors);

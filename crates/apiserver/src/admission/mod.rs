@@ -16,6 +16,7 @@
 //! CertificateSigningRequest's requester.
 
 mod certificates;
+pub mod config;
 mod default_toleration_seconds;
 mod node_restriction;
 mod pod_security;
@@ -25,6 +26,8 @@ mod storage_object_in_use_protection;
 
 use serde_json::{Value, json};
 use skiff_api::ApiError;
+
+pub use config::AdmissionConfig;
 
 use crate::UserInfo;
 use crate::handlers::Ctx;
@@ -121,11 +124,11 @@ pub const PLUGINS: &[&str] = &[
     "CertificateSubjectRestriction",
 ];
 
-fn plugin(name: &str) -> Option<Box<dyn Plugin>> {
+fn plugin(name: &str, config: &AdmissionConfig) -> Option<Box<dyn Plugin>> {
     Some(match name {
         "ServiceAccount" => Box::new(service_account::ServiceAccount),
         "NodeRestriction" => Box::new(node_restriction::NodeRestriction),
-        "PodSecurity" => Box::new(pod_security::PodSecurity),
+        "PodSecurity" => Box::new(pod_security::PodSecurity::new(config.pod_security())),
         "Priority" => Box::new(priority::Priority),
         "DefaultTolerationSeconds" => {
             Box::new(default_toleration_seconds::DefaultTolerationSeconds)
@@ -154,12 +157,12 @@ pub struct Chain(Vec<Box<dyn Plugin>>);
 
 impl Chain {
     /// Every plugin but the disabled ones.
-    pub fn new(disabled: &[String]) -> Chain {
+    pub fn new(disabled: &[String], config: &AdmissionConfig) -> Chain {
         Chain(
             PLUGINS
                 .iter()
                 .filter(|n| !disabled.iter().any(|d| d == *n))
-                .filter_map(|n| plugin(n))
+                .filter_map(|n| plugin(n, config))
                 .collect(),
         )
     }

@@ -10,20 +10,31 @@
 //! the enforced policy and label errors are audit annotations
 //! (`pod-security.kubernetes.io/audit-violations`, `enforce-policy`,
 //! `error`). The standards themselves are
-//! `skiff_api::pod_security`. Exemptions need the admission configuration
-//! file, which Skiff does not read yet: none are configured, as upstream's
-//! default.
+//! `skiff_api::pod_security`. The admission configuration file's
+//! `PodSecurityConfiguration` gives the policy of namespaces without labels
+//! and the exemptions (users, namespaces, runtime classes: allowed, audited
+//! as `pod-security.kubernetes.io/exempt`); without one, everything is
+//! privileged and nothing exempt, as upstream's default.
 
 use serde_json::{Map, Value};
+use skiff_api::pod_security::config::Config;
 use skiff_api::pod_security::{
     self as pss, Level, LevelVersion, Policy, Violation, evaluate, forbidden_detail,
-    forbidden_reason, policy_from_labels,
+    forbidden_reason, policy_to_evaluate,
 };
 use skiff_api::{ApiError, Cause};
 
 use super::{Attributes, Operation, Plugin, Result};
 
-pub struct PodSecurity;
+pub struct PodSecurity {
+    config: Config,
+}
+
+impl PodSecurity {
+    pub fn new(config: Config) -> Self {
+        PodSecurity { config }
+    }
+}
 
 /// Pod subresources that carry no pod spec change to check.
 const IGNORED_POD_SUBRESOURCES: &[&str] = &[
@@ -56,25 +67,41 @@ impl Plugin for PodSecurity {
             return Ok(());
         }
         let def = a.ctx.res.def;
+        let c = &self.config;
         match (def.group, def.plural) {
-            ("", "namespaces") => validate_namespace(a, obj).await,
-            ("", "pods") => validate_pod(a, obj).await,
+            ("", "namespaces") => validate_namespace(c, a, obj).await,
+            ("", "pods") => validate_pod(c, a, obj).await,
             ("", "replicationcontrollers" | "podtemplates")
             | ("apps", "replicasets" | "deployments" | "statefulsets" | "daemonsets")
-            | ("batch", "jobs" | "cronjobs") => validate_pod_controller(a, obj).await,
+            | ("batch", "jobs" | "cronjobs") => validate_pod_controller(c, a, obj).await,
             _ => Ok(()),
         }
     }
 }
 
-/// The policy of the request's namespace, from its labels.
-async fn namespace_policy(a: &Attributes<'_, '_>) -> Option<(Policy, Vec<pss::LabelError>)> {
+/// The policy of the request's namespace, from its labels over the
+/// configured defaults.
+async fn namespace_policy(
+    c: &Config,
+    a: &Attributes<'_, '_>,
+) -> Option<(Policy, Vec<pss::LabelError>)> {
     let ns = a
         .ctx
         .server
         .cached_core("namespaces", "", a.namespace())
         .await?;
-    Some(policy_from_labels(labels(&ns)))
+    Some(policy_to_evaluate(labels(&ns), c.defaults))
+}
+
+/// Why the request is exempt (`namespace`, `user`), checked in upstream's order.
+fn exempt(c: &Config, a: &Attributes<'_, '_>) -> Option<&'static str> {
+    if c.exempt_namespace(a.namespace()) {
+        Some("namespace")
+    } else if c.exempt_user(&a.user().name) {
+        Some("user")
+    } else {
+        None
+    }
 }
 
 fn labels(obj: &Value) -> Option<&Map<String, Value>> {
@@ -146,11 +173,15 @@ fn would_violate(lv: LevelVersion, violations: &[Violation]) -> String {
     )
 }
 
-async fn validate_pod(a: &Attributes<'_, '_>, pod: &Value) -> Result<()> {
+async fn validate_pod(c: &Config, a: &Attributes<'_, '_>, pod: &Value) -> Result<()> {
     if IGNORED_POD_SUBRESOURCES.contains(&a.subresource()) {
         return Ok(());
     }
-    let Some((policy, errors)) = namespace_policy(a).await else {
+    if let Some(why) = exempt(c, a) {
+        annotate(a, "exempt", why.into());
+        return Ok(());
+    }
+    let Some((policy, errors)) = namespace_policy(c, a).await else {
         return Err(ApiError::internal(format!(
             "failed to lookup namespace {:?}",
             a.namespace()
@@ -169,6 +200,10 @@ async fn validate_pod(a: &Attributes<'_, '_>, pod: &Value) -> Result<()> {
     let empty = Value::Null;
     let metadata = pod.get("metadata").unwrap_or(&empty);
     let spec = pod.get("spec").unwrap_or(&empty);
+    if c.exempt_runtime_class(spec) {
+        annotate(a, "exempt", "runtimeClass".into());
+        return Ok(());
+    }
     let mut results = Evaluations::new(metadata, spec);
     annotate(a, "enforce-policy", policy.enforce.to_string());
     let enforced = results.of(policy.enforce).to_vec();
@@ -227,12 +262,21 @@ fn template(a: &Attributes<'_, '_>, obj: &Value) -> Option<Value> {
     obj.pointer(pointer).filter(|t| !t.is_null()).cloned()
 }
 
-async fn validate_pod_controller(a: &Attributes<'_, '_>, obj: &Value) -> Result<()> {
+async fn validate_pod_controller(c: &Config, a: &Attributes<'_, '_>, obj: &Value) -> Result<()> {
     if !a.subresource().is_empty() {
         return Ok(());
     }
+    if let Some(why) = exempt(c, a) {
+        annotate(a, "exempt", why.into());
+        return Ok(());
+    }
     // A namespace that cannot be read: allowed (upstream only annotates).
-    let Some((policy, errors)) = namespace_policy(a).await else {
+    let Some((policy, errors)) = namespace_policy(c, a).await else {
+        annotate(
+            a,
+            "error",
+            format!("failed to lookup namespace {:?}", a.namespace()),
+        );
         return Ok(());
     };
     if errors.is_empty()
@@ -245,10 +289,12 @@ async fn validate_pod_controller(a: &Attributes<'_, '_>, obj: &Value) -> Result<
         return Ok(());
     };
     let empty = Value::Null;
-    let mut results = Evaluations::new(
-        template.get("metadata").unwrap_or(&empty),
-        template.get("spec").unwrap_or(&empty),
-    );
+    let spec = template.get("spec").unwrap_or(&empty);
+    if c.exempt_runtime_class(spec) {
+        annotate(a, "exempt", "runtimeClass".into());
+        return Ok(());
+    }
+    let mut results = Evaluations::new(template.get("metadata").unwrap_or(&empty), spec);
     audit_mode(a, &policy, &errors, &mut results);
     let warned = results.of(policy.warn);
     if !warned.is_empty() {
@@ -258,12 +304,17 @@ async fn validate_pod_controller(a: &Attributes<'_, '_>, obj: &Value) -> Result<
     Ok(())
 }
 
-async fn validate_namespace(a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
+async fn validate_namespace(c: &Config, a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
     if !a.subresource().is_empty() {
         return Ok(());
     }
     let name = skiff_api::meta::name(ns);
-    let (policy, errors) = policy_from_labels(labels(ns));
+    let (policy, errors) = policy_to_evaluate(labels(ns), c.defaults);
+    let warn_exempt = || {
+        if let Some(w) = exempt_namespace_warning(c, name, &policy, labels(ns)) {
+            a.ctx.warnings.lock().expect("poisoned").push(w);
+        }
+    };
     let invalid = |errors: &[pss::LabelError]| {
         let causes = errors
             .iter()
@@ -276,10 +327,14 @@ async fn validate_namespace(a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
             if !errors.is_empty() {
                 return Err(invalid(&errors));
             }
+            // A namespace is its own request namespace on create.
+            if c.exempt_namespace(name) {
+                warn_exempt();
+            }
             Ok(())
         }
         (Operation::Update, Some(old)) => {
-            let (old_policy, old_errors) = policy_from_labels(labels(old));
+            let (old_policy, old_errors) = policy_to_evaluate(labels(old), c.defaults);
             if !errors.is_empty() && (old_errors.is_empty() || errors != old_errors) {
                 return Err(invalid(&errors));
             }
@@ -290,7 +345,11 @@ async fn validate_namespace(a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
             {
                 return Ok(());
             }
-            let warnings = check_existing_pods(a, name, new).await;
+            if c.exempt_namespace(name) {
+                warn_exempt();
+                return Ok(());
+            }
+            let warnings = check_existing_pods(c, a, name, new).await;
             a.ctx.warnings.lock().expect("poisoned").extend(warnings);
             Ok(())
         }
@@ -298,9 +357,68 @@ async fn validate_namespace(a: &Attributes<'_, '_>, ns: &Value) -> Result<()> {
     }
 }
 
+/// Upstream's `exemptNamespaceWarning`: what an exempt namespace's labels
+/// ask that will be ignored (none when the policy is fully privileged or
+/// the configured default's equivalent).
+fn exempt_namespace_warning(
+    c: &Config,
+    name: &str,
+    policy: &Policy,
+    labels: Option<&Map<String, Value>>,
+) -> Option<String> {
+    let equivalent = |a: LevelVersion, b: LevelVersion| {
+        (a.level == Level::Privileged && b.level == Level::Privileged) || a == b
+    };
+    let d = &c.defaults;
+    if policy.fully_privileged()
+        || (equivalent(policy.enforce, d.enforce)
+            && equivalent(policy.audit, d.audit)
+            && equivalent(policy.warn, d.warn))
+    {
+        return None;
+    }
+    let has = |label: &str| labels.is_some_and(|l| l.contains_key(label));
+    let modes = [
+        (
+            "enforce",
+            policy.enforce,
+            pss::ENFORCE_LABEL,
+            pss::ENFORCE_VERSION_LABEL,
+        ),
+        (
+            "audit",
+            policy.audit,
+            pss::AUDIT_LABEL,
+            pss::AUDIT_VERSION_LABEL,
+        ),
+        (
+            "warn",
+            policy.warn,
+            pss::WARN_LABEL,
+            pss::WARN_VERSION_LABEL,
+        ),
+    ];
+    let parts: Vec<String> = modes
+        .iter()
+        .filter(|(_, lv, level, version)| {
+            lv.level != Level::Privileged && (has(level) || has(version))
+        })
+        .map(|(mode, lv, ..)| format!("{mode}={lv}"))
+        .collect();
+    Some(format!(
+        "namespace {name:?} is exempt from Pod Security, and the policy ({}) will be ignored",
+        parts.join(", ")
+    ))
+}
+
 /// Upstream's `EvaluatePodsInNamespace`: which of the namespace's pods the
 /// new `enforce` level would refuse, one line per set of reasons.
-async fn check_existing_pods(a: &Attributes<'_, '_>, ns: &str, lv: LevelVersion) -> Vec<String> {
+async fn check_existing_pods(
+    c: &Config,
+    a: &Attributes<'_, '_>,
+    ns: &str,
+    lv: LevelVersion,
+) -> Vec<String> {
     let started = std::time::Instant::now();
     let Some(res) = a.ctx.server.inner.registry.resource("", "v1", "pods") else {
         return Vec::new();
@@ -316,6 +434,13 @@ async fn check_existing_pods(a: &Attributes<'_, '_>, ns: &str, lv: LevelVersion)
     let mut duplicates = Vec::new();
     let mut controllers = std::collections::HashSet::new();
     for pod in &pods {
+        // Pods of exempt runtime classes do not count.
+        if pod
+            .get("spec")
+            .is_some_and(|spec| c.exempt_runtime_class(spec))
+        {
+            continue;
+        }
         let controller = pod
             .pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)

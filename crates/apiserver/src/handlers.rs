@@ -96,7 +96,10 @@ pub(crate) async fn endpoint(
                     None => Err(ApiError::not_found_path()),
                 }
             }
-            "/openapi/v3" | "/openapi/v3/" => Ok(response::json(200, &crate::openapi::index())),
+            "/openapi/v3" | "/openapi/v3/" => Ok(response::json(
+                200,
+                &crate::openapi::index(&server.inner.registry.snapshot()),
+            )),
             "/openapi/v2" | "/openapi/v2/" => {
                 let accept = parts
                     .headers
@@ -104,18 +107,12 @@ pub(crate) async fn endpoint(
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 use crate::openapi::v2;
+                let doc = v2::served(&server.inner.registry.snapshot());
                 let (content_type, bytes, etag) = if accept.contains(v2::PROTOBUF) {
-                    (
-                        "application/octet-stream",
-                        v2::protobuf_bytes().clone(),
-                        v2::protobuf_etag(),
-                    )
+                    let (bytes, etag) = doc.protobuf();
+                    ("application/octet-stream", bytes.clone(), etag.as_str())
                 } else {
-                    (
-                        "application/json",
-                        v2::json_bytes().clone(),
-                        v2::json_etag(),
-                    )
+                    ("application/json", doc.json.clone(), doc.json_etag.as_str())
                 };
                 Ok(with_etag(
                     &parts.headers,
@@ -124,7 +121,8 @@ pub(crate) async fn endpoint(
                 ))
             }
             p if p.starts_with("/openapi/v3/") => {
-                match crate::openapi::document(&p["/openapi/v3/".len()..]) {
+                let snapshot = server.inner.registry.snapshot();
+                match crate::openapi::document(&snapshot, &p["/openapi/v3/".len()..]) {
                     Some(doc) => {
                         let mut resp =
                             response::bytes_response(200, "application/json", doc.json.clone());

@@ -5,18 +5,26 @@
 //! operations declare the `fieldValidation` and `dryRun` parameters, so kubectl
 //! sends `fieldValidation=Strict` and leaves validation to the server.
 //!
-//! The same schemas drive strict field validation (`unknown_fields`).
+//! The documents follow the registry: one per served group version, built
+//! once per distinct set of resource definitions, so resources added or
+//! removed while the server runs appear and go (kinds without a built-in
+//! type as objects that keep unknown fields, until their definitions bring
+//! schemas). The v2 document (`v2.rs`) is built from the v3 ones.
+//!
+//! The built-in schemas drive strict field validation (`unknown_fields`).
 
 mod types;
 pub mod v2;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use k8s_openapi::schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 use skiff_api::{ResourceDef, catalogue};
+
+use crate::registry::Snapshot;
 
 /// One group version's document.
 pub struct Document {
@@ -257,7 +265,7 @@ const LIST_PARAMS: &[(&str, &str)] = &[
     ("timeoutSeconds", "Timeout for the list/watch call."),
 ];
 
-fn build(group: &str, version: &str) -> Document {
+fn build(group: &str, version: &str, defs: &[&'static ResourceDef]) -> Document {
     let mut generator = SchemaSettings::openapi3().into_generator();
     let list_meta = ref_name(
         generator
@@ -272,16 +280,35 @@ fn build(group: &str, version: &str) -> Document {
     let mut kinds: HashMap<String, String> = HashMap::new();
     let mut paths = BTreeMap::new();
     let mut extra: Vec<(String, Value)> = Vec::new();
-    for def in catalogue::builtin()
-        .iter()
-        .filter(|d| d.group == group && d.version == version)
-    {
-        let Some(schema) = types::schema_for(&mut generator, def.group, def.version, def.kind)
-        else {
-            continue;
-        };
-        let Some(name) = ref_name(schema.as_value()) else {
-            continue;
+    for def in defs.iter().copied() {
+        let name = match types::schema_for(&mut generator, def.group, def.version, def.kind) {
+            Some(schema) => match ref_name(schema.as_value()) {
+                Some(name) => name,
+                None => continue,
+            },
+            // A kind without a built-in type (served while the server runs):
+            // any object with metadata, until its definition brings a schema.
+            None => {
+                let meta = ref_name(
+                    generator
+                        .subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>()
+                        .as_value(),
+                );
+                let name = untyped_schema_name(def);
+                extra.push((
+                    name.clone(),
+                    json!({
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true,
+                        "properties": {
+                            "apiVersion": {"type": "string"},
+                            "kind": {"type": "string"},
+                            "metadata": meta.as_deref().map(schema_ref).unwrap_or(json!({"type": "object"})),
+                        },
+                    }),
+                ));
+                name
+            }
         };
         kinds.insert(def.kind.to_string(), name.clone());
         let item = schema_ref(&name);
@@ -438,10 +465,7 @@ fn build(group: &str, version: &str) -> Document {
     for (name, schema) in extra {
         schemas.insert(name, schema);
     }
-    for def in catalogue::builtin()
-        .iter()
-        .filter(|d| d.group == group && d.version == version)
-    {
+    for def in defs {
         if let Some(name) = kinds.get(def.kind)
             && let Some(s) = schemas.get_mut(name)
         {
@@ -470,49 +494,106 @@ fn build(group: &str, version: &str) -> Document {
     }
 }
 
-/// A group version and its document, built on first use.
-type Slot = (String, String, OnceLock<Document>);
-
-/// Every group version's document slot; each is built on first use.
-fn slots() -> &'static BTreeMap<String, Slot> {
-    static SLOTS: OnceLock<BTreeMap<String, Slot>> = OnceLock::new();
-    SLOTS.get_or_init(|| {
-        catalogue::builtin_groups()
-            .iter()
-            .flat_map(|(g, vs)| {
-                vs.iter().map(move |v| {
-                    (
-                        gv_path(g, v),
-                        (g.to_string(), v.to_string(), OnceLock::new()),
-                    )
-                })
-            })
-            .collect()
-    })
+/// The schema name of a kind without a built-in type, as upstream names
+/// custom resources' (`com.example.v1.Widget` for `example.com/v1`).
+fn untyped_schema_name(def: &ResourceDef) -> String {
+    let mut parts: Vec<&str> = def.group.split('.').filter(|p| !p.is_empty()).collect();
+    parts.reverse();
+    parts.push(def.version);
+    parts.push(def.kind);
+    parts.join(".")
 }
 
-/// Every served group version's document path.
-pub fn gv_paths() -> Vec<String> {
-    slots().keys().cloned().collect()
+/// The identity of a set of definitions (definitions are `&'static` and
+/// interned: the same set is the same pointers).
+fn fingerprint(defs: &[&'static ResourceDef]) -> Vec<usize> {
+    defs.iter()
+        .map(|d| std::ptr::from_ref::<ResourceDef>(d) as usize)
+        .collect()
 }
 
-/// The document of one group version (`api/v1`, `apis/apps/v1`).
-pub fn document(path: &str) -> Option<&'static Document> {
-    let (group, version, slot) = slots().get(path)?;
-    Some(slot.get_or_init(|| build(group, version)))
+/// The document of a group version serving `defs`, built once per
+/// distinct set of definitions.
+fn document_of(group: &str, version: &str, defs: &[&'static ResourceDef]) -> Arc<Document> {
+    type Cache = Mutex<HashMap<String, (Vec<usize>, Arc<Document>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let path = gv_path(group, version);
+    let key = fingerprint(defs);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((k, doc)) = cache.lock().expect("openapi cache").get(&path)
+        && *k == key
+    {
+        return doc.clone();
+    }
+    // Built outside the lock (a document takes a while); a race builds twice.
+    let doc = Arc::new(build(group, version, defs));
+    cache
+        .lock()
+        .expect("openapi cache")
+        .insert(path, (key, doc.clone()));
+    doc
 }
 
-/// The `/openapi/v3` index.
-pub fn index() -> Value {
-    let paths: Map<String, Value> = slots()
-        .keys()
-        .filter_map(|p| {
-            document(p).map(|d| {
+/// The served group versions' document paths (`api/v1`, `apis/apps/v1`),
+/// each with its group, version and definitions.
+fn served(
+    snapshot: &Snapshot,
+) -> Vec<(
+    String,
+    &'static str,
+    &'static str,
+    Vec<&'static ResourceDef>,
+)> {
+    snapshot
+        .groups()
+        .iter()
+        .flat_map(|g| {
+            g.versions.iter().map(move |v| {
                 (
-                    p.clone(),
-                    json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", d.hash)}),
+                    gv_path(g.name, v.version),
+                    g.name,
+                    v.version,
+                    v.resources.iter().map(|r| r.def).collect(),
                 )
             })
+        })
+        .collect()
+}
+
+/// The document of one served group version (`api/v1`, `apis/apps/v1`).
+pub fn document(snapshot: &Snapshot, path: &str) -> Option<Arc<Document>> {
+    let (_, group, version, defs) = served(snapshot).into_iter().find(|(p, ..)| p == path)?;
+    Some(document_of(group, version, &defs))
+}
+
+/// Every served group version's document, by path.
+pub fn documents(snapshot: &Snapshot) -> Vec<(String, Arc<Document>)> {
+    served(snapshot)
+        .into_iter()
+        .map(|(path, group, version, defs)| (path, document_of(group, version, &defs)))
+        .collect()
+}
+
+/// The document of a built-in group version, as the catalogue defines it
+/// (for field validation of built-in kinds).
+fn builtin_document(group: &str, version: &str) -> Option<Arc<Document>> {
+    let defs: Vec<&'static ResourceDef> = catalogue::builtin()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .collect();
+    if defs.is_empty() {
+        return None;
+    }
+    Some(document_of(group, version, &defs))
+}
+
+/// The `/openapi/v3` index of the served group versions.
+pub fn index(snapshot: &Snapshot) -> Value {
+    let paths: Map<String, Value> = documents(snapshot)
+        .into_iter()
+        .map(|(p, d)| {
+            let url = format!("/openapi/v3/{p}?hash={}", d.hash);
+            (p, json!({"serverRelativeURL": url}))
         })
         .collect();
     json!({"paths": paths})
@@ -527,7 +608,7 @@ pub fn prune_unknown_fields(
     kind: &str,
     obj: &mut Value,
 ) -> Vec<String> {
-    let Some(doc) = document(&gv_path(group, version)) else {
+    let Some(doc) = builtin_document(group, version) else {
         return Vec::new();
     };
     let Some(name) = doc.kinds.get(kind) else {
@@ -649,7 +730,8 @@ mod tests {
 
     #[test]
     fn documents_carry_kinds_and_extensions() {
-        let doc = document("api/v1").unwrap();
+        let snapshot = crate::registry::Registry::new().snapshot();
+        let doc = document(&snapshot, "api/v1").unwrap();
         let pod = &doc.schemas[&doc.kinds["Pod"]];
         assert_eq!(pod["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
         assert!(
@@ -674,7 +756,7 @@ mod tests {
                 .any(|p| p["name"] == "fieldValidation")
         );
         assert!(
-            index()["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            index(&snapshot)["paths"]["apis/apps/v1"]["serverRelativeURL"]
                 .as_str()
                 .unwrap()
                 .starts_with("/openapi/v3/apis/apps/v1?hash=")

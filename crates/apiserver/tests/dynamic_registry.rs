@@ -123,6 +123,29 @@ async fn resources_come_and_go_while_the_server_runs() {
         "status"
     );
 
+    // OpenAPI v3 and v2 describe it (any object, until its definition
+    // brings a schema) and drop it once it goes.
+    let (_, index) = get(&server, "/openapi/v3").await;
+    let url = index["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("the group version has a document")
+        .to_string();
+    let (status, v3) = get(&server, &url).await;
+    assert_eq!(status, 200);
+    assert!(
+        v3["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["get"]
+            .is_object()
+    );
+    let schema = &v3["components"]["schemas"]["com.example.v1.Widget"];
+    assert_eq!(
+        schema["x-kubernetes-group-version-kind"][0]["kind"],
+        "Widget"
+    );
+    assert_eq!(schema["x-kubernetes-preserve-unknown-fields"], true);
+    let (_, v2) = get(&server, "/openapi/v2").await;
+    assert!(v2["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets"].is_object());
+    assert!(v2["paths"]["/api/v1/namespaces/{namespace}/pods"].is_object());
+
     // Served as any resource: create, get, list, update, status.
     let created = call(
         &server,
@@ -163,6 +186,15 @@ async fn resources_come_and_go_while_the_server_runs() {
     assert_eq!(get(&server, &format!("{collection}/w1")).await.0, 404);
     assert_eq!(get(&server, "/apis/example.com").await.0, 404);
     assert_eq!(group_names(&get(&server, "/apis").await.1), builtin_groups);
+    let (_, index) = get(&server, "/openapi/v3").await;
+    assert!(index["paths"].get("apis/example.com/v1").is_none());
+    assert!(index["paths"].get("apis/apps/v1").is_some());
+    let (_, v2) = get(&server, "/openapi/v2").await;
+    assert!(
+        v2["paths"]
+            .get("/apis/example.com/v1/namespaces/{namespace}/widgets")
+            .is_none()
+    );
     add(&server, "v1");
     let (status, again) = get(&server, &format!("{collection}/w1")).await;
     assert_eq!(status, 200);

@@ -2,10 +2,12 @@
 //! the protobuf form (gnostic's `openapi.v2.Document`) that kubectl up to 1.28
 //! asks for. Field numbers are those of gnostic's OpenAPIv2.proto.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
+
+use crate::registry::Snapshot;
 
 /// The protobuf media type kubectl asks for.
 pub const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
@@ -91,44 +93,78 @@ fn operation(op: &Value) -> Value {
     Value::Object(out)
 }
 
-/// The whole v2 document as JSON.
-pub fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut paths = Map::new();
-        let mut definitions = Map::new();
-        for path in super::gv_paths() {
-            let Some(doc) = super::document(&path) else { continue };
-            let v3: Value = serde_json::from_slice(&doc.json).unwrap_or(Value::Null);
-            for (p, item) in v3["paths"].as_object().into_iter().flatten() {
-                let ops: Map<String, Value> = item.as_object().into_iter().flatten().map(|(m, op)| (m.clone(), operation(op))).collect();
-                paths.insert(p.clone(), Value::Object(ops));
-            }
-            for (name, schema) in v3["components"]["schemas"].as_object().into_iter().flatten() {
-                definitions.insert(name.clone(), schema.clone());
-            }
+/// The v2 document of a registry, in both forms with their entity tags.
+pub struct V2 {
+    pub json: Bytes,
+    pub json_etag: String,
+    document: Value,
+    protobuf: OnceLock<(Bytes, String)>,
+}
+
+impl V2 {
+    /// The document as gnostic's protobuf, and its entity tag (encoded on
+    /// first use).
+    pub fn protobuf(&self) -> &(Bytes, String) {
+        self.protobuf.get_or_init(|| {
+            let bytes = Bytes::from(encode_document(&self.document));
+            let tag = etag_of(&bytes);
+            (bytes, tag)
+        })
+    }
+}
+
+/// The whole v2 document of what the registry serves, built once per
+/// distinct registry.
+pub fn served(snapshot: &Snapshot) -> Arc<V2> {
+    /// The last document, by the v3 documents' hashes it was built from.
+    type Cache = Mutex<Option<(Vec<String>, Arc<V2>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let documents = super::documents(snapshot);
+    // The v3 documents' hashes name their content.
+    let key: Vec<String> = documents.iter().map(|(_, d)| d.hash.clone()).collect();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((k, v2)) = cache.lock().expect("openapi v2 cache").as_ref()
+        && *k == key
+    {
+        return v2.clone();
+    }
+    let mut paths = Map::new();
+    let mut definitions = Map::new();
+    for (_, doc) in &documents {
+        let v3: Value = serde_json::from_slice(&doc.json).unwrap_or(Value::Null);
+        for (p, item) in v3["paths"].as_object().into_iter().flatten() {
+            let ops: Map<String, Value> = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(m, op)| (m.clone(), operation(op)))
+                .collect();
+            paths.insert(p.clone(), Value::Object(ops));
         }
-        let mut doc = json!({
-            "swagger": "2.0",
-            "info": {"title": "Kubernetes", "version": format!("v{}.{}.0", crate::health::KUBERNETES_VERSION.0, crate::health::KUBERNETES_VERSION.1)},
-            "paths": paths,
-            "definitions": definitions,
-        });
-        rewrite_refs(&mut doc);
-        doc
-    })
-}
-
-/// The v2 document as JSON bytes.
-pub fn json_bytes() -> &'static Bytes {
-    static BYTES: OnceLock<Bytes> = OnceLock::new();
-    BYTES.get_or_init(|| Bytes::from(serde_json::to_vec(document()).expect("json")))
-}
-
-/// The v2 document as gnostic's protobuf.
-pub fn protobuf_bytes() -> &'static Bytes {
-    static BYTES: OnceLock<Bytes> = OnceLock::new();
-    BYTES.get_or_init(|| Bytes::from(encode_document(document())))
+        for (name, schema) in v3["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            definitions.insert(name.clone(), schema.clone());
+        }
+    }
+    let mut document = json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": format!("v{}.{}.0", crate::health::KUBERNETES_VERSION.0, crate::health::KUBERNETES_VERSION.1)},
+        "paths": paths,
+        "definitions": definitions,
+    });
+    rewrite_refs(&mut document);
+    let json = Bytes::from(serde_json::to_vec(&document).expect("json"));
+    let v2 = Arc::new(V2 {
+        json_etag: etag_of(&json),
+        json,
+        document,
+        protobuf: OnceLock::new(),
+    });
+    *cache.lock().expect("openapi v2 cache") = Some((key, v2.clone()));
+    v2
 }
 
 /// kube-openapi's entity tag: the quoted upper-case hex SHA-512 of the bytes.
@@ -136,18 +172,6 @@ fn etag_of(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
     format!("\"{hex}\"")
-}
-
-/// The entity tag of the JSON document.
-pub fn json_etag() -> &'static str {
-    static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| etag_of(json_bytes()))
-}
-
-/// The entity tag of the protobuf document.
-pub fn protobuf_etag() -> &'static str {
-    static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| etag_of(protobuf_bytes()))
 }
 
 // === Protobuf encoding ===
@@ -433,7 +457,8 @@ mod tests {
 
     #[test]
     fn v2_has_definitions_with_gvk_and_v2_refs() {
-        let doc = document();
+        let v2 = served(&crate::registry::Registry::new().snapshot());
+        let doc = &v2.document;
         assert_eq!(doc["swagger"], "2.0");
         let pod = &doc["definitions"]["io.k8s.api.core.v1.Pod"];
         assert_eq!(pod["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
@@ -442,7 +467,7 @@ mod tests {
             "#/definitions/io.k8s.api.core.v1.PodSpec"
         );
         assert!(doc["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
-        let pb = protobuf_bytes();
+        let (pb, _) = v2.protobuf();
         assert!(pb.len() > 100_000, "{}", pb.len());
         assert_eq!(
             &pb[..5],

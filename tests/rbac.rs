@@ -364,6 +364,24 @@ fn a_user_bound_to_view_in_one_namespace() {
         !ok && out.contains("rolebindings.rbac.authorization.k8s.io \"grab\" is forbidden: user \"alice\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:"),
         "{out}"
     );
+    // A binding to a role that does not exist: the role's NotFound, as
+    // upstream's registry answers it.
+    let (ok, out) = c.as_user(
+        "alice",
+        &[
+            "create",
+            "rolebinding",
+            "ghost",
+            "--role=no-such-role",
+            "--user=bob",
+            "-n",
+            "dev",
+        ],
+    );
+    assert!(
+        !ok && out.contains(r#"roles.rbac.authorization.k8s.io "no-such-role" not found"#),
+        "{out}"
+    );
     let (ok, out) = c.as_user(
         "alice",
         &[

@@ -228,7 +228,8 @@ pub fn check_role(
 
 /// Checks a RoleBinding or ClusterRoleBinding about to be written: its
 /// writer must be allowed to `bind` the role, or hold its rules.
-/// `role_rules` resolves the role reference (Err: upstream's not-found text).
+/// `role_rules` resolves the role reference (Err: there is no such role,
+/// answered 404 as upstream's registry does).
 pub fn check_binding(
     authorizer: &dyn Authorizer,
     user: &UserInfo,
@@ -261,8 +262,11 @@ pub fn check_binding(
     if allowed(authorizer, user, "bind", role_resource, namespace, role) {
         return Ok(());
     }
-    let rules = role_rules(kind, namespace, role)
-        .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))?;
+    // A role that does not exist: upstream's rule resolver reads it from
+    // the registry, whose NotFound the client sees.
+    let role_namespace = if kind == "ClusterRole" { "" } else { namespace };
+    let rules = role_rules(kind, role_namespace, role)
+        .map_err(|_| ApiError::not_found(GROUP, role_resource, role))?;
     confirm_no_escalation(authorizer, user, namespace, &rules)
         .map_err(|why| ApiError::forbidden_object(GROUP, plural, name, &why))
 }

@@ -85,6 +85,9 @@ pub struct Bootstrap {
     lease: MasterLease,
     /// The address other components reach this server at (the Endpoints' address).
     advertise: SocketAddr,
+    /// Whether the post-start hooks (bootstrap policy, system priority
+    /// classes) have succeeded since this server started.
+    post_start_done: std::sync::atomic::AtomicBool,
 }
 
 impl Bootstrap {
@@ -93,6 +96,7 @@ impl Bootstrap {
             client: Loopback::new(server),
             lease: MasterLease::new(store, advertise.ip(), advertise.port()),
             advertise,
+            post_start_done: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -106,15 +110,29 @@ impl Bootstrap {
         kubernetes_service::reconcile_endpoints(&self.client, &live, port).await
     }
 
-    /// Everything else: namespaces, the RBAC bootstrap policy, priority classes, the default ServiceCIDR,
-    /// APIServices, flow control.
+    /// Everything else: the system namespaces, the post-start hooks until
+    /// they succeed once, the default ServiceCIDR, APIServices, flow control.
     pub async fn reconcile_system(&self) -> Result<(), BootstrapError> {
         namespaces::reconcile(&self.client).await?;
-        rbac::reconcile(&self.client).await?;
-        priority_classes::reconcile(&self.client).await?;
+        self.post_start_hooks().await?;
         service_cidr::reconcile(&self.client).await?;
         apiservices::reconcile(&self.client).await?;
         flowcontrol::reconcile(&self.client).await
+    }
+
+    /// Upstream's post-start hooks `rbac/bootstrap-roles` and
+    /// `scheduling/bootstrap-system-priority-classes`: the bootstrap policy
+    /// and the system priority classes are reconciled once per start (a
+    /// role an administrator deletes stays deleted until the next start).
+    async fn post_start_hooks(&self) -> Result<(), BootstrapError> {
+        use std::sync::atomic::Ordering;
+        if self.post_start_done.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        rbac::reconcile(&self.client).await?;
+        priority_classes::reconcile(&self.client).await?;
+        self.post_start_done.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// One full round, as on start.
@@ -208,4 +226,50 @@ pub fn write_kubeconfig(pki: &Pki, path: &Path, address: &SocketAddr) -> std::io
         b64(&key)
     );
     skiff_apiserver::pki::write_file(path, &config, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn status(server: &ApiServer, method: &str, path: &str) -> u16 {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(bytes::Bytes::new())
+            .unwrap();
+        let resp = server
+            .handle(req, Some(skiff_apiserver::UserInfo::loopback()))
+            .await;
+        let status = resp.status().as_u16();
+        let _ = resp.into_body().collect().await;
+        status
+    }
+
+    /// The bootstrap policy is reconciled once per start, as upstream's
+    /// post-start hook: a role deleted afterwards stays deleted until the
+    /// next start; the system namespaces' round goes on.
+    #[tokio::test]
+    async fn the_bootstrap_policy_is_reconciled_once_per_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            skiff_store::sqlite::SqliteStore::open(dir.path().join("state.db"), Default::default())
+                .await
+                .unwrap(),
+        );
+        let server = ApiServer::new(store.clone(), Default::default());
+        let advertise: SocketAddr = "127.0.0.1:6443".parse().unwrap();
+        let first = Bootstrap::new(server.clone(), store.clone(), advertise);
+        first.reconcile().await.unwrap();
+        let view = "/apis/rbac.authorization.k8s.io/v1/clusterroles/view";
+        assert_eq!(status(&server, "GET", view).await, 200);
+        assert_eq!(status(&server, "DELETE", view).await, 200);
+        first.reconcile_system().await.unwrap();
+        assert_eq!(status(&server, "GET", view).await, 404);
+        // The next start puts it back.
+        let second = Bootstrap::new(server.clone(), store, advertise);
+        second.reconcile().await.unwrap();
+        assert_eq!(status(&server, "GET", view).await, 200);
+    }
 }

@@ -1,6 +1,7 @@
 //! RoleBindings and ClusterRoleBindings (upstream's
 //! `pkg/registry/rbac/rolebinding/strategy.go`, `clusterrolebinding/`): any
-//! path segment as a name, created by PUT too, an immutable `roleRef`.
+//! path segment as a name, created by PUT too, the role reference and
+//! subjects validated, an immutable `roleRef`.
 
 use serde_json::Value;
 
@@ -18,6 +19,10 @@ impl Strategy for Bindings {
 
     fn name_rule(&self) -> NameRule {
         NameRule::PathSegment
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        rbac::validate_binding(obj, self.0.namespaced)
     }
 
     fn validate_update(&self, via: UpdateVia, new: &Value, old: &Value) -> Vec<Cause> {

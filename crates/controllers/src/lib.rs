@@ -172,14 +172,16 @@ pub async fn run(
         };
         let signing = {
             let stopped = on_stop();
+            let certificates = certificates.clone();
             async move {
                 if let Some(signer) = signer {
                     certificates::signer::run(certificates, signer, stopped).await;
                 }
             }
         };
+        let cleaner = certificates::cleaner::run(certificates.clone(), on_stop());
         let root_ca = root_ca_publisher::run(root_ca, options.root_ca.clone(), on_stop());
-        tokio::join!(serviceaccounts, approver, signing, root_ca);
+        tokio::join!(serviceaccounts, approver, signing, cleaner, root_ca);
     };
     tokio::join!(controllers, stopper);
 }

@@ -6,6 +6,7 @@
 //! The CSR rules of `pkg/apis/certificates/helpers.go` live here too.
 
 pub mod approver;
+pub mod cleaner;
 pub mod signer;
 
 use std::collections::BTreeSet;
@@ -176,7 +177,7 @@ pub fn has_certificate(csr: &CertificateSigningRequest) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn csr_pem(cn: &str, orgs: &[&str], dns: &[&str]) -> String {

@@ -8,6 +8,7 @@
 
 pub mod list;
 pub mod store;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,6 +21,7 @@ use skiff_api::{ApiError, ResourceDef, catalogue};
 use skiff_store::StoreError;
 
 /// A served resource: its catalogue entry and strategy.
+#[derive(Clone)]
 pub struct Resource {
     pub def: &'static ResourceDef,
     pub strategy: Arc<dyn Strategy>,

@@ -229,19 +229,6 @@ pub async fn validate(
 /// committed once the object is stored.
 pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocation>> {
     match (ctx.res.def.group, ctx.res.def.plural) {
-        ("", "namespaces") => {
-            let finalizers = obj
-                .pointer("/spec/finalizers")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            if !finalizers.iter().any(|f| f == "kubernetes") {
-                let mut f = finalizers;
-                f.push(json!("kubernetes"));
-                obj["spec"]["finalizers"] = json!(f);
-            }
-            Ok(None)
-        }
         ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
         ("rbac.authorization.k8s.io", _) => {
             check_rbac(ctx, obj, None).await?;

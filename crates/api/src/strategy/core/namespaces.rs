@@ -1,6 +1,7 @@
 //! Namespaces (upstream's `pkg/registry/core/namespace/strategy.go`): DNS
-//! label names, the initial Active phase, `spec.finalizers` changed only
-//! through `finalize`.
+//! label names, the initial Active phase and the `kubernetes` finalizer,
+//! `spec.finalizers` changed only through `finalize`, the system namespaces
+//! never deleted.
 
 use crate::errors::StatusReason;
 use serde_json::{Value, json};
@@ -23,6 +24,21 @@ impl Strategy for Namespaces {
 
     fn initial_status(&self, o: &mut Value) {
         o["status"] = json!({"phase": "Active"});
+    }
+
+    /// Active, and finalized by `kubernetes` (the namespace controller
+    /// removes its content before the namespace goes).
+    fn prepare_for_create(&self, obj: &mut Value) {
+        strategy::prepare_for_create(self, obj);
+        let mut finalizers = obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if !finalizers.iter().any(|f| f == "kubernetes") {
+            finalizers.push(json!("kubernetes"));
+            obj["spec"]["finalizers"] = json!(finalizers);
+        }
     }
 
     fn prepare_for_update(&self, via: UpdateVia, new: &mut Value, old: &Value) {

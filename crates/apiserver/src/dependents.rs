@@ -12,16 +12,19 @@
 //!   finalizer is removed.
 //!
 //! An owner whose last finalizer goes is deleted. Dependents live in the
-//! owner's namespace (or anywhere, for a cluster-scoped owner).
+//! owner's namespace (or anywhere, for a cluster-scoped owner). Objects are
+//! read and written through the generic registry store, as they are,
+//! bypassing the strategies (upstream's collector patches only metadata).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use skiff_api::meta;
-use skiff_store::{KeyValue, ListRequest, Outcome};
+use skiff_api::{ApiError, meta};
 
 use crate::ApiServer;
-use crate::registry::encode;
+use crate::registry::Resource;
+use crate::registry::store::{Error as WriteError, Store};
 
 /// The finalizers handled here.
 pub const ORPHAN: &str = "orphan";
@@ -61,105 +64,94 @@ where
     });
 }
 
-/// Starts processing the owner stored at `key` (its namespace: `namespace`),
-/// unless it is being processed already.
-pub fn owner_deleting(server: &ApiServer, key: String, namespace: String) {
+/// Starts processing the owner `name` of `res` in `namespace`, unless it is
+/// being processed already.
+pub fn owner_deleting(server: &ApiServer, res: Arc<Resource>, namespace: &str, name: &str) {
+    let key = res.key(namespace, name);
+    let (namespace, name) = (namespace.to_string(), name.to_string());
     spawn_once(server, key.clone(), |server| async move {
-        if let Err(e) = process(&server, &key, &namespace).await {
+        if let Err(e) = process(&server, &res, &namespace, &name).await {
             tracing::warn!(owner = %key, error = %e, "processing deletion finalizers");
         }
     });
 }
 
-type Error = skiff_store::StoreError;
-
-/// The objects stored under `prefix`.
-async fn objects(server: &ApiServer, prefix: String) -> Result<Vec<(KeyValue, Value)>, Error> {
-    let page = server
-        .inner
-        .store
-        .list(ListRequest {
-            prefix,
-            ..Default::default()
-        })
-        .await?;
-    Ok(page
-        .kvs
-        .into_iter()
-        .filter_map(|kv| {
-            let obj = serde_json::from_slice::<Value>(&kv.value).ok()?;
-            Some((kv, obj))
-        })
-        .collect())
+/// An object as read, at its resource version, with the resource it is of.
+struct Found {
+    res: Arc<Resource>,
+    obj: Value,
+    rev: i64,
 }
 
-/// The owner's dependents: (key, value, the owner reference blocks deletion).
-async fn dependents(
-    server: &ApiServer,
-    namespace: &str,
-    uid: &str,
-) -> Result<Vec<(KeyValue, Value, bool)>, Error> {
-    let mut prefixes: Vec<String> = if namespace.is_empty() {
-        server
-            .inner
-            .registry
-            .storage_prefixes()
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect()
-    } else {
-        server
-            .inner
-            .registry
-            .namespaced_prefixes()
-            .into_iter()
-            .map(|p| format!("{p}{namespace}/"))
-            .collect()
-    };
-    prefixes.sort();
-    prefixes.dedup();
+impl Found {
+    fn store<'a>(&'a self, server: &'a ApiServer) -> Store<'a> {
+        Store::new(server, &self.res, meta::namespace(&self.obj))
+    }
+}
+
+/// The objects of every stored resource in `namespace` (every namespace and
+/// the cluster when ""): each storage once.
+async fn objects(server: &ApiServer, namespace: &str) -> Result<Vec<Found>, ApiError> {
     let mut out = Vec::new();
-    for prefix in prefixes {
-        for (kv, obj) in objects(server, prefix).await? {
-            let reference = obj
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .and_then(|refs| refs.iter().find(|r| r["uid"] == uid).cloned());
-            if let Some(r) = reference {
-                let blocks = r["blockOwnerDeletion"] == json!(true);
-                out.push((kv, obj, blocks));
-            }
+    for res in server.inner.registry.storages() {
+        if !namespace.is_empty() && !res.def.namespaced {
+            continue;
+        }
+        for obj in Store::new(server, &res, namespace).list_all().await? {
+            let rev = meta::resource_version(&obj).parse().unwrap_or(0);
+            out.push(Found {
+                res: res.clone(),
+                obj,
+                rev,
+            });
         }
     }
     Ok(out)
 }
 
-/// Writes `obj` at `key` over `kv`, deleting it when nothing holds it any more
-/// (a namespace also waits for its `spec.finalizers`); false when it changed
-/// meanwhile.
-async fn put(server: &ApiServer, kv: &KeyValue, obj: &Value) -> Result<bool, Error> {
+/// The owner's dependents, and whether each one's reference blocks the
+/// owner's deletion.
+async fn dependents(
+    server: &ApiServer,
+    namespace: &str,
+    uid: &str,
+) -> Result<Vec<(Found, bool)>, ApiError> {
+    let mut out = Vec::new();
+    for found in objects(server, namespace).await? {
+        let reference = found
+            .obj
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .and_then(|refs| refs.iter().find(|r| r["uid"] == uid).cloned());
+        if let Some(r) = reference {
+            let blocks = r["blockOwnerDeletion"] == json!(true);
+            out.push((found, blocks));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `obj` over the object read at `rev`, removing it when nothing
+/// holds it any more (a namespace also waits for its `spec.finalizers`);
+/// false when it changed meanwhile.
+async fn put(store: &Store<'_>, obj: &Value, rev: i64) -> Result<bool, ApiError> {
     let namespace_pending = obj
         .pointer("/spec/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty())
         && obj.get("kind").and_then(Value::as_str) == Some("Namespace");
-    let outcome = if meta::deletion_timestamp(obj).is_some()
+    if meta::deletion_timestamp(obj).is_some()
         && meta::finalizers(obj).is_empty()
         && !namespace_pending
     {
-        server
-            .inner
-            .store
-            .delete(&kv.key, Some(kv.mod_revision))
-            .await?
-    } else {
-        server
-            .inner
-            .store
-            .update(&kv.key, encode(obj), kv.mod_revision, None)
-            .await?
-    };
-    Ok(matches!(outcome, Outcome::Written { .. }))
+        return store.remove_as_is(meta::name(obj), rev).await;
+    }
+    match store.write_as_is(obj, rev).await {
+        Ok(_) => Ok(true),
+        Err(WriteError::Conflict(_)) => Ok(false),
+        Err(WriteError::Api(e)) if e.code == 404 => Ok(false),
+        Err(WriteError::Api(e)) => Err(e),
+    }
 }
 
 fn without_finalizer(obj: &mut Value, finalizer: &str) {
@@ -169,9 +161,11 @@ fn without_finalizer(obj: &mut Value, finalizer: &str) {
 }
 
 /// Removes the owner reference to `uid` from a dependent.
-async fn orphan(server: &ApiServer, mut kv: KeyValue, uid: &str) -> Result<(), Error> {
+async fn orphan(server: &ApiServer, found: Found, uid: &str) -> Result<(), ApiError> {
+    let store = found.store(server);
+    let name = meta::name(&found.obj).to_string();
+    let (mut obj, mut rev) = (found.obj.clone(), found.rev);
     for _ in 0..10 {
-        let mut obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
         if let Some(refs) = obj
             .pointer_mut("/metadata/ownerReferences")
             .and_then(Value::as_array_mut)
@@ -181,12 +175,13 @@ async fn orphan(server: &ApiServer, mut kv: KeyValue, uid: &str) -> Result<(), E
                 meta::remove(&mut obj, "ownerReferences");
             }
         }
-        if put(server, &kv, &obj).await? {
+        if put(&store, &obj, rev).await? {
             return Ok(());
         }
-        match server.inner.store.get(&kv.key, 0).await?.1 {
-            Some(current) => kv = current,
-            None => return Ok(()),
+        match store.get(&name).await {
+            Ok(current) => (obj, rev) = current,
+            Err(e) if e.code == 404 => return Ok(()),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -194,50 +189,59 @@ async fn orphan(server: &ApiServer, mut kv: KeyValue, uid: &str) -> Result<(), E
 
 /// Deletes a dependent in the foreground: marked for deletion with the
 /// `foregroundDeletion` finalizer, then processed as an owner itself.
-async fn delete_in_foreground(
-    server: &ApiServer,
-    kv: KeyValue,
-    mut obj: Value,
-) -> Result<(), Error> {
+async fn delete_in_foreground(server: &ApiServer, found: Found) -> Result<(), ApiError> {
+    let mut obj = found.obj.clone();
     if meta::deletion_timestamp(&obj).is_some() {
         return Ok(());
     }
-    let now = meta::now();
-    meta::set(&mut obj, "deletionTimestamp", json!(now));
+    meta::set(&mut obj, "deletionTimestamp", json!(meta::now()));
     meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
     let mut f = meta::finalizers(&obj);
     if !f.iter().any(|x| x == FOREGROUND) {
         f.push(FOREGROUND.into());
     }
     meta::set_finalizers(&mut obj, &f);
-    if put(server, &kv, &obj).await? {
-        let namespace = meta::namespace(&obj).to_string();
-        owner_deleting(server, kv.key.clone(), namespace);
+    if put(&found.store(server), &obj, found.rev).await? {
+        owner_deleting(
+            server,
+            found.res.clone(),
+            meta::namespace(&obj),
+            meta::name(&obj),
+        );
     }
     Ok(())
 }
 
 /// Resumes the owners a previous run left with these finalizers (after a
 /// restart).
-pub async fn resume(server: &ApiServer) -> Result<(), Error> {
-    for (_, prefix) in server.inner.registry.storage_prefixes() {
-        for (kv, obj) in objects(server, prefix).await? {
-            if meta::deletion_timestamp(&obj).is_some() && has_propagation_finalizer(&obj) {
-                owner_deleting(server, kv.key.clone(), meta::namespace(&obj).to_string());
-            }
+pub async fn resume(server: &ApiServer) -> Result<(), ApiError> {
+    for found in objects(server, "").await? {
+        let obj = &found.obj;
+        if meta::deletion_timestamp(obj).is_some() && has_propagation_finalizer(obj) {
+            owner_deleting(
+                server,
+                found.res.clone(),
+                meta::namespace(obj),
+                meta::name(obj),
+            );
         }
     }
     Ok(())
 }
 
-async fn process(server: &ApiServer, key: &str, namespace: &str) -> Result<(), Error> {
+async fn process(
+    server: &ApiServer,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let store = Store::new(server, res, namespace);
     let mut poll = POLL;
     loop {
-        let (_, Some(kv)) = server.inner.store.get(key, 0).await? else {
-            return Ok(());
-        };
-        let Ok(mut owner) = serde_json::from_slice::<Value>(&kv.value) else {
-            return Ok(());
+        let (mut owner, rev) = match store.get(name).await {
+            Ok(found) => found,
+            Err(e) if e.code == 404 => return Ok(()),
+            Err(e) => return Err(e),
         };
         let finalizers = meta::finalizers(&owner);
         let (orphaning, foreground) = (
@@ -250,15 +254,15 @@ async fn process(server: &ApiServer, key: &str, namespace: &str) -> Result<(), E
         let uid = meta::uid(&owner).to_string();
         let found = dependents(server, namespace, &uid).await?;
         if orphaning {
-            for (dep, _, _) in found {
+            for (dep, _) in found {
                 orphan(server, dep, &uid).await?;
             }
             without_finalizer(&mut owner, ORPHAN);
         } else {
             let mut blocking = false;
-            for (dep, obj, blocks) in found {
+            for (dep, blocks) in found {
                 blocking |= blocks;
-                delete_in_foreground(server, dep, obj).await?;
+                delete_in_foreground(server, dep).await?;
             }
             if blocking {
                 tokio::time::sleep(poll).await;
@@ -267,7 +271,7 @@ async fn process(server: &ApiServer, key: &str, namespace: &str) -> Result<(), E
             }
             without_finalizer(&mut owner, FOREGROUND);
         }
-        if put(server, &kv, &owner).await? && !has_propagation_finalizer(&owner) {
+        if put(&store, &owner, rev).await? && !has_propagation_finalizer(&owner) {
             return Ok(());
         }
     }

@@ -316,7 +316,9 @@ impl ApiServer {
     /// `orphan` or `foregroundDeletion` finalizer, namespaces terminating, and
     /// Services' allocations missing their reservations.
     pub async fn resume(&self) -> Result<(), skiff_store::StoreError> {
-        dependents::resume(self).await?;
+        if let Err(e) = dependents::resume(self).await {
+            tracing::warn!(error = %e.message, "resuming deletions with propagation finalizers");
+        }
         if let Err(e) = services::repair(self).await {
             tracing::warn!(error = %e.message, "repairing service allocations");
         }

@@ -386,13 +386,21 @@ impl Registry {
         out
     }
 
-    /// The storage prefixes of every namespaced resource.
-    pub fn namespaced_prefixes(&self) -> Vec<String> {
-        self.snapshot()
+    /// Every listable resource once per storage (the core form of a
+    /// resource served in two groups, the first version of several).
+    pub fn storages(&self) -> Vec<Arc<Resource>> {
+        let snapshot = self.snapshot();
+        let mut out: Vec<Arc<Resource>> = snapshot
             .resources()
-            .filter(|r| r.def.namespaced)
-            .map(|r| r.prefix())
-            .collect()
+            .filter(|r| r.def.has_verb("list"))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (a.prefix(), a.def.group != a.storage_group)
+                .cmp(&(b.prefix(), b.def.group != b.storage_group))
+        });
+        out.dedup_by(|a, b| a.prefix() == b.prefix());
+        out
     }
 }
 

@@ -311,6 +311,19 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Removes the object stored at `rev` as it is (its finalizers all
+    /// gone); false when it changed or went meanwhile.
+    pub async fn remove_as_is(&self, name: &str, rev: i64) -> Result<bool, ApiError> {
+        let outcome = self
+            .server
+            .inner
+            .store
+            .delete(&self.key(name), Some(rev))
+            .await
+            .map_err(store_error)?;
+        Ok(matches!(outcome, Outcome::Written { .. }))
+    }
+
     /// Namespaced objects may only be created in a namespace that exists
     /// and is not terminating (upstream's NamespaceLifecycle). The namespace
     /// as read guards the write: a create commits only while the namespace is
@@ -612,8 +625,9 @@ impl<'a> Store<'a> {
                 {
                     crate::dependents::owner_deleting(
                         self.server,
-                        self.key(&name),
-                        self.namespace.to_string(),
+                        std::sync::Arc::new(self.res.clone()),
+                        self.namespace,
+                        &name,
                     );
                 }
                 Ok(with_resource_version(&stored, revision))
@@ -765,8 +779,9 @@ impl<'a> Store<'a> {
                     if crate::dependents::has_propagation_finalizer(&obj) {
                         crate::dependents::owner_deleting(
                             self.server,
-                            self.key(name),
-                            self.namespace.to_string(),
+                            std::sync::Arc::new(self.res.clone()),
+                            self.namespace,
+                            name,
                         );
                     }
                     return Ok((with_resource_version(&stored, revision), false));

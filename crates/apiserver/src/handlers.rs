@@ -324,15 +324,20 @@ impl registry::store::Hooks for Ctx<'_> {
         old: Option<&Value>,
         via: UpdateVia,
     ) -> Result<Option<crate::services::Allocation>> {
+        let Some(rest) = &self.res.rest else {
+            return Ok(None);
+        };
         match (old, via) {
-            (None, _) => crate::admission::on_create(self, obj).await,
-            (Some(old), UpdateVia::Main) => crate::admission::on_update(self, obj, old).await,
+            (None, _) => rest.before_create(self, obj).await,
+            (Some(old), UpdateVia::Main) => rest.before_update(self, obj, old).await,
             _ => Ok(None),
         }
     }
 
     fn removed(&self, obj: &Value) {
-        crate::admission::on_removed(self, obj);
+        if let Some(rest) = &self.res.rest {
+            rest.after_delete(self.server, obj);
+        }
     }
 
     fn record_update(&self, old: Option<&Value>, obj: &mut Value, via: UpdateVia) {

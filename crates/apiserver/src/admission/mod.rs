@@ -8,12 +8,9 @@
 //! one. Webhooks, LimitRanger and ResourceQuota take their places in the
 //! same chain when they exist.
 //!
-//! Beside the chain, [`on_create`] / [`on_update`] / [`on_removed`] hold
-//! what upstream does in a resource's registry rather than in admission:
-//! Services' IP and port allocation (`services.rs`), namespaces' `kubernetes`
-//! finalizer (`namespace_deleter.rs` releases it once their content is
-//! gone), RBAC's privilege-escalation checks (`rbac/escalation.rs`), and a
-//! CertificateSigningRequest's requester.
+//! What upstream does in a resource's storage rather than in admission
+//! (Services' allocations, RBAC's escalation checks, a CSR's requester) is
+//! the resource's `registry::rest` module.
 
 mod certificates;
 pub mod config;
@@ -24,14 +21,13 @@ mod priority;
 mod service_account;
 mod storage_object_in_use_protection;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use skiff_api::ApiError;
 
 pub use config::AdmissionConfig;
 
 use crate::UserInfo;
 use crate::handlers::Ctx;
-use crate::services::Allocation;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -223,88 +219,4 @@ pub async fn validate(
             .inspect_err(|e| refused(&a, plugin.as_ref(), e))?;
     }
     Ok(())
-}
-
-/// Registry behaviour of a new object; what it allocated is released unless
-/// committed once the object is stored.
-pub async fn on_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<Option<Allocation>> {
-    match (ctx.res.def.group, ctx.res.def.plural) {
-        ("", "services") => crate::services::allocate_create(ctx, obj).await.map(Some),
-        ("rbac.authorization.k8s.io", _) => {
-            check_rbac(ctx, obj, None).await?;
-            Ok(None)
-        }
-        // The requester is whoever asks (upstream's csrStrategy), whatever
-        // the body says.
-        ("certificates.k8s.io", "certificatesigningrequests") => {
-            let user = ctx.user;
-            let spec = &mut obj["spec"];
-            spec["username"] = json!(user.name);
-            if user.uid.is_empty() {
-                spec.as_object_mut().map(|s| s.remove("uid"));
-            } else {
-                spec["uid"] = json!(user.uid);
-            }
-            spec["groups"] = json!(user.groups);
-            spec.as_object_mut().map(|s| s.remove("extra"));
-            Ok(None)
-        }
-        _ => Ok(None),
-    }
-}
-
-/// No one grants what they do not hold (roles) or binds a role whose
-/// rules they do not hold (bindings), unless allowed `escalate` / `bind`.
-async fn check_rbac(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> Result<()> {
-    use crate::rbac::escalation;
-    let authorizer = ctx.server.inner.authorizer.as_ref();
-    let plural = ctx.res.def.plural;
-    match plural {
-        "roles" | "clusterroles" => {
-            escalation::check_role(authorizer, ctx.user, plural, &ctx.info.name, obj, old)
-        }
-        "rolebindings" | "clusterrolebindings" => {
-            let rules = match &ctx.server.inner.rbac {
-                Some(rbac) => {
-                    let kind = obj
-                        .pointer("/roleRef/kind")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let name = obj
-                        .pointer("/roleRef/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    rbac.role_reference_rules(kind, skiff_api::meta::namespace(obj), name)
-                }
-                // Without RBAC the chain decides alone (its `bind` check).
-                None => Ok(Vec::new()),
-            };
-            escalation::check_binding(authorizer, ctx.user, plural, obj, old, |_, _, _| {
-                rules.clone()
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Registry behaviour of an update through the main resource (`old` is the
-/// stored object).
-pub async fn on_update(ctx: &Ctx<'_>, obj: &mut Value, old: &Value) -> Result<Option<Allocation>> {
-    match (ctx.res.def.group, ctx.res.def.plural) {
-        ("", "services") => crate::services::allocate_update(ctx, obj, old)
-            .await
-            .map(Some),
-        ("rbac.authorization.k8s.io", _) => {
-            check_rbac(ctx, obj, Some(old)).await?;
-            Ok(None)
-        }
-        _ => Ok(None),
-    }
-}
-
-/// An object is gone from the store: what it held is released.
-pub fn on_removed(ctx: &Ctx<'_>, obj: &Value) {
-    if (ctx.res.def.group, ctx.res.def.plural) == ("", "services") {
-        crate::services::released(ctx.server, obj);
-    }
 }

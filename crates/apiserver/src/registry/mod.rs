@@ -7,6 +7,7 @@
 //! API errors.
 
 pub mod list;
+pub mod rest;
 pub mod store;
 pub mod watch;
 
@@ -29,6 +30,8 @@ pub struct Resource {
     pub storage_group: &'static str,
     /// The kind's type in the built-in schema (`Untyped` for kinds without one).
     pub ty: Ty,
+    /// What its storage does beside the generic store, when anything.
+    pub rest: Option<Arc<dyn rest::Rest>>,
 }
 
 impl Resource {
@@ -44,6 +47,7 @@ impl Resource {
             storage_group,
             ty: schema::of_kind(def.group, def.version, def.kind)
                 .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),
+            rest: rest::of(def),
         }
     }
 

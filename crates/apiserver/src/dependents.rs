@@ -144,7 +144,7 @@ async fn put(store: &Store<'_>, obj: &Value, rev: i64) -> Result<bool, ApiError>
         && meta::finalizers(obj).is_empty()
         && !namespace_pending
     {
-        return store.remove_as_is(meta::name(obj), rev).await;
+        return store.remove_as_is(obj, rev).await;
     }
     match store.write_as_is(obj, rev).await {
         Ok(_) => Ok(true),

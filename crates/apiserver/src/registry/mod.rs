@@ -399,9 +399,14 @@ impl Registry {
             .filter(|r| r.def.has_verb("list"))
             .cloned()
             .collect();
-        out.sort_by(|a, b| {
-            (a.prefix(), a.def.group != a.storage_group)
-                .cmp(&(b.prefix(), b.def.group != b.storage_group))
+        // The storage's own form first: its group, and a version whose
+        // objects are stored as they are served (no lossy conversion).
+        out.sort_by_key(|r| {
+            (
+                r.prefix(),
+                r.def.group != r.storage_group,
+                skiff_api::conversion::converted(r.def),
+            )
         });
         out.dedup_by(|a, b| a.prefix() == b.prefix());
         out

@@ -275,13 +275,19 @@ impl<'a> Store<'a> {
             })
             .await
             .map_err(store_error)?;
-        page.kvs
+        // An object that does not decode is passed over (and logged), not
+        // allowed to stop what reads the rest.
+        Ok(page
+            .kvs
             .iter()
-            .map(|kv| {
-                let obj = decode(&kv.value, kv.mod_revision)?;
-                Ok(skiff_api::conversion::from_storage(self.res.def, obj))
+            .filter_map(|kv| match decode(&kv.value, kv.mod_revision) {
+                Ok(obj) => Some(skiff_api::conversion::from_storage(self.res.def, obj)),
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e.message, "an object that does not decode");
+                    None
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// Writes `obj` over the object stored at `rev` as it is, bypassing the
@@ -311,17 +317,22 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Removes the object stored at `rev` as it is (its finalizers all
-    /// gone); false when it changed or went meanwhile.
-    pub async fn remove_as_is(&self, name: &str, rev: i64) -> Result<bool, ApiError> {
+    /// Removes `obj`, stored at `rev`, as it is (its finalizers all gone),
+    /// releasing what its storage holds for it; false when it changed or
+    /// went meanwhile.
+    pub async fn remove_as_is(&self, obj: &Value, rev: i64) -> Result<bool, ApiError> {
         let outcome = self
             .server
             .inner
             .store
-            .delete(&self.key(name), Some(rev))
+            .delete(&self.key(meta::name(obj)), Some(rev))
             .await
             .map_err(store_error)?;
-        Ok(matches!(outcome, Outcome::Written { .. }))
+        let removed = matches!(outcome, Outcome::Written { .. });
+        if removed && let Some(rest) = &self.res.rest {
+            rest.after_delete(self.server, obj);
+        }
+        Ok(removed)
     }
 
     /// Namespaced objects may only be created in a namespace that exists

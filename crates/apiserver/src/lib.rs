@@ -274,17 +274,21 @@ impl ApiServer {
         Some((res.prefix(), key))
     }
 
-    /// A core/v1 object as stored, or None when it is absent or
-    /// unreadable: what authenticators look up, failing closed.
+    /// A core/v1 object as stored (through the generic registry store), or
+    /// None when it is absent or unreadable: what authenticators look up,
+    /// failing closed.
     pub(crate) async fn stored_core(
         &self,
         plural: &str,
         namespace: &str,
         name: &str,
     ) -> Option<serde_json::Value> {
-        let (_, key) = self.core_key(plural, namespace, name)?;
-        let (_, kv) = self.inner.store.get(&key, 0).await.ok()?;
-        serde_json::from_slice(&kv?.value).ok()
+        let res = self.inner.registry.resource("", "v1", plural)?;
+        registry::store::Store::new(self, &res, namespace)
+            .get(name)
+            .await
+            .ok()
+            .map(|(obj, _)| obj)
     }
 
     /// A core/v1 object as the watch cache holds it (what upstream's

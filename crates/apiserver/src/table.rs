@@ -1773,8 +1773,28 @@ const DEFAULT: &[Column] = &[
     col("Created At", "date", 0, created_at),
 ];
 
-fn columns(res: &Resource) -> &'static [Column] {
-    match (res.def.group, res.def.plural) {
+/// How a resource prints as a Table (upstream's `TableConvertor` of its
+/// storage): chosen once, when the resource is registered.
+#[derive(Clone, Copy)]
+pub struct Printer {
+    columns: &'static [Column],
+    /// Upstream's column definitions, where they are recorded.
+    upstream: Option<&'static Vec<Value>>,
+}
+
+impl Printer {
+    /// The printer of a resource: upstream's columns for the kinds
+    /// `pkg/printers/internalversion` prints, Name / Created At otherwise.
+    pub fn of(def: &skiff_api::ResourceDef) -> Printer {
+        Printer {
+            columns: columns(def),
+            upstream: upstream_columns(def),
+        }
+    }
+}
+
+fn columns(def: &skiff_api::ResourceDef) -> &'static [Column] {
+    match (def.group, def.plural) {
         ("", "pods") => POD,
         ("apps", "deployments") => DEPLOYMENT,
         ("apps", "replicasets") | ("", "replicationcontrollers") => REPLICASET,
@@ -1833,16 +1853,16 @@ fn columns(res: &Resource) -> &'static [Column] {
 
 /// Upstream's column definitions of a resource's table (names, types,
 /// formats, priorities, descriptions), where they are recorded.
-fn upstream_columns(res: &Resource) -> Option<&'static Vec<Value>> {
+fn upstream_columns(def: &skiff_api::ResourceDef) -> Option<&'static Vec<Value>> {
     static COLUMNS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     let all = COLUMNS.get_or_init(|| {
         serde_json::from_str(include_str!("table_columns.json")).expect("table_columns.json")
     });
-    let group = match (res.def.group, res.def.plural) {
+    let group = match (def.group, def.plural) {
         ("events.k8s.io", "events") => "",
         (g, _) => g,
     };
-    let key = skiff_api::errors::qualified(group, res.def.plural);
+    let key = skiff_api::errors::qualified(group, def.plural);
     all["kinds"].get(&key).and_then(Value::as_array)
 }
 
@@ -1870,12 +1890,12 @@ pub fn table(
             .map(|o| skiff_api::conversion::to_storage(res.def, o))
             .collect();
     }
-    let cols = columns(res);
+    let cols = res.printer.columns;
     let include = params
         .get("includeObject")
         .map(String::as_str)
         .unwrap_or("Metadata");
-    let upstream = upstream_columns(res);
+    let upstream = res.printer.upstream;
     let column_definitions: Vec<Value> = cols
         .iter()
         .filter_map(|c| {

@@ -32,6 +32,8 @@ pub struct Resource {
     pub ty: Ty,
     /// What its storage does beside the generic store, when anything.
     pub rest: Option<Arc<dyn rest::Rest>>,
+    /// How it prints as a Table.
+    pub printer: crate::table::Printer,
 }
 
 impl Resource {
@@ -48,6 +50,7 @@ impl Resource {
             ty: schema::of_kind(def.group, def.version, def.kind)
                 .map_or(Ty::Untyped, |d| Ty::Struct(d.name)),
             rest: rest::of(def),
+            printer: crate::table::Printer::of(def),
         }
     }
 

@@ -266,6 +266,29 @@ impl Quantity {
         }
     }
 
+    /// Upstream's `ScaledValue`: the value in units of `10^scale`, rounded
+    /// up (away from zero), saturating at i64's bounds (`Value`: 0,
+    /// `MilliValue`: -3).
+    pub fn scaled_value(&self, scale: i32) -> i64 {
+        if self.overflow {
+            return if self.negative { i64::MIN } else { i64::MAX };
+        }
+        let shift = self.exponent - scale;
+        let magnitude: Option<u128> = if shift >= 0 {
+            pow10(shift as u32).and_then(|p| self.mantissa.checked_mul(p))
+        } else {
+            pow10((-shift) as u32)
+                .map(|p| self.mantissa.div_ceil(p))
+                .or(Some(if self.mantissa == 0 { 0 } else { 1 }))
+        };
+        match magnitude.and_then(|m| i64::try_from(m).ok()) {
+            Some(m) if self.negative => -m,
+            Some(m) => m,
+            None if self.negative => i64::MIN,
+            None => i64::MAX,
+        }
+    }
+
     /// Upstream's `Cmp`: None when either side is too large to compare.
     pub fn compare(&self, other: &Quantity) -> Option<Ordering> {
         if self.overflow || other.overflow {
@@ -469,5 +492,25 @@ mod tests {
         assert!(!q("1.0001").is_integer());
         assert!(q("-1").is_negative());
         assert!(!q("-0").is_negative());
+    }
+}
+
+#[cfg(test)]
+mod scaled_tests {
+    use super::Quantity;
+
+    #[test]
+    fn scaled_values_round_up_as_upstream() {
+        let q = |s: &str| Quantity::parse(s).unwrap();
+        assert_eq!(q("100m").scaled_value(-3), 100);
+        assert_eq!(q("1").scaled_value(-3), 1000);
+        assert_eq!(q("1.5").scaled_value(0), 2);
+        assert_eq!(q("1500m").scaled_value(0), 2);
+        assert_eq!(q("200Mi").scaled_value(0), 200 * 1024 * 1024);
+        assert_eq!(q("1Gi").scaled_value(0), 1 << 30);
+        assert_eq!(q("1n").scaled_value(-3), 1);
+        assert_eq!(q("0").scaled_value(-3), 0);
+        assert_eq!(q("32").scaled_value(-3), 32_000);
+        assert_eq!(q("1E").scaled_value(-3), i64::MAX);
     }
 }

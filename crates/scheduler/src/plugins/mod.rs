@@ -2,7 +2,9 @@
 //! (`pkg/scheduler/framework/plugins/<name>`).
 
 mod helper;
+pub mod node_affinity;
 pub mod node_name;
+pub mod node_ports;
 pub mod node_resources_balanced_allocation;
 pub mod node_resources_fit;
 pub mod node_unschedulable;

@@ -1,0 +1,184 @@
+//! NodeAffinity (upstream's `plugins/nodeaffinity` over
+//! `component-helpers/scheduling/corev1/nodeaffinity`): a pod fits nodes
+//! that carry all of its `nodeSelector` labels and match one of its
+//! required node selector terms; preferred terms add their weights to the
+//! score, normalized so the best node gets 100.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec};
+
+use super::helper::default_normalize_score;
+use crate::framework::{Code, Status};
+
+fn labels(node: &Node) -> BTreeMap<String, String> {
+    node.metadata.labels.clone().unwrap_or_default()
+}
+
+/// One requirement on a label (or a field) value, as `labels.Requirement`.
+fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+    let values = r.values.as_deref().unwrap_or(&[]);
+    let int = |s: &str| s.parse::<i64>().ok();
+    match r.operator.as_str() {
+        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "NotIn" => value.is_none_or(|v| !values.iter().any(|x| x == v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => {
+            let (Some(have), Some(bound)) =
+                (value.and_then(int), values.first().and_then(|v| int(v)))
+            else {
+                return false;
+            };
+            if r.operator == "Gt" {
+                have > bound
+            } else {
+                have < bound
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a term matches: all of its label expressions and all of its
+/// field expressions (only `metadata.name`); an empty term matches nothing.
+fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
+    let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
+    let fields = term.match_fields.as_deref().unwrap_or(&[]);
+    if exprs.is_empty() && fields.is_empty() {
+        return false;
+    }
+    let labels = labels(node);
+    exprs
+        .iter()
+        .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
+        && fields.iter().all(|r| {
+            r.key == "metadata.name" && requirement_matches(r, node.metadata.name.as_deref())
+        })
+}
+
+/// Upstream's `GetRequiredNodeAffinity(pod).Match(node)`.
+pub fn filter(pod: &PodSpec, node: &Node) -> Status {
+    let labels = labels(node);
+    let selector_ok = pod
+        .node_selector
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let required = pod
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
+    let affinity_ok =
+        required.is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)));
+    if selector_ok && affinity_ok {
+        Status::success()
+    } else {
+        Status::new(
+            Code::UnschedulableAndUnresolvable,
+            vec!["node(s) didn't match Pod's node affinity/selector".into()],
+        )
+    }
+}
+
+/// The raw score: the weights of the preferred terms the node matches.
+pub fn score(pod: &PodSpec, node: &Node) -> i64 {
+    pod.affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .filter(|p| p.weight != 0 && term_matches(&p.preference, node))
+        .map(|p| i64::from(p.weight))
+        .sum()
+}
+
+/// The best node gets 100, the rest in proportion.
+pub fn normalize_score(scores: &mut [i64]) {
+    default_normalize_score(scores, false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, labels: serde_json::Value) -> Node {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+    }
+
+    fn pod(v: serde_json::Value) -> PodSpec {
+        let mut spec = json!({"containers": []});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        serde_json::from_value(spec).unwrap()
+    }
+
+    fn required(terms: serde_json::Value) -> PodSpec {
+        pod(
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}}),
+        )
+    }
+
+    #[test]
+    fn required_affinity_and_selector_as_upstream() {
+        let n = node("n1", json!({"foo": "bar", "gpu": "4"}));
+        assert!(filter(&pod(json!({"nodeSelector": {"foo": "bar"}})), &n).is_success());
+        let refused = filter(&pod(json!({"nodeSelector": {"foo": "baz"}})), &n);
+        assert_eq!(refused.code, Code::UnschedulableAndUnresolvable);
+        assert_eq!(
+            refused.message(),
+            "node(s) didn't match Pod's node affinity/selector"
+        );
+        let t = |op: &str, values: serde_json::Value| {
+            required(
+                json!([{"matchExpressions": [{"key": "gpu", "operator": op, "values": values}]}]),
+            )
+        };
+        assert!(filter(&t("In", json!(["4", "8"])), &n).is_success());
+        assert!(!filter(&t("NotIn", json!(["4"])), &n).is_success());
+        assert!(filter(&t("Gt", json!(["3"])), &n).is_success());
+        assert!(!filter(&t("Lt", json!(["3"])), &n).is_success());
+        assert!(filter(&t("Exists", json!(null)), &n).is_success());
+        assert!(!filter(&t("DoesNotExist", json!(null)), &n).is_success());
+        // Terms are ORed; an empty term matches nothing; fields name the node.
+        assert!(filter(&required(json!([{}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])), &n).is_success());
+        assert!(!filter(&required(json!([{}])), &n).is_success());
+        // NotIn matches a node without the label.
+        let bare = node("n2", json!({}));
+        assert!(filter(&t("NotIn", json!(["4"])), &bare).is_success());
+    }
+
+    #[test]
+    fn preferred_terms_score_their_weights() {
+        // After upstream's node_affinity_test: weights 2, 4, 5 over three nodes.
+        let p = pod(
+            json!({"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 2, "preference": {"matchExpressions": [{"key": "foo", "operator": "In", "values": ["bar"]}]}},
+                {"weight": 4, "preference": {"matchExpressions": [{"key": "key", "operator": "In", "values": ["value"]}]}},
+                {"weight": 5, "preference": {"matchExpressions": [
+                    {"key": "foo", "operator": "In", "values": ["bar"]},
+                    {"key": "key", "operator": "In", "values": ["value"]},
+                    {"key": "az", "operator": "In", "values": ["az1"]}]}},
+            ]}}}),
+        );
+        let nodes = [
+            node("a", json!({"foo": "bar"})),
+            node("b", json!({"foo": "bar", "key": "value", "az": "az1"})),
+            node("c", json!({"key": "value"})),
+        ];
+        let mut scores: Vec<i64> = nodes.iter().map(|n| score(&p, n)).collect();
+        assert_eq!(scores, [2, 11, 4]);
+        normalize_score(&mut scores);
+        assert_eq!(scores, [18, 100, 36]);
+    }
+}

@@ -2,8 +2,8 @@
 //! upstream's `AdmissionConfiguration` of `apiserver.config.k8s.io/v1`,
 //! `v1alpha1` or `apiserver.k8s.io/v1alpha1`): each plugin's configuration,
 //! embedded (`configuration`) or in a file of its own (`path`, relative to
-//! the configuration file's directory), YAML or JSON. Plugins' configurations
-//! are parsed and checked once, when the file is read at start.
+//! the configuration file's directory), YAML or JSON. Plugins check theirs
+//! when the server starts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,8 +14,6 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AdmissionConfig {
     plugins: BTreeMap<String, Value>,
-    /// PodSecurity's configuration, parsed and checked once.
-    pod_security: skiff_api::pod_security::config::Config,
 }
 
 const API_VERSIONS: &[&str] = &[
@@ -37,7 +35,7 @@ impl AdmissionConfig {
         let doc = read(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let config = Self::from_value(&doc, dir)?;
-        config.warn_unknown();
+        config.check()?;
         Ok(config)
     }
 
@@ -74,15 +72,7 @@ impl AdmissionConfig {
             };
             plugins.insert(name.to_string(), value);
         }
-        let pod_security = match plugins.get("PodSecurity") {
-            Some(v) => skiff_api::pod_security::config::Config::parse(v)
-                .map_err(|errors| format!("PodSecurity: {}", errors.join(", ")))?,
-            None => Default::default(),
-        };
-        Ok(AdmissionConfig {
-            plugins,
-            pod_security,
-        })
+        Ok(AdmissionConfig { plugins })
     }
 
     /// A plugin's configuration, when the file gives one.
@@ -90,8 +80,12 @@ impl AdmissionConfig {
         self.plugins.get(name)
     }
 
-    /// Names the plugins the file configures that Skiff does not have.
-    fn warn_unknown(&self) {
+    /// Refuses configurations a plugin would not start with.
+    fn check(&self) -> Result<(), String> {
+        if let Some(v) = self.plugin("PodSecurity") {
+            skiff_api::pod_security::config::Config::parse(v)
+                .map_err(|errors| format!("PodSecurity: {}", errors.join(", ")))?;
+        }
         if let Some(name) = self
             .plugins
             .keys()
@@ -99,11 +93,14 @@ impl AdmissionConfig {
         {
             tracing::warn!(plugin = %name, "the admission configuration names a plugin Skiff does not have");
         }
+        Ok(())
     }
 
     /// PodSecurity's configuration (upstream's defaults without one).
     pub fn pod_security(&self) -> skiff_api::pod_security::config::Config {
-        self.pod_security.clone()
+        self.plugin("PodSecurity")
+            .and_then(|v| skiff_api::pod_security::config::Config::parse(v).ok())
+            .unwrap_or_default()
     }
 }
 

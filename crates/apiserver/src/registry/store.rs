@@ -295,38 +295,25 @@ impl<'a> Store<'a> {
     /// rules, as a pod's binding, which sets spec and status at once).
     /// Returns the new resource version.
     pub async fn write_as_is(&self, obj: &Value, rev: i64) -> Result<i64, Error> {
+        let name = meta::name(obj).to_string();
         let mut obj = obj.clone();
         meta::remove(&mut obj, "resourceVersion");
-        self.swap(
-            meta::name(&obj),
-            self.encode(&obj),
-            rev,
-            self.res.strategy.ttl(),
-        )
-        .await
-    }
-
-    /// One compare-and-swap of `name`'s stored bytes, read at `rev`: the new
-    /// revision; NotFound when the object went, `Error::Conflict` when it
-    /// changed meanwhile.
-    async fn swap(
-        &self,
-        name: &str,
-        stored: Bytes,
-        rev: i64,
-        ttl: Option<std::time::Duration>,
-    ) -> Result<i64, Error> {
         match self
             .server
             .inner
             .store
-            .update(&self.key(name), stored, rev, ttl)
+            .update(
+                &self.key(&name),
+                self.encode(&obj),
+                rev,
+                self.res.strategy.ttl(),
+            )
             .await
             .map_err(store_error)?
         {
             Outcome::Written { revision, .. } => Ok(revision),
-            Outcome::Failed { current: None } => Err(self.not_found(name).into()),
-            Outcome::Failed { .. } => Err(self.modified(name)),
+            Outcome::Failed { current: None } => Err(self.not_found(&name).into()),
+            Outcome::Failed { .. } => Err(self.modified(&name)),
         }
     }
 
@@ -636,11 +623,12 @@ impl<'a> Store<'a> {
             commit(allocation);
             return Ok(with_resource_version(&self.encode(&old), old_rev));
         }
-        match self
-            .swap(&name, stored.clone(), old_rev, strategy.ttl())
+        match kv
+            .update(&self.key(&name), stored.clone(), old_rev, strategy.ttl())
             .await
+            .map_err(store_error)?
         {
-            Ok(revision) => {
+            Outcome::Written { revision, .. } => {
                 commit(allocation);
                 // A deleting owner given a propagation finalizer by an update.
                 if meta::deletion_timestamp(&obj).is_some()
@@ -655,7 +643,8 @@ impl<'a> Store<'a> {
                 }
                 Ok(with_resource_version(&stored, revision))
             }
-            Err(e) => Err(e),
+            Outcome::Failed { current: None } => Err(self.not_found(&name).into()),
+            Outcome::Failed { .. } => Err(self.modified(&name)),
         }
     }
 
@@ -724,10 +713,16 @@ impl<'a> Store<'a> {
                     meta::set(&mut obj, "deletionGracePeriodSeconds", json!(0));
                     if !opts.dry_run {
                         meta::remove(&mut obj, "resourceVersion");
-                        match self.swap(name, self.encode(&obj), rev, None).await {
-                            Ok(revision) => rev = revision,
-                            Err(Error::Conflict(_)) => continue,
-                            Err(Error::Api(e)) => return Err(e),
+                        match kv
+                            .update(&self.key(name), self.encode(&obj), rev, None)
+                            .await
+                            .map_err(store_error)?
+                        {
+                            Outcome::Written { revision, .. } => rev = revision,
+                            Outcome::Failed { current: None } => {
+                                return Err(self.not_found(name));
+                            }
+                            Outcome::Failed { .. } => continue,
                         }
                     }
                 }
@@ -783,8 +778,12 @@ impl<'a> Store<'a> {
                 }
                 return Ok((with_resource_version(&stored, rev), false));
             }
-            match self.swap(name, stored.clone(), rev, None).await {
-                Ok(revision) => {
+            match kv
+                .update(&self.key(name), stored.clone(), rev, None)
+                .await
+                .map_err(store_error)?
+            {
+                Outcome::Written { revision, .. } => {
                     if namespace_terminating {
                         crate::namespace_deleter::namespace_deleted(self.server, name);
                     }
@@ -798,8 +797,8 @@ impl<'a> Store<'a> {
                     }
                     return Ok((with_resource_version(&stored, revision), false));
                 }
-                Err(Error::Conflict(_)) => continue,
-                Err(Error::Api(e)) => return Err(e),
+                Outcome::Failed { current: None } => return Err(self.not_found(name)),
+                Outcome::Failed { .. } => continue,
             }
         }
         Err(ApiError::modified(def.group, def.plural, name))

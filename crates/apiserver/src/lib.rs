@@ -346,6 +346,16 @@ impl ApiServer {
         *self.inner.metrics.storage_objects.lock().expect("poisoned") = counts;
     }
 
+    /// Adds a component's metrics to what `/metrics` serves.
+    pub fn add_metrics_source(&self, source: impl Fn() -> String + Send + Sync + 'static) {
+        self.inner
+            .metrics
+            .sources
+            .lock()
+            .expect("poisoned")
+            .push(Box::new(source));
+    }
+
     /// Serves one request from an authenticated (or anonymous) user.
     pub async fn handle(
         &self,

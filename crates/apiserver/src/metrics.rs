@@ -31,7 +31,13 @@ pub struct Metrics {
     /// Consistent LISTs that asked the watch cache, by resource, success
     /// and whether they fell back to the store.
     consistent_reads: Mutex<BTreeMap<(&'static str, bool, bool), u64>>,
+    /// Metrics of the components running in this process (the scheduler,
+    /// ...), served here as k3s serves them from one registry.
+    pub sources: Mutex<Vec<MetricsSource>>,
 }
+
+/// Renders a component's metrics in the text format.
+pub type MetricsSource = Box<dyn Fn() -> String + Send + Sync>;
 
 impl Metrics {
     pub fn observe(
@@ -143,6 +149,9 @@ impl Metrics {
             .unwrap_or(0)
             * 4096;
         out.push_str(&format!("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}\n"));
+        for source in self.sources.lock().expect("poisoned").iter() {
+            out.push_str(&source());
+        }
         out.push_str(&format!("# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}\n", server.inner.started_unix));
         response::bytes_response(200, "text/plain; version=0.0.4; charset=utf-8", out)
     }

@@ -74,6 +74,11 @@ pub struct Config {
     /// `--cluster-signing-duration`: the longest a certificate the CSR
     /// signer issues is valid (a year by default).
     pub cluster_signing_duration: std::time::Duration,
+    /// `--disable-scheduler`: another scheduler places pods (as k3s's flag).
+    pub disable_scheduler: bool,
+    /// `--scheduler-config`: a KubeSchedulerConfiguration
+    /// (`kubescheduler.config.k8s.io/v1`) for the built-in scheduler.
+    pub scheduler_config: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -109,6 +114,8 @@ impl std::fmt::Debug for Config {
                 &self.admission_control_config_file,
             )
             .field("cluster_signing_duration", &self.cluster_signing_duration)
+            .field("disable_scheduler", &self.disable_scheduler)
+            .field("scheduler_config", &self.scheduler_config)
             .finish()
     }
 }
@@ -144,6 +151,8 @@ pub struct Layer {
     pub admission_control_config_file: Option<PathBuf>,
     /// A Go duration (`8760h0m0s`, `24h`, `90m`).
     pub cluster_signing_duration: Option<String>,
+    pub disable_scheduler: Option<bool>,
+    pub scheduler_config: Option<PathBuf>,
 }
 
 /// Why a configuration is unusable.
@@ -213,6 +222,8 @@ impl Layer {
             cluster_signing_duration: self
                 .cluster_signing_duration
                 .or(lower.cluster_signing_duration),
+            disable_scheduler: self.disable_scheduler.or(lower.disable_scheduler),
+            scheduler_config: self.scheduler_config.or(lower.scheduler_config),
         }
     }
 
@@ -280,6 +291,8 @@ impl Layer {
             disable_admission_plugins: disable,
             admission_control_config_file: self.admission_control_config_file,
             cluster_signing_duration,
+            disable_scheduler: self.disable_scheduler.unwrap_or(false),
+            scheduler_config: self.scheduler_config,
         })
     }
 }

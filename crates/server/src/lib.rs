@@ -44,6 +44,32 @@ pub enum ServerError {
     ClusterData(#[from] cluster_data::ClusterDataError),
     #[error("kubelet client TLS: {0}")]
     KubeletTls(#[from] skiff_apiserver::connect::TlsClientError),
+    #[error("scheduler: {0}")]
+    Scheduler(String),
+}
+
+/// The built-in scheduler's configuration: the file's, or upstream's default.
+fn scheduler_config(
+    config: &Config,
+) -> Result<Option<skiff_scheduler::KubeSchedulerConfiguration>, ServerError> {
+    if config.disable_scheduler {
+        return Ok(None);
+    }
+    let Some(path) = &config.scheduler_config else {
+        return Ok(Some(
+            skiff_scheduler::KubeSchedulerConfiguration::default_config(),
+        ));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServerError::Scheduler(format!("{}: {e}", path.display())))?;
+    let parsed = skiff_scheduler::KubeSchedulerConfiguration::parse(&text)
+        .map_err(|e| ServerError::Scheduler(format!("{}: {e}", path.display())))?;
+    // Checked now, so a bad file stops the start rather than the scheduler.
+    let offline = skiff_scheduler::plugins::Handle::offline();
+    parsed
+        .frameworks(&offline)
+        .map_err(|e| ServerError::Scheduler(format!("{}: {e}", path.display())))?;
+    Ok(Some(parsed))
 }
 
 /// The API server's way to kubelets: their serving certificates verified
@@ -66,6 +92,7 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let started = Instant::now();
     let io = |context: String| move |source| ServerError::Io { context, source };
+    let scheduler_config = scheduler_config(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("create {}", config.data_dir.display())))?;
     let store: Arc<dyn Store> = match config.store {
@@ -248,6 +275,34 @@ pub async fn run(
             let _ = controllers_stopped.await;
         },
     ));
+    // The scheduler, through the in-process client as `system:kube-scheduler`
+    // (kube-scheduler in one process with the API server, as k3s runs it).
+    let (scheduler_stop, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduling = match scheduler_config {
+        Some(sconfig) => {
+            let client = server.client_as(
+                &format!(
+                    "kube-scheduler/v1.33.0 (linux/amd64) skiff/{}",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                skiff_apiserver::UserInfo {
+                    name: "system:kube-scheduler".into(),
+                    uid: String::new(),
+                    groups: vec!["system:authenticated".into()],
+                    ..Default::default()
+                },
+            );
+            let instance = hostname();
+            let scheduler = skiff_scheduler::Scheduler::new(client, &sconfig, &instance)
+                .map_err(|e| ServerError::Scheduler(e.to_string()))?;
+            let metrics = scheduler.metrics.clone();
+            server.add_metrics_source(move || metrics.render());
+            Some(tokio::spawn(skiff_scheduler::run(scheduler, async {
+                let _ = scheduler_stopped.await;
+            })))
+        }
+        None => None,
+    };
     let (bootstrap_stop, bootstrap_stopped) = tokio::sync::oneshot::channel::<()>();
     let controllers = {
         let bootstrap = bootstrap.clone();
@@ -262,7 +317,11 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = controllers_stop.send(());
+    let _ = scheduler_stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), control_loops).await;
+    if let Some(s) = scheduling {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
     // Out of the `kubernetes` endpoints first, while the server still serves.
     let _ = bootstrap_stop.send(());
     // As upstream's Stop: at most twice the endpoint interval.
@@ -277,6 +336,15 @@ pub async fn run(
     sampler.abort();
     let _ = serving.await;
     Ok(())
+}
+
+/// This machine's name (reporting instances, node names).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The address to advertise when none is configured, as upstream's

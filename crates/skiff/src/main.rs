@@ -104,6 +104,13 @@ struct ServerArgs {
     /// Megabytes of audit log before it is rotated (0: never).
     #[arg(long, env = "SKIFF_AUDIT_LOG_MAXSIZE")]
     audit_log_maxsize: Option<u64>,
+    /// Do not run the built-in scheduler (another one places pods).
+    #[arg(long, env = "SKIFF_DISABLE_SCHEDULER", num_args = 0..=1, default_missing_value = "true")]
+    disable_scheduler: Option<bool>,
+    /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for the
+    /// built-in scheduler: profiles, plugins and their arguments.
+    #[arg(long, env = "SKIFF_SCHEDULER_CONFIG")]
+    scheduler_config: Option<PathBuf>,
     /// YAML file with the same settings (kebab-case keys), under flags and environment.
     #[arg(long, env = "SKIFF_CONFIG")]
     config: Option<PathBuf>,
@@ -137,6 +144,8 @@ impl ServerArgs {
                 disable_admission_plugins: self.disable_admission_plugins,
                 admission_control_config_file: self.admission_control_config_file,
                 cluster_signing_duration: self.cluster_signing_duration,
+                disable_scheduler: self.disable_scheduler,
+                scheduler_config: self.scheduler_config,
             },
             self.config,
         )

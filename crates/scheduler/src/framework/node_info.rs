@@ -1,29 +1,77 @@
 //! What the scheduler knows of a node (upstream's `framework.NodeInfo`):
-//! its allocatable resources, and the requests of the pods assigned or
-//! assumed to it, as they are and with the scoring defaults.
+//! the Node, its allocatable resources, and the pods assigned or assumed
+//! to it with the sums of their requests (as they are and with the scoring
+//! defaults) and the host ports they hold.
 
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Node;
+
+use super::types::{HostPort, PodInfo};
 use crate::resources::Resources;
 
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     pub name: String,
+    /// The Node object (empty while only its pods are known: upstream's
+    /// "imaginary" node, kept out of snapshots).
+    pub node: Arc<Node>,
     /// The node's allocatable resources (`status.allocatable`).
     pub allocatable: Resources,
     /// How many pods the node takes (`status.allocatable.pods`).
     pub allowed_pods: i64,
-    /// How many pods are assigned or assumed to it.
-    pub pods: usize,
+    /// The pods assigned or assumed to it.
+    pub pods: Vec<Arc<PodInfo>>,
     /// The sum of their requests.
     pub requested: Resources,
     /// The same with the scoring defaults for missing cpu / memory requests.
     pub non_zero_requested: Resources,
+    /// The host ports their containers hold.
+    pub used_ports: Vec<HostPort>,
 }
 
 impl NodeInfo {
-    /// Counts a pod with its `requests` and `non_zero` requests on the node.
-    pub fn add_pod(&mut self, requests: &Resources, non_zero: &Resources) {
-        self.pods += 1;
-        self.requested.add(requests);
-        self.non_zero_requested.add(non_zero);
+    /// The node's information with no pods.
+    pub fn new(node: Arc<Node>) -> NodeInfo {
+        let mut info = NodeInfo::default();
+        info.set_node(node);
+        info
+    }
+
+    /// Takes the node's (new) object: its name and allocatable resources.
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        self.allocatable = allocatable.map(Resources::from_list).unwrap_or_default();
+        self.allowed_pods = allocatable
+            .and_then(|a| a.get("pods"))
+            .and_then(|q| skiff_api::validation::quantity::Quantity::parse(&q.0).ok())
+            .map(|q| q.scaled_value(0))
+            .unwrap_or(0);
+        self.name = node.metadata.name.clone().unwrap_or_default();
+        self.node = node;
+    }
+
+    /// Counts a pod on the node.
+    pub fn add_pod(&mut self, pod: Arc<PodInfo>) {
+        self.requested.add(&pod.requests);
+        self.non_zero_requested.add(&pod.non_zero_requests);
+        self.used_ports.extend(pod.host_ports.iter().cloned());
+        self.pods.push(pod);
+    }
+
+    /// Takes the pod with `key` off the node; whether it was there.
+    pub fn remove_pod(&mut self, key: &str) -> bool {
+        let Some(i) = self.pods.iter().position(|p| p.key == key) else {
+            return false;
+        };
+        let pod = self.pods.swap_remove(i);
+        self.requested.sub(&pod.requests);
+        self.non_zero_requested.sub(&pod.non_zero_requests);
+        for port in &pod.host_ports {
+            if let Some(j) = self.used_ports.iter().position(|u| u == port) {
+                self.used_ports.swap_remove(j);
+            }
+        }
+        true
     }
 }

@@ -4,15 +4,21 @@
 //! required node selector terms; preferred terms add their weights to the
 //! score, normalized so the best node gets 100.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec};
 
 use super::helper::default_normalize_score;
-use crate::framework::{Code, Status};
+use crate::framework::{
+    ClusterEvent, Code, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin,
+    PreFilterResult, PreScorePlugin, ScorePlugin, Status,
+};
 
-fn labels(node: &Node) -> BTreeMap<String, String> {
-    node.metadata.labels.clone().unwrap_or_default()
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+fn labels(node: &Node) -> &BTreeMap<String, String> {
+    node.metadata.labels.as_ref().unwrap_or(&NO_LABELS)
 }
 
 /// One requirement on a label (or a field) value, as `labels.Requirement`.
@@ -57,6 +63,17 @@ fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
         })
 }
 
+/// The pod's required node selector, if any.
+fn required(pod: &PodSpec) -> Option<&k8s_openapi::api::core::v1::NodeSelector> {
+    pod.affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+}
+
 /// Upstream's `GetRequiredNodeAffinity(pod).Match(node)`.
 pub fn filter(pod: &PodSpec, node: &Node) -> Status {
     let labels = labels(node);
@@ -65,16 +82,8 @@ pub fn filter(pod: &PodSpec, node: &Node) -> Status {
         .iter()
         .flatten()
         .all(|(k, v)| labels.get(k) == Some(v));
-    let required = pod
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| {
-            n.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        });
     let affinity_ok =
-        required.is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)));
+        required(pod).is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)));
     if selector_ok && affinity_ok {
         Status::success()
     } else {
@@ -104,6 +113,124 @@ pub fn score(pod: &PodSpec, node: &Node) -> i64 {
 /// The best node gets 100, the rest in proportion.
 pub fn normalize_score(scores: &mut [i64]) {
     default_normalize_score(scores, false);
+}
+
+/// The plugin (upstream's name `NodeAffinity`, score weight 2).
+pub struct NodeAffinity;
+
+pub const NAME: &str = "NodeAffinity";
+
+fn preferred(pod: &PodSpec) -> &[k8s_openapi::api::core::v1::PreferredSchedulingTerm] {
+    pod.affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+        })
+        .unwrap_or(&[])
+}
+
+impl Plugin for NodeAffinity {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
+        Some(self)
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
+    }
+    fn as_score(&self) -> Option<&dyn ScorePlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+    }
+}
+
+impl PreFilterPlugin for NodeAffinity {
+    /// Skip without a nodeSelector or required terms; the named nodes when
+    /// every required term names nodes by `metadata.name In`.
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+    ) -> (Option<PreFilterResult>, Status) {
+        let spec = pod.spec();
+        let no_selector = spec.node_selector.as_ref().is_none_or(|s| s.is_empty());
+        let Some(required) = required(spec) else {
+            return if no_selector {
+                (None, Status::skip())
+            } else {
+                (None, Status::success())
+            };
+        };
+        // The names each term allows through `metadata.name In`, if all do.
+        let mut names: Option<BTreeSet<String>> = None;
+        for term in &required.node_selector_terms {
+            let mut term_names: Option<BTreeSet<String>> = None;
+            for r in term.match_fields.iter().flatten() {
+                if r.key == "metadata.name" && r.operator == "In" {
+                    let set: BTreeSet<String> = r.values.iter().flatten().cloned().collect();
+                    term_names = Some(match term_names {
+                        None => set,
+                        Some(prev) => prev.intersection(&set).cloned().collect(),
+                    });
+                }
+            }
+            let Some(term_names) = term_names else {
+                return (None, Status::success());
+            };
+            names.get_or_insert_with(BTreeSet::new).extend(term_names);
+        }
+        match names {
+            Some(n) if n.is_empty() => (
+                None,
+                Status::with_reason(
+                    Code::UnschedulableAndUnresolvable,
+                    "pod affinity terms conflict",
+                ),
+            ),
+            Some(n) => (
+                Some(PreFilterResult {
+                    node_names: Some(n),
+                }),
+                Status::success(),
+            ),
+            None => (None, Status::success()),
+        }
+    }
+}
+
+impl FilterPlugin for NodeAffinity {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        filter(pod.spec(), &node.node)
+    }
+}
+
+impl PreScorePlugin for NodeAffinity {
+    /// Skip without preferred terms.
+    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+        if preferred(pod.spec()).is_empty() {
+            return Status::skip();
+        }
+        Status::success()
+    }
+}
+
+impl ScorePlugin for NodeAffinity {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        Ok(score(pod.spec(), &node.node))
+    }
+    fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
+        normalize_score(scores);
+        Status::success()
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::core::v1::{Node, PodSpec};
 
+use crate::framework::{ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo};
 use crate::framework::{Code, Status};
 
 /// A pod naming another node does not fit.
@@ -14,6 +15,29 @@ pub fn filter(pod: &PodSpec, node: &Node) -> Status {
             )
         }
         _ => Status::success(),
+    }
+}
+
+/// The plugin (upstream's name `NodeName`).
+pub struct NodeName;
+
+pub const NAME: &str = "NodeName";
+
+impl Plugin for NodeName {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+    }
+}
+
+impl FilterPlugin for NodeName {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        filter(pod.spec(), &node.node)
     }
 }
 

@@ -4,14 +4,14 @@
 use k8s_openapi::api::core::v1::PodSpec;
 
 use crate::framework::{Code, Status};
+use std::sync::Arc;
 
-/// A host port in use or wanted: address, protocol, port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPort {
-    pub ip: String,
-    pub protocol: String,
-    pub port: i32,
-}
+use crate::framework::{
+    ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin,
+    PreFilterResult,
+};
+
+pub use crate::framework::HostPort;
 
 /// The host ports a pod's containers (and sidecars) declare, with
 /// upstream's defaults (address `0.0.0.0`, protocol TCP).
@@ -58,6 +58,51 @@ pub fn filter(wanted: &[HostPort], used: &[HostPort]) -> Status {
         );
     }
     Status::success()
+}
+
+/// The plugin (upstream's name `NodePorts`).
+pub struct NodePorts;
+
+pub const NAME: &str = "NodePorts";
+
+impl Plugin for NodePorts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
+        Some(self)
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![
+            ClusterEvent::ASSIGNED_POD_DELETE,
+            ClusterEvent::NODE_ADD,
+            ClusterEvent::NODE_UPDATE,
+        ]
+    }
+}
+
+impl PreFilterPlugin for NodePorts {
+    /// Skip when the pod wants no host port.
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+    ) -> (Option<PreFilterResult>, Status) {
+        if pod.host_ports.is_empty() {
+            return (None, Status::skip());
+        }
+        (None, Status::success())
+    }
+}
+
+impl FilterPlugin for NodePorts {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        filter(&pod.host_ports, &node.used_ports)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,11 @@
 
 use crate::framework::{MAX_NODE_SCORE, NodeInfo};
 use crate::resources::Resources;
+use std::sync::Arc;
+
+use crate::framework::{
+    ClusterEvent, CycleState, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status,
+};
 
 /// None when the pod requests neither cpu nor memory (the plugin skips it);
 /// else `(1 - std) * 100` over the requested fractions (real requests, no
@@ -34,6 +39,46 @@ pub fn score(pod: &Resources, node: &NodeInfo) -> Option<i64> {
         _ => 0.0,
     };
     Some(((1.0 - std) * MAX_NODE_SCORE as f64) as i64)
+}
+
+/// The plugin (upstream's name `NodeResourcesBalancedAllocation`, weight 1).
+pub struct NodeResourcesBalancedAllocation;
+
+pub const NAME: &str = "NodeResourcesBalancedAllocation";
+
+impl Plugin for NodeResourcesBalancedAllocation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
+    }
+    fn as_score(&self) -> Option<&dyn ScorePlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![
+            ClusterEvent::ASSIGNED_POD_DELETE,
+            ClusterEvent::NODE_ADD,
+            ClusterEvent::NODE_UPDATE,
+        ]
+    }
+}
+
+impl PreScorePlugin for NodeResourcesBalancedAllocation {
+    /// Skip for pods that request neither cpu nor memory (1.33).
+    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+        if pod.requests.milli_cpu == 0 && pod.requests.memory == 0 {
+            return Status::skip();
+        }
+        Status::success()
+    }
+}
+
+impl ScorePlugin for NodeResourcesBalancedAllocation {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        Ok(score(&pod.requests, node).unwrap_or(0))
+    }
 }
 
 #[cfg(test)]

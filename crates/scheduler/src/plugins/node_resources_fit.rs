@@ -4,6 +4,7 @@
 //! pod's requests; scores favour the least (by default) or most allocated
 //! nodes, by cpu and memory with weight 1 each.
 
+use crate::framework::{ClusterEvent, CycleState, FilterPlugin, Plugin, PodInfo, ScorePlugin};
 use crate::framework::{Code, MAX_NODE_SCORE, NodeInfo, Status};
 use crate::resources::Resources;
 
@@ -11,7 +12,7 @@ use crate::resources::Resources;
 /// each (`Too many pods`, `Insufficient cpu`, ...), Unschedulable.
 pub fn filter(pod: &Resources, node: &NodeInfo) -> Status {
     let mut reasons = Vec::new();
-    if node.pods as i64 + 1 > node.allowed_pods {
+    if node.pods.len() as i64 + 1 > node.allowed_pods {
         reasons.push("Too many pods".to_string());
     }
     if !pod.is_zero() {
@@ -53,6 +54,24 @@ pub enum ScoringStrategy {
     MostAllocated,
 }
 
+impl ScoringStrategy {
+    /// From NodeResourcesFitArgs (`scoringStrategy.type`), LeastAllocated
+    /// by default.
+    pub fn from_args(args: Option<&serde_json::Value>) -> Result<ScoringStrategy, String> {
+        let kind = args
+            .and_then(|a| a.pointer("/scoringStrategy/type"))
+            .and_then(|t| t.as_str())
+            .unwrap_or("LeastAllocated");
+        match kind {
+            "LeastAllocated" => Ok(ScoringStrategy::LeastAllocated),
+            "MostAllocated" => Ok(ScoringStrategy::MostAllocated),
+            other => Err(format!(
+                "scoringStrategy.type: Unsupported value: {other:?}: supported values: \"LeastAllocated\", \"MostAllocated\""
+            )),
+        }
+    }
+}
+
 /// The node's score for a pod whose requests (with the scoring defaults)
 /// are `pod_non_zero`, over cpu and memory weighted 1 each (upstream's
 /// default resources), against the node's `non_zero_requested`.
@@ -83,9 +102,49 @@ pub fn score(strategy: ScoringStrategy, pod_non_zero: &Resources, node: &NodeInf
     if weights == 0 { 0 } else { total / weights }
 }
 
+/// The plugin (upstream's name `NodeResourcesFit`, score weight 1).
+pub struct NodeResourcesFit {
+    pub strategy: ScoringStrategy,
+}
+
+pub const NAME: &str = "NodeResourcesFit";
+
+impl Plugin for NodeResourcesFit {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn as_score(&self) -> Option<&dyn ScorePlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![
+            ClusterEvent::ASSIGNED_POD_DELETE,
+            ClusterEvent::ASSIGNED_POD_UPDATE,
+            ClusterEvent::NODE_ADD,
+            ClusterEvent::NODE_UPDATE,
+        ]
+    }
+}
+
+impl FilterPlugin for NodeResourcesFit {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        filter(&pod.requests, node)
+    }
+}
+
+impl ScorePlugin for NodeResourcesFit {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        Ok(score(self.strategy, &pod.non_zero_requests, node))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn node(cpu: i64, mem: i64, pods: i64, used_cpu: i64, used_mem: i64, n: usize) -> NodeInfo {
         let used = Resources {
@@ -93,6 +152,7 @@ mod tests {
             memory: used_mem,
             ..Default::default()
         };
+        let filler = Arc::new(PodInfo::new(Arc::new(Default::default())));
         NodeInfo {
             name: "n".into(),
             allocatable: Resources {
@@ -101,9 +161,10 @@ mod tests {
                 ..Default::default()
             },
             allowed_pods: pods,
-            pods: n,
+            pods: vec![filler; n],
             requested: used.clone(),
             non_zero_requested: used,
+            ..Default::default()
         }
     }
 

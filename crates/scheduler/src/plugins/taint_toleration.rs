@@ -6,6 +6,11 @@ use k8s_openapi::api::core::v1::{Node, PodSpec, Taint, Toleration};
 
 use super::helper::{default_normalize_score, tolerates};
 use crate::framework::{Code, Status};
+use std::sync::Arc;
+
+use crate::framework::{
+    ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreScorePlugin, ScorePlugin,
+};
 
 fn taints(node: &Node) -> &[Taint] {
     node.spec
@@ -55,6 +60,51 @@ pub fn score(pod: &PodSpec, node: &Node) -> i64 {
 /// Fewer untolerated taints, higher score (reversed default normalization).
 pub fn normalize_score(scores: &mut [i64]) {
     default_normalize_score(scores, true);
+}
+
+/// The plugin (upstream's name `TaintToleration`, score weight 3).
+pub struct TaintToleration;
+
+pub const NAME: &str = "TaintToleration";
+
+impl Plugin for TaintToleration {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn as_score(&self) -> Option<&dyn ScorePlugin> {
+        Some(self)
+    }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
+    }
+    fn events_to_register(&self) -> Vec<ClusterEvent> {
+        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+    }
+}
+
+impl FilterPlugin for TaintToleration {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        filter(pod.spec(), &node.node)
+    }
+}
+
+impl PreScorePlugin for TaintToleration {
+    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+        Status::success()
+    }
+}
+
+impl ScorePlugin for TaintToleration {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        Ok(score(pod.spec(), &node.node))
+    }
+    fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
+        normalize_score(scores);
+        Status::success()
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,11 @@ pub struct Config {
     /// `--scheduler-config`: a KubeSchedulerConfiguration
     /// (`kubescheduler.config.k8s.io/v1`) for the built-in scheduler.
     pub scheduler_config: Option<PathBuf>,
+    /// `--sim-nodes`: simulated nodes run in the server (for scale tests).
+    pub sim_nodes: usize,
+    /// `--sim-config`: their template (resources, labels, zones, taints,
+    /// container start delay, Job pod duration).
+    pub sim_config: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -116,6 +121,8 @@ impl std::fmt::Debug for Config {
             .field("cluster_signing_duration", &self.cluster_signing_duration)
             .field("disable_scheduler", &self.disable_scheduler)
             .field("scheduler_config", &self.scheduler_config)
+            .field("sim_nodes", &self.sim_nodes)
+            .field("sim_config", &self.sim_config)
             .finish()
     }
 }
@@ -153,6 +160,8 @@ pub struct Layer {
     pub cluster_signing_duration: Option<String>,
     pub disable_scheduler: Option<bool>,
     pub scheduler_config: Option<PathBuf>,
+    pub sim_nodes: Option<usize>,
+    pub sim_config: Option<PathBuf>,
 }
 
 /// Why a configuration is unusable.
@@ -224,6 +233,8 @@ impl Layer {
                 .or(lower.cluster_signing_duration),
             disable_scheduler: self.disable_scheduler.or(lower.disable_scheduler),
             scheduler_config: self.scheduler_config.or(lower.scheduler_config),
+            sim_nodes: self.sim_nodes.or(lower.sim_nodes),
+            sim_config: self.sim_config.or(lower.sim_config),
         }
     }
 
@@ -293,6 +304,8 @@ impl Layer {
             cluster_signing_duration,
             disable_scheduler: self.disable_scheduler.unwrap_or(false),
             scheduler_config: self.scheduler_config,
+            sim_nodes: self.sim_nodes.unwrap_or(0),
+            sim_config: self.sim_config,
         })
     }
 }

@@ -46,6 +46,28 @@ pub enum ServerError {
     KubeletTls(#[from] skiff_apiserver::connect::TlsClientError),
     #[error("scheduler: {0}")]
     Scheduler(String),
+    #[error("simulated nodes: {0}")]
+    Sim(String),
+}
+
+/// The simulated nodes' options, when there are any.
+fn sim_options(config: &Config) -> Result<Option<skiff_kubelet::sim::FleetOptions>, ServerError> {
+    if config.sim_nodes == 0 {
+        return Ok(None);
+    }
+    let template = match &config.sim_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ServerError::Sim(format!("{}: {e}", path.display())))?;
+            skiff_kubelet::sim::SimConfig::parse(&text)
+                .map_err(|e| ServerError::Sim(format!("{}: {e}", path.display())))?
+        }
+        None => Default::default(),
+    };
+    template
+        .options(config.sim_nodes)
+        .map(Some)
+        .map_err(ServerError::Sim)
 }
 
 /// The built-in scheduler's configuration: the file's, or upstream's default.
@@ -93,6 +115,7 @@ pub async fn run(
     let started = Instant::now();
     let io = |context: String| move |source| ServerError::Io { context, source };
     let scheduler_config = scheduler_config(&config)?;
+    let sim_options = sim_options(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("create {}", config.data_dir.display())))?;
     let store: Arc<dyn Store> = match config.store {
@@ -303,6 +326,43 @@ pub async fn run(
         }
         None => None,
     };
+    // Simulated nodes, each acting as `system:node:<name>`.
+    let (sim_stop, sim_stopped) = tokio::sync::oneshot::channel::<()>();
+    let simulating = sim_options.map(|options| {
+        let agent = format!(
+            "kubelet/v1.33.0 (linux/amd64) skiff-sim/{}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let for_nodes = server.clone();
+        let client_for: skiff_kubelet::sim::NodeClient = std::sync::Arc::new(move |name: &str| {
+            for_nodes.client_as(
+                &agent,
+                skiff_apiserver::UserInfo {
+                    name: format!("system:node:{name}"),
+                    uid: String::new(),
+                    groups: vec!["system:nodes".into(), "system:authenticated".into()],
+                    ..Default::default()
+                },
+            )
+        });
+        // A node may watch only its own pods (upstream's node authorizer
+        // with AuthorizeNodeWithSelectors); the fleet's one watch over the
+        // pods of all its nodes reads as the simulator itself, as kwok runs
+        // with the cluster's admin.
+        let read = server.client_as(
+            &format!("skiff-sim/{}", env!("CARGO_PKG_VERSION")),
+            skiff_apiserver::UserInfo {
+                name: "skiff:sim".into(),
+                uid: String::new(),
+                groups: vec!["system:masters".into(), "system:authenticated".into()],
+                ..Default::default()
+            },
+        );
+        let fleet = skiff_kubelet::sim::Fleet::new(&options, read, client_for);
+        tokio::spawn(fleet.run(async {
+            let _ = sim_stopped.await;
+        }))
+    });
     let (bootstrap_stop, bootstrap_stopped) = tokio::sync::oneshot::channel::<()>();
     let controllers = {
         let bootstrap = bootstrap.clone();
@@ -318,6 +378,10 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = controllers_stop.send(());
     let _ = scheduler_stop.send(());
+    let _ = sim_stop.send(());
+    if let Some(s) = simulating {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), control_loops).await;
     if let Some(s) = scheduling {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;

@@ -19,7 +19,109 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the control plane: API server on its store.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
+    /// Run the scheduler against an API server (as kube-scheduler).
+    Scheduler(SchedulerArgs),
+    /// Run simulated nodes against an API server (as kwok does).
+    Sim(SimArgs),
+}
+
+/// Flags of `skiff scheduler`, as kube-scheduler's.
+#[derive(clap::Args)]
+struct SchedulerArgs {
+    /// The kubeconfig of the scheduler's identity (system:kube-scheduler).
+    #[arg(long, env = "SKIFF_KUBECONFIG")]
+    kubeconfig: PathBuf,
+    /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
+    #[arg(long, env = "SKIFF_SCHEDULER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Flags of `skiff sim`.
+#[derive(clap::Args)]
+struct SimArgs {
+    /// A kubeconfig allowed to impersonate nodes (an admin's): each node acts
+    /// as system:node:<name>.
+    #[arg(long, env = "SKIFF_KUBECONFIG")]
+    kubeconfig: PathBuf,
+    /// How many nodes to simulate.
+    #[arg(long, env = "SKIFF_SIM_NODES")]
+    nodes: usize,
+    /// The nodes' template (YAML: resources, labels, zones, taints,
+    /// startDelay, jobDuration, prefix).
+    #[arg(long, env = "SKIFF_SIM_CONFIG")]
+    sim_config: Option<PathBuf>,
+}
+
+/// A client from a kubeconfig file.
+async fn kube_client(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .with_context(|| format!("using {}", path.display()))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// A client that sends through `base` (its connections shared) as `user`
+/// in `groups`, by impersonation.
+fn impersonating(base: kube::Client, user: &str, groups: &[&str]) -> kube::Client {
+    let user = http::HeaderValue::from_str(user).expect("a valid user name");
+    let groups: Vec<http::HeaderValue> = groups
+        .iter()
+        .map(|g| http::HeaderValue::from_str(g).expect("a valid group name"))
+        .collect();
+    let service = tower::service_fn(move |mut req: http::Request<kube::client::Body>| {
+        let base = base.clone();
+        let headers = req.headers_mut();
+        headers.insert("Impersonate-User", user.clone());
+        for g in &groups {
+            headers.append("Impersonate-Group", g.clone());
+        }
+        async move { base.send(req).await }
+    });
+    kube::Client::new(service, "default")
+}
+
+async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => skiff_scheduler::KubeSchedulerConfiguration::parse(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => skiff_scheduler::KubeSchedulerConfiguration::default_config(),
+    };
+    let client = kube_client(&args.kubeconfig).await?;
+    let instance = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let scheduler = skiff_scheduler::Scheduler::new(client, &config, &instance)?;
+    skiff_scheduler::run(scheduler, shutdown_signal()).await;
+    Ok(())
+}
+
+async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let template = match &args.sim_config {
+        Some(path) => skiff_kubelet::sim::SimConfig::parse(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        None => Default::default(),
+    };
+    let options = template.options(args.nodes).map_err(anyhow::Error::msg)?;
+    let base = kube_client(&args.kubeconfig).await?;
+    let for_nodes = base.clone();
+    let client_for: skiff_kubelet::sim::NodeClient = std::sync::Arc::new(move |name: &str| {
+        impersonating(
+            for_nodes.clone(),
+            &format!("system:node:{name}"),
+            &["system:nodes", "system:authenticated"],
+        )
+    });
+    let fleet = skiff_kubelet::sim::Fleet::new(&options, base, client_for);
+    fleet.run(shutdown_signal()).await;
+    Ok(())
 }
 
 /// Flags of `skiff server`; each also reads its `SKIFF_*` environment variable.
@@ -111,6 +213,14 @@ struct ServerArgs {
     /// built-in scheduler: profiles, plugins and their arguments.
     #[arg(long, env = "SKIFF_SCHEDULER_CONFIG")]
     scheduler_config: Option<PathBuf>,
+    /// Run this many simulated nodes in the server (sim-0, sim-1, ...): their
+    /// pods run through a simulated container runtime, for scale tests.
+    #[arg(long, env = "SKIFF_SIM_NODES")]
+    sim_nodes: Option<usize>,
+    /// The simulated nodes' template (YAML: resources, labels, zones,
+    /// taints, startDelay, jobDuration).
+    #[arg(long, env = "SKIFF_SIM_CONFIG")]
+    sim_config: Option<PathBuf>,
     /// YAML file with the same settings (kebab-case keys), under flags and environment.
     #[arg(long, env = "SKIFF_CONFIG")]
     config: Option<PathBuf>,
@@ -146,6 +256,8 @@ impl ServerArgs {
                 cluster_signing_duration: self.cluster_signing_duration,
                 disable_scheduler: self.disable_scheduler,
                 scheduler_config: self.scheduler_config,
+                sim_nodes: self.sim_nodes,
+                sim_config: self.sim_config,
             },
             self.config,
         )
@@ -163,7 +275,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => {
-            let (flags, file) = args.layer();
+            let (flags, file) = (*args).layer();
             let layer = match file {
                 Some(path) => flags.over(Layer::from_file(&path)?),
                 None => flags,
@@ -175,8 +287,17 @@ fn main() -> anyhow::Result<()> {
                 .context("tokio runtime")?;
             runtime.block_on(skiff_server::run(config, shutdown_signal()))?;
         }
+        Command::Scheduler(args) => runtime()?.block_on(run_scheduler(args))?,
+        Command::Sim(args) => runtime()?.block_on(run_sim(args))?,
     }
     Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,206 @@
+//! The scheduler and simulated nodes as a user meets them: the real
+//! `skiff server --sim-nodes` driven by the real kubectl. Pods land on
+//! nodes that fit and run there; node selectors, taints and tolerations,
+//! cordons and resource requests decide where, and a pod that fits nowhere
+//! gets upstream's `FailedScheduling` message and `PodScheduled=False`
+//! condition, then is placed as soon as the cluster changes for it. The
+//! server restarts on the same data with its pods still running.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use skiff_testutil::free_port;
+use skiff_testutil::server::SkiffServer;
+
+const SIM: &str = "resources: {cpu: \"2\", memory: 4Gi, pods: \"10\"}\nzones: 2\n";
+
+fn server(dir: &std::path::Path) -> SkiffServer {
+    let template = dir.join("sim.yaml");
+    std::fs::write(&template, SIM).unwrap();
+    let mut s = SkiffServer::new(
+        &dir.join("data"),
+        "127.0.0.1",
+        free_port(),
+        &["--sim-nodes", "4", "--sim-config", template.to_str().unwrap()],
+    );
+    s.start().unwrap();
+    s
+}
+
+/// Polls `f` until it gives Some, for at most 30 s.
+fn eventually<T>(what: &str, s: &SkiffServer, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}\nserver log:\n{}", s.log());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pod(s: &SkiffServer, name: &str) -> Value {
+    s.json(&["get", "pod", name])
+}
+
+fn node_of(s: &SkiffServer, name: &str) -> Option<String> {
+    pod(s, name)["spec"]["nodeName"].as_str().map(str::to_string)
+}
+
+/// The newest FailedScheduling message of a pod.
+fn failed_scheduling(s: &SkiffServer, name: &str) -> Option<String> {
+    let events = s.json(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={name},reason=FailedScheduling"),
+    ]);
+    events["items"]
+        .as_array()?
+        .last()
+        .and_then(|e| e["message"].as_str())
+        .map(str::to_string)
+}
+
+fn run_pod(s: &SkiffServer, yaml: &str) {
+    s.apply_stdin(&["apply", "-f", "-"], yaml);
+}
+
+#[test]
+fn pods_run_on_simulated_nodes_where_they_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path());
+    eventually("four Ready nodes", &s, || {
+        let nodes = s.json(&["get", "nodes"]);
+        let ready = nodes["items"].as_array()?.iter().filter(|n| {
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        });
+        (ready.count() == 4).then_some(())
+    });
+
+    // A pod lands on a node, runs, and is ready with an IP from the node's range.
+    s.ok(&["run", "web", "--image=busybox", "--restart=Never"]);
+    s.ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=30s"]);
+    let p = pod(&s, "web");
+    let node = p["spec"]["nodeName"].as_str().unwrap().to_string();
+    assert!(node.starts_with("sim-"), "{node}");
+    assert!(p["status"]["podIP"].as_str().unwrap().starts_with("10.128."));
+    assert_eq!(p["status"]["phase"], "Running");
+    let events = s.ok(&["get", "events", "--field-selector", "involvedObject.name=web"]);
+    assert!(
+        events.contains(&format!("Successfully assigned default/web to {node}")),
+        "{events}"
+    );
+
+    // A node selector picks the labelled node.
+    s.ok(&["label", "node", "sim-3", "disk=ssd"]);
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: ssd}\nspec:\n  nodeSelector: {disk: ssd}\n  containers: [{name: c, image: busybox}]\n",
+    );
+    assert_eq!(eventually("ssd bound", &s, || node_of(&s, "ssd")), "sim-3");
+
+    // Every node tainted: a pod without the toleration fits nowhere, with
+    // upstream's message and condition; one with it is placed.
+    for n in ["sim-0", "sim-1", "sim-2", "sim-3"] {
+        s.ok(&["taint", "node", n, "dedicated=infra:NoSchedule"]);
+    }
+    s.ok(&["run", "plain", "--image=busybox", "--restart=Never"]);
+    let message = eventually("FailedScheduling", &s, || failed_scheduling(&s, "plain"));
+    assert_eq!(
+        message,
+        "0/4 nodes are available: 4 node(s) had untolerated taint {dedicated: infra}."
+    );
+    let condition = eventually("PodScheduled=False", &s, || {
+        pod(&s, "plain")["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "PodScheduled")
+            .cloned()
+    });
+    assert_eq!(condition["status"], "False");
+    assert_eq!(condition["reason"], "Unschedulable");
+    assert_eq!(condition["message"], message.as_str());
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: tolerant}\nspec:\n  tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]\n  containers: [{name: c, image: busybox}]\n",
+    );
+    eventually("tolerant bound", &s, || node_of(&s, "tolerant"));
+
+    // Untainting one node, cordoned meanwhile, then uncordoned: the parked
+    // pod goes exactly there once it can.
+    s.ok(&["cordon", "sim-1"]);
+    s.ok(&["taint", "node", "sim-1", "dedicated-"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(node_of(&s, "plain"), None, "cordoned");
+    let message = eventually("the cordon in the message", &s, || {
+        failed_scheduling(&s, "plain").filter(|m| m.contains("unschedulable"))
+    });
+    assert_eq!(
+        message,
+        "0/4 nodes are available: 1 node(s) were unschedulable, 3 node(s) had untolerated taint {dedicated: infra}."
+    );
+    s.ok(&["uncordon", "sim-1"]);
+    assert_eq!(eventually("plain bound", &s, || node_of(&s, "plain")), "sim-1");
+    s.ok(&["wait", "--for=condition=Ready", "pod/plain", "--timeout=30s"]);
+
+    // Requests beyond every node's allocatable.
+    for n in ["sim-0", "sim-2", "sim-3"] {
+        s.ok(&["taint", "node", n, "dedicated-"]);
+    }
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: huge}\nspec:\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: \"3\", memory: 8Gi}}}]\n",
+    );
+    let message = eventually("huge refused", &s, || failed_scheduling(&s, "huge"));
+    assert_eq!(
+        message,
+        "0/4 nodes are available: 4 Insufficient cpu, 4 Insufficient memory."
+    );
+
+    // Deleting a running pod: the node stops it and it is gone.
+    s.ok(&["delete", "pod", "web", "--timeout=30s"]);
+    assert!(s.kubectl(&["get", "pod", "web"]).is_err());
+
+    // The scheduler's metrics are served with upstream's names.
+    let metrics = s.ok(&["get", "--raw", "/metrics"]);
+    assert!(metrics.contains(
+        "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"}"
+    ));
+    assert!(metrics.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1"), "{metrics}");
+}
+
+#[test]
+fn a_restarted_server_keeps_its_running_pods_and_schedules_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(dir.path());
+    for name in ["a", "b", "c"] {
+        s.ok(&["run", name, "--image=busybox", "--restart=Never"]);
+    }
+    for name in ["a", "b", "c"] {
+        s.ok(&["wait", "--for=condition=Ready", &format!("pod/{name}"), "--timeout=30s"]);
+    }
+    let before: Vec<Option<String>> = ["a", "b", "c"].iter().map(|n| node_of(&s, n)).collect();
+    s.terminate().unwrap();
+    s.start().unwrap();
+    let after: Vec<Option<String>> = ["a", "b", "c"].iter().map(|n| node_of(&s, n)).collect();
+    assert_eq!(before, after, "bindings survive the restart");
+    s.ok(&["run", "d", "--image=busybox", "--restart=Never"]);
+    s.ok(&["wait", "--for=condition=Ready", "pod/d", "--timeout=30s"]);
+    for name in ["a", "b", "c"] {
+        s.ok(&["wait", "--for=condition=Ready", &format!("pod/{name}"), "--timeout=30s"]);
+    }
+    // SIGKILL too: the nodes register again and pods keep running.
+    s.kill();
+    s.start().unwrap();
+    s.ok(&["run", "e", "--image=busybox", "--restart=Never"]);
+    s.ok(&["wait", "--for=condition=Ready", "pod/e", "--timeout=30s"]);
+    assert_eq!(
+        s.json(&["get", "nodes"])["items"].as_array().unwrap().len(),
+        4
+    );
+}

@@ -21,7 +21,12 @@ fn server(dir: &std::path::Path) -> SkiffServer {
         &dir.join("data"),
         "127.0.0.1",
         free_port(),
-        &["--sim-nodes", "4", "--sim-config", template.to_str().unwrap()],
+        &[
+            "--sim-nodes",
+            "4",
+            "--sim-config",
+            template.to_str().unwrap(),
+        ],
     );
     s.start().unwrap();
     s
@@ -46,22 +51,31 @@ fn pod(s: &SkiffServer, name: &str) -> Value {
 }
 
 fn node_of(s: &SkiffServer, name: &str) -> Option<String> {
-    pod(s, name)["spec"]["nodeName"].as_str().map(str::to_string)
+    pod(s, name)["spec"]["nodeName"]
+        .as_str()
+        .map(str::to_string)
 }
 
-/// The newest FailedScheduling message of a pod.
-fn failed_scheduling(s: &SkiffServer, name: &str) -> Option<String> {
+/// The FailedScheduling messages of a pod, oldest first.
+fn failed_schedulings(s: &SkiffServer, name: &str) -> Vec<String> {
     let events = s.json(&[
         "get",
         "events",
         "--field-selector",
         &format!("involvedObject.name={name},reason=FailedScheduling"),
+        "--sort-by=.metadata.creationTimestamp",
     ]);
     events["items"]
-        .as_array()?
-        .last()
-        .and_then(|e| e["message"].as_str())
-        .map(str::to_string)
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The newest FailedScheduling message of a pod.
+fn failed_scheduling(s: &SkiffServer, name: &str) -> Option<String> {
+    failed_schedulings(s, name).pop()
 }
 
 fn run_pod(s: &SkiffServer, yaml: &str) {
@@ -76,7 +90,8 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
         let nodes = s.json(&["get", "nodes"]);
         let ready = nodes["items"].as_array()?.iter().filter(|n| {
             n["status"]["conditions"].as_array().is_some_and(|c| {
-                c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
             })
         });
         (ready.count() == 4).then_some(())
@@ -88,9 +103,19 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
     let p = pod(&s, "web");
     let node = p["spec"]["nodeName"].as_str().unwrap().to_string();
     assert!(node.starts_with("sim-"), "{node}");
-    assert!(p["status"]["podIP"].as_str().unwrap().starts_with("10.128."));
+    assert!(
+        p["status"]["podIP"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.128.")
+    );
     assert_eq!(p["status"]["phase"], "Running");
-    let events = s.ok(&["get", "events", "--field-selector", "involvedObject.name=web"]);
+    let events = s.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web",
+    ]);
     assert!(
         events.contains(&format!("Successfully assigned default/web to {node}")),
         "{events}"
@@ -113,7 +138,7 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
     let message = eventually("FailedScheduling", &s, || failed_scheduling(&s, "plain"));
     assert_eq!(
         message,
-        "0/4 nodes are available: 4 node(s) had untolerated taint {dedicated: infra}."
+        "0/4 nodes are available: 4 node(s) had untolerated taint {dedicated: infra}. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
     );
     let condition = eventually("PodScheduled=False", &s, || {
         pod(&s, "plain")["status"]["conditions"]
@@ -142,11 +167,19 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
     });
     assert_eq!(
         message,
-        "0/4 nodes are available: 1 node(s) were unschedulable, 3 node(s) had untolerated taint {dedicated: infra}."
+        "0/4 nodes are available: 1 node(s) were unschedulable, 3 node(s) had untolerated taint {dedicated: infra}. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
     );
     s.ok(&["uncordon", "sim-1"]);
-    assert_eq!(eventually("plain bound", &s, || node_of(&s, "plain")), "sim-1");
-    s.ok(&["wait", "--for=condition=Ready", "pod/plain", "--timeout=30s"]);
+    assert_eq!(
+        eventually("plain bound", &s, || node_of(&s, "plain")),
+        "sim-1"
+    );
+    s.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/plain",
+        "--timeout=30s",
+    ]);
 
     // Requests beyond every node's allocatable.
     for n in ["sim-0", "sim-2", "sim-3"] {
@@ -159,19 +192,22 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
     let message = eventually("huge refused", &s, || failed_scheduling(&s, "huge"));
     assert_eq!(
         message,
-        "0/4 nodes are available: 4 Insufficient cpu, 4 Insufficient memory."
+        "0/4 nodes are available: 4 Insufficient cpu, 4 Insufficient memory. preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod."
     );
 
     // Deleting a running pod: the node stops it and it is gone.
     s.ok(&["delete", "pod", "web", "--timeout=30s"]);
     assert!(s.kubectl(&["get", "pod", "web"]).is_err());
 
-    // The scheduler's metrics are served with upstream's names.
-    let metrics = s.ok(&["get", "--raw", "/metrics"]);
-    assert!(metrics.contains(
-        "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"}"
-    ));
-    assert!(metrics.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1"), "{metrics}");
+    // The scheduler's metrics are served with upstream's names (the
+    // gauges are refreshed every second).
+    eventually("the scheduler's metrics", &s, || {
+        let metrics = s.ok(&["get", "--raw", "/metrics"]);
+        (metrics.contains(
+            "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"}",
+        ) && metrics.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1"))
+        .then_some(())
+    });
 }
 
 #[test]
@@ -182,7 +218,12 @@ fn a_restarted_server_keeps_its_running_pods_and_schedules_new_ones() {
         s.ok(&["run", name, "--image=busybox", "--restart=Never"]);
     }
     for name in ["a", "b", "c"] {
-        s.ok(&["wait", "--for=condition=Ready", &format!("pod/{name}"), "--timeout=30s"]);
+        s.ok(&[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{name}"),
+            "--timeout=30s",
+        ]);
     }
     let before: Vec<Option<String>> = ["a", "b", "c"].iter().map(|n| node_of(&s, n)).collect();
     s.terminate().unwrap();
@@ -192,7 +233,12 @@ fn a_restarted_server_keeps_its_running_pods_and_schedules_new_ones() {
     s.ok(&["run", "d", "--image=busybox", "--restart=Never"]);
     s.ok(&["wait", "--for=condition=Ready", "pod/d", "--timeout=30s"]);
     for name in ["a", "b", "c"] {
-        s.ok(&["wait", "--for=condition=Ready", &format!("pod/{name}"), "--timeout=30s"]);
+        s.ok(&[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{name}"),
+            "--timeout=30s",
+        ]);
     }
     // SIGKILL too: the nodes register again and pods keep running.
     s.kill();
@@ -202,5 +248,132 @@ fn a_restarted_server_keeps_its_running_pods_and_schedules_new_ones() {
     assert_eq!(
         s.json(&["get", "nodes"])["items"].as_array().unwrap().len(),
         4
+    );
+}
+
+#[test]
+fn affinity_spreading_and_preemption_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path());
+    eventually("four nodes", &s, || {
+        (s.json(&["get", "nodes"])["items"].as_array()?.len() == 4).then_some(())
+    });
+
+    // Required anti-affinity by hostname: three replicas on three nodes.
+    for i in 0..3 {
+        run_pod(
+            &s,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: db-{i}, labels: {{app: db}}}}\nspec:\n  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {{matchLabels: {{app: db}}}}\n        topologyKey: kubernetes.io/hostname\n  containers: [{{name: c, image: busybox}}]\n"
+            ),
+        );
+        eventually("db bound", &s, || node_of(&s, &format!("db-{i}")));
+    }
+    let mut nodes: Vec<String> = (0..3)
+        .map(|i| node_of(&s, &format!("db-{i}")).unwrap())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 3, "one per node: {nodes:?}");
+
+    // Required affinity to a db pod's zone.
+    let zone_of = |node: &str| {
+        s.json(&["get", "node", node])["metadata"]["labels"]["topology.kubernetes.io/zone"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: cache}\nspec:\n  affinity:\n    podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {matchLabels: {app: db}}\n        topologyKey: topology.kubernetes.io/zone\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let cache_node = eventually("cache bound", &s, || node_of(&s, "cache"));
+    assert!(["zone-0", "zone-1"].contains(&zone_of(&cache_node).as_str()));
+    // Affinity to nothing: refused with upstream's words.
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: lonely}\nspec:\n  affinity:\n    podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {matchLabels: {app: nothing}}\n        topologyKey: topology.kubernetes.io/zone\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let message = eventually("lonely refused", &s, || failed_scheduling(&s, "lonely"));
+    assert!(
+        message.starts_with("0/4 nodes are available: 4 node(s) didn't match pod affinity rules."),
+        "{message}"
+    );
+    // A fourth db replica fits nowhere but the node without one.
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: db-3, labels: {app: db}}\nspec:\n  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {matchLabels: {app: db}}\n        topologyKey: kubernetes.io/hostname\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let last = eventually("db-3 bound", &s, || node_of(&s, "db-3"));
+    assert!(!nodes.contains(&last));
+
+    // Topology spread over zones, DoNotSchedule, maxSkew 1: four pods, two per zone.
+    for i in 0..4 {
+        run_pod(
+            &s,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}}}\nspec:\n  topologySpreadConstraints:\n  - maxSkew: 1\n    topologyKey: topology.kubernetes.io/zone\n    whenUnsatisfiable: DoNotSchedule\n    labelSelector: {{matchLabels: {{app: web}}}}\n  containers: [{{name: c, image: busybox}}]\n"
+            ),
+        );
+        eventually("web bound", &s, || node_of(&s, &format!("web-{i}")));
+    }
+    let mut per_zone = std::collections::BTreeMap::new();
+    for i in 0..4 {
+        *per_zone
+            .entry(zone_of(&node_of(&s, &format!("web-{i}")).unwrap()))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_zone.values().copied().collect::<Vec<_>>(),
+        [2, 2],
+        "{per_zone:?}"
+    );
+
+    // Preemption: low-priority pods fill every node's cpu; a high-priority
+    // pod evicts one of them, is nominated, then bound.
+    s.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: low}\nvalue: 10\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n",
+    );
+    for i in 0..4 {
+        run_pod(
+            &s,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: filler-{i}}}\nspec:\n  priorityClassName: low\n  containers: [{{name: c, image: busybox, resources: {{requests: {{cpu: 1500m}}}}}}]\n"
+            ),
+        );
+        eventually("filler bound", &s, || node_of(&s, &format!("filler-{i}")));
+    }
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: vip}\nspec:\n  priorityClassName: high\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: 1500m}}}]\n",
+    );
+    let vip_node = eventually("vip bound", &s, || node_of(&s, "vip"));
+    // Preemption succeeded: no preemption suffix (later attempts, while
+    // the victim terminates, say so).
+    let first = eventually("vip's FailedScheduling", &s, || {
+        failed_schedulings(&s, "vip").into_iter().next()
+    });
+    assert_eq!(first, "0/4 nodes are available: 4 Insufficient cpu.");
+    let fillers: Vec<String> = (0..4)
+        .filter(|i| s.kubectl(&["get", "pod", &format!("filler-{i}")]).is_ok())
+        .map(|i| format!("filler-{i}"))
+        .collect();
+    assert_eq!(fillers.len(), 3, "exactly one victim: {fillers:?}");
+    let events = s.ok(&["get", "events", "--field-selector", "reason=Preempted"]);
+    assert!(events.contains(&format!("on node {vip_node}")), "{events}");
+    // A pod that may not preempt (its class says Never) says so.
+    s.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high-polite}\nvalue: 1000\npreemptionPolicy: Never\n",
+    );
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: polite}\nspec:\n  priorityClassName: high-polite\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: 1500m}}}]\n",
+    );
+    let message = eventually("polite refused", &s, || failed_scheduling(&s, "polite"));
+    assert_eq!(
+        message,
+        "0/4 nodes are available: 4 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
     );
 }

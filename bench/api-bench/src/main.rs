@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use api_bench::pod;
+use api_bench::{client, pod, rss_kib};
 use base64::Engine;
 use clap::Parser;
 use futures::StreamExt;
@@ -51,17 +51,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn hist() -> Histogram<u64> {
@@ -102,27 +91,6 @@ fn token_client(kubeconfig: &str, token: &str) -> Result<reqwest::Client> {
         .use_rustls_tls()
         .add_root_certificate(ca)
         .default_headers(headers)
-        .pool_max_idle_per_host(256)
-        .build()?)
-}
-
-/// An HTTPS client with the admin's certificate from the kubeconfig.
-fn client(kubeconfig: &str) -> Result<reqwest::Client> {
-    let field = |name: &str| -> Result<Vec<u8>> {
-        let line = kubeconfig
-            .lines()
-            .find(|l| l.trim_start().starts_with(name))
-            .with_context(|| format!("{name} in kubeconfig"))?;
-        Ok(base64::engine::general_purpose::STANDARD
-            .decode(line.split(':').nth(1).unwrap_or("").trim())?)
-    };
-    let ca = reqwest::Certificate::from_pem(&field("certificate-authority-data")?)?;
-    let mut identity = field("client-certificate-data")?;
-    identity.extend(field("client-key-data")?);
-    Ok(reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(ca)
-        .identity(reqwest::Identity::from_pem(&identity)?)
         .pool_max_idle_per_host(256)
         .build()?)
 }

@@ -28,6 +28,8 @@ const QUEUE: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct Record {
     pub regarding: ObjectReference,
+    /// A second object the event is about (the preemptor of a victim).
+    pub related: Option<ObjectReference>,
     /// `Normal` or `Warning`.
     pub type_: &'static str,
     pub reason: &'static str,
@@ -181,6 +183,7 @@ async fn send(
         reason: Some(r.reason.into()),
         note: Some(truncate_note(&r.note)),
         regarding: Some(r.regarding),
+        related: r.related,
         reporting_controller: Some(controller.into()),
         reporting_instance: Some(instance.into()),
         type_: Some(r.type_.into()),

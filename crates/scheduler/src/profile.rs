@@ -345,20 +345,34 @@ mod tests {
                 "TaintToleration",
                 "NodeAffinity",
                 "NodePorts",
-                "NodeResourcesFit"
+                "NodeResourcesFit",
+                "PodTopologySpread",
+                "InterPodAffinity"
             ]
         );
-        assert_eq!(names(Point::PreFilter), ["NodeAffinity", "NodePorts"]);
+        assert_eq!(
+            names(Point::PreFilter),
+            [
+                "NodeAffinity",
+                "NodePorts",
+                "PodTopologySpread",
+                "InterPodAffinity"
+            ]
+        );
         assert_eq!(
             f.list(Point::Score),
             [
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
-                ("NodeResourcesBalancedAllocation", 1)
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
+                ("NodeResourcesBalancedAllocation", 1),
+                ("ImageLocality", 1)
             ]
         );
         assert_eq!(names(Point::PreEnqueue), ["SchedulingGates"]);
+        assert_eq!(names(Point::PostFilter), ["DefaultPreemption"]);
         assert_eq!(names(Point::Bind), ["DefaultBinder"]);
     }
 
@@ -401,7 +415,10 @@ profiles:
             [
                 ("NodeResourcesFit", 5),
                 ("TaintToleration", 3),
-                ("NodeAffinity", 2)
+                ("NodeAffinity", 2),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
+                ("ImageLocality", 1)
             ]
         );
         assert!(fws[2].list(Point::Score).is_empty());

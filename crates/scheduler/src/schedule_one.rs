@@ -105,7 +105,7 @@ impl Algorithm {
                 feasible_nodes: 1,
             });
         }
-        let totals = prioritize_nodes(fwk, state, pod, &feasible)?;
+        let totals = prioritize_nodes(fwk, state, pod, &feasible, &snapshot.nodes)?;
         Ok(ScheduleResult {
             node: select_host(&feasible, &totals),
             evaluated_nodes,
@@ -192,11 +192,12 @@ pub fn prioritize_nodes(
     state: &mut CycleState,
     pod: &PodInfo,
     nodes: &[Arc<NodeInfo>],
+    all: &[Arc<NodeInfo>],
 ) -> Result<Vec<i64>, ScheduleError> {
     if !fwk.has_score_plugins() {
         return Ok(vec![1; nodes.len()]);
     }
-    let s = fwk.run_pre_score(state, pod, nodes);
+    let s = fwk.run_pre_score(state, pod, nodes, all);
     if !s.is_success() {
         return Err(ScheduleError::Error(s));
     }

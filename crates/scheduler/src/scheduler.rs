@@ -24,6 +24,7 @@ use kube::runtime::watcher;
 
 use crate::cache::{Cache, Snapshot};
 use crate::events::{EventRecorder, Record};
+use crate::framework::listers::{Listers, Selecting};
 use crate::framework::{ClusterEvent, CycleState, Framework, PodInfo, key_of};
 use crate::metrics::{Metrics, Outcome};
 use crate::plugins::Handle;
@@ -48,6 +49,7 @@ pub struct Scheduler {
     recorders: HashMap<String, EventRecorder>,
     pub metrics: Arc<Metrics>,
     percentage_of_nodes_to_score: i32,
+    listers: Arc<Listers>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -55,7 +57,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The reference of a pod for its events.
-fn reference(pod: &Pod) -> ObjectReference {
+pub(crate) fn reference(pod: &Pod) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("Pod".into()),
@@ -107,6 +109,13 @@ impl Scheduler {
     ) -> Result<Arc<Scheduler>, Error> {
         let handle = Handle {
             client: Some(client.clone()),
+            listers: Arc::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            recorder: Some(EventRecorder::spawn(
+                client.clone(),
+                crate::DEFAULT_SCHEDULER_NAME,
+                &format!("{}-{instance}", crate::DEFAULT_SCHEDULER_NAME),
+            )),
         };
         let frameworks = config.frameworks(&handle)?;
         let profiles: HashMap<String, Arc<Framework>> = frameworks
@@ -149,6 +158,7 @@ impl Scheduler {
             recorders,
             metrics: Arc::new(Metrics::default()),
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
+            listers: handle.listers.clone(),
         }))
     }
 
@@ -164,6 +174,7 @@ impl Scheduler {
         if let Some(r) = self.recorders.get(profile) {
             r.record(Record {
                 regarding: reference(pod),
+                related: None,
                 type_,
                 reason,
                 action,
@@ -285,15 +296,21 @@ impl Scheduler {
         let node = match result {
             Ok(r) => r.node,
             Err(e) => {
+                let mut nomination: Option<String> = None;
                 let (message, outcome, reason) = match e {
                     ScheduleError::Fit(mut fit) => {
                         if fwk.has_post_filter_plugins() {
                             self.metrics.preemption_attempt();
-                            let (_, s) =
-                                fwk.run_post_filter(&state, &pod, &fit.diagnosis.node_to_status);
+                            let (nominated, s) = fwk.run_post_filter(
+                                &state,
+                                &pod,
+                                &fit.diagnosis.node_to_status,
+                                &snapshot.nodes,
+                            );
                             if !s.is_success() && !s.reasons.is_empty() {
                                 fit.diagnosis.post_filter_msg = s.message();
                             }
+                            nomination = nominated;
                         }
                         qpi.unschedulable_plugins = fit.diagnosis.unschedulable_plugins.clone();
                         qpi.unschedulable_plugins
@@ -309,7 +326,7 @@ impl Scheduler {
                 };
                 self.metrics
                     .attempt(outcome, &profile_name, start.elapsed().as_secs_f64());
-                self.failure(&profile_name, qpi, message, reason, runtime);
+                self.failure(&profile_name, qpi, message, reason, nomination, runtime);
                 return;
             }
         };
@@ -324,6 +341,8 @@ impl Scheduler {
             requests: pod.requests.clone(),
             non_zero_requests: pod.non_zero_requests.clone(),
             host_ports: pod.host_ports.clone(),
+            has_affinity: pod.has_affinity,
+            has_required_anti_affinity: pod.has_required_anti_affinity,
         });
         lock(&self.cache).assume_pod(assumed.clone(), &node);
         let s = fwk.run_reserve(&state, &assumed, &node);
@@ -340,7 +359,14 @@ impl Scheduler {
             }
             self.metrics
                 .attempt(Outcome::Error, &profile_name, start.elapsed().as_secs_f64());
-            self.failure(&profile_name, qpi, s.message(), "SchedulerError", runtime);
+            self.failure(
+                &profile_name,
+                qpi,
+                s.message(),
+                "SchedulerError",
+                None,
+                runtime,
+            );
             return;
         }
         // The binding cycle, while the next pod is scheduled.
@@ -382,7 +408,7 @@ impl Scheduler {
                 this.metrics
                     .attempt(Outcome::Error, &profile_name, start.elapsed().as_secs_f64());
                 let message = format!("Binding rejected: {}", s.message());
-                this.failure(&profile_name, qpi, message, "SchedulerError", &rt);
+                this.failure(&profile_name, qpi, message, "SchedulerError", None, &rt);
             }
         });
     }
@@ -395,9 +421,17 @@ impl Scheduler {
         qpi: QueuedPodInfo,
         message: String,
         reason: &'static str,
+        nomination: Option<String>,
         runtime: &tokio::runtime::Handle,
     ) {
         let pod = qpi.pod.pod.clone();
+        // The node preemption nominated (or "" to clear a nomination).
+        let current_nomination = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.clone())
+            .unwrap_or_default();
+        let nomination = nomination.filter(|n| *n != current_nomination);
         self.queue.add_unschedulable(qpi, Instant::now());
         self.record(
             profile,
@@ -413,11 +447,13 @@ impl Scheduler {
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-        if current.is_some_and(|c| {
-            c.status == "False"
-                && c.reason.as_deref() == Some(reason)
-                && c.message.as_deref() == Some(message.as_str())
-        }) {
+        if nomination.is_none()
+            && current.is_some_and(|c| {
+                c.status == "False"
+                    && c.reason.as_deref() == Some(reason)
+                    && c.message.as_deref() == Some(message.as_str())
+            })
+        {
             return;
         }
         let transition = match current {
@@ -433,7 +469,7 @@ impl Scheduler {
                     .to_string(),
             )
         });
-        let patch = serde_json::json!({"status": {"conditions": [{
+        let mut patch = serde_json::json!({"status": {"conditions": [{
             "type": "PodScheduled",
             "status": "False",
             "reason": reason,
@@ -441,6 +477,13 @@ impl Scheduler {
             "lastProbeTime": null,
             "lastTransitionTime": transition,
         }]}});
+        if let Some(n) = nomination {
+            patch["status"]["nominatedNodeName"] = if n.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::String(n)
+            };
+        }
         let api: Api<Pod> = Api::namespaced(
             self.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or_default(),
@@ -565,12 +608,175 @@ impl Scheduler {
     }
 }
 
+/// Keeps a lister's map current from a watch of `api` (`entry` gives an
+/// object's key and value, None for objects that select nothing).
+async fn watch_into<K, V>(
+    api: Api<K>,
+    map: Arc<Listers>,
+    slot: fn(&Listers) -> &std::sync::RwLock<HashMap<String, V>>,
+    entry: fn(&K) -> Option<(String, V)>,
+    key: fn(&K) -> String,
+) where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    let mut stream = watcher(api, watcher::Config::default()).boxed();
+    let mut listing: HashSet<String> = HashSet::new();
+    while let Some(ev) = stream.next().await {
+        let m = || slot(&map).write().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            Ok(watcher::Event::Init) => listing.clear(),
+            Ok(watcher::Event::InitApply(o)) | Ok(watcher::Event::Apply(o)) => {
+                listing.insert(key(&o));
+                match entry(&o) {
+                    Some((k, v)) => {
+                        m().insert(k, v);
+                    }
+                    None => {
+                        m().remove(&key(&o));
+                    }
+                }
+            }
+            Ok(watcher::Event::InitDone) => m().retain(|k, _| listing.contains(k)),
+            Ok(watcher::Event::Delete(o)) => {
+                m().remove(&key(&o));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "watching for the scheduler's listers");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+fn ns_name<K: kube::Resource>(o: &K) -> String {
+    format!(
+        "{}/{}",
+        o.meta().namespace.as_deref().unwrap_or(""),
+        o.meta().name.as_deref().unwrap_or("")
+    )
+}
+
+fn selecting<K: kube::Resource>(
+    o: &K,
+    selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> Option<(String, Selecting)> {
+    Some((
+        ns_name(o),
+        Selecting {
+            namespace: o.meta().namespace.clone().unwrap_or_default(),
+            name: o.meta().name.clone().unwrap_or_default(),
+            selector: selector?,
+        },
+    ))
+}
+
+fn map_selector(
+    m: Option<&std::collections::BTreeMap<String, String>>,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> {
+    m.map(
+        |m| k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+            match_labels: Some(m.clone()),
+            match_expressions: None,
+        },
+    )
+}
+
+fn budget(
+    p: &k8s_openapi::api::policy::v1::PodDisruptionBudget,
+) -> Option<(String, crate::framework::listers::Budget)> {
+    let status = p.status.as_ref();
+    Some((
+        ns_name(p),
+        crate::framework::listers::Budget {
+            namespace: p.metadata.namespace.clone().unwrap_or_default(),
+            selector: p.spec.as_ref().and_then(|s| s.selector.clone()),
+            disruptions_allowed: status
+                .map(|s| i64::from(s.disruptions_allowed))
+                .unwrap_or(0),
+            disrupted_pods: status
+                .and_then(|s| s.disrupted_pods.as_ref())
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
+        },
+    ))
+}
+
+/// The listers' informers: namespaces, Services, RCs, ReplicaSets,
+/// StatefulSets, PodDisruptionBudgets.
+fn spawn_listers(
+    client: &kube::Client,
+    listers: &Arc<Listers>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+    use k8s_openapi::api::core::v1::{Namespace, ReplicationController, Service};
+    vec![
+        tokio::spawn(watch_into(
+            Api::<Namespace>::all(client.clone()),
+            listers.clone(),
+            |l| &l.namespaces,
+            |n: &Namespace| {
+                Some((
+                    n.metadata.name.clone().unwrap_or_default(),
+                    n.metadata.labels.clone().unwrap_or_default(),
+                ))
+            },
+            |n: &Namespace| n.metadata.name.clone().unwrap_or_default(),
+        )),
+        tokio::spawn(watch_into(
+            Api::<Service>::all(client.clone()),
+            listers.clone(),
+            |l| &l.services,
+            |s: &Service| {
+                selecting(
+                    s,
+                    map_selector(s.spec.as_ref().and_then(|s| s.selector.as_ref())),
+                )
+            },
+            ns_name,
+        )),
+        tokio::spawn(watch_into(
+            Api::<ReplicationController>::all(client.clone()),
+            listers.clone(),
+            |l| &l.replication_controllers,
+            |r: &ReplicationController| {
+                selecting(
+                    r,
+                    map_selector(r.spec.as_ref().and_then(|s| s.selector.as_ref())),
+                )
+            },
+            ns_name,
+        )),
+        tokio::spawn(watch_into(
+            Api::<ReplicaSet>::all(client.clone()),
+            listers.clone(),
+            |l| &l.replica_sets,
+            |r: &ReplicaSet| selecting(r, r.spec.as_ref().map(|s| s.selector.clone())),
+            ns_name,
+        )),
+        tokio::spawn(watch_into(
+            Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::all(client.clone()),
+            listers.clone(),
+            |l| &l.pdbs,
+            budget,
+            ns_name,
+        )),
+        tokio::spawn(watch_into(
+            Api::<StatefulSet>::all(client.clone()),
+            listers.clone(),
+            |l| &l.stateful_sets,
+            |r: &StatefulSet| selecting(r, r.spec.as_ref().map(|s| s.selector.clone())),
+            ns_name,
+        )),
+    ]
+}
+
 /// Runs the scheduler until `shutdown` completes: informers, then (once
 /// they have listed, as upstream's `WaitForCacheSync`) the scheduling
 /// thread and the queue's timers.
 pub async fn run(scheduler: Arc<Scheduler>, shutdown: impl Future<Output = ()> + Send + 'static) {
     let (nodes_synced, nodes_ready) = tokio::sync::oneshot::channel();
     let (pods_synced, pods_ready) = tokio::sync::oneshot::channel();
+    let listers = spawn_listers(&scheduler.client, &scheduler.listers);
     let nodes = tokio::spawn(scheduler.clone().watch_nodes(nodes_synced));
     let pods = tokio::spawn(scheduler.clone().watch_pods(pods_synced));
     let ready = async {
@@ -583,6 +789,7 @@ pub async fn run(scheduler: Arc<Scheduler>, shutdown: impl Future<Output = ()> +
         _ = &mut shutdown => {
             nodes.abort();
             pods.abort();
+            listers.iter().for_each(|l| l.abort());
             return;
         }
     }
@@ -601,5 +808,6 @@ pub async fn run(scheduler: Arc<Scheduler>, shutdown: impl Future<Output = ()> +
     nodes.abort();
     pods.abort();
     flush.abort();
+    listers.iter().for_each(|l| l.abort());
     let _ = tokio::task::spawn_blocking(move || looping.join()).await;
 }

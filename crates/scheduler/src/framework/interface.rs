@@ -168,25 +168,44 @@ pub trait FilterPlugin {
 
 /// Runs when no node fits (preemption): may nominate a node.
 pub trait PostFilterPlugin {
+    /// The node to nominate (`Some("")`: clear the pod's nomination; None:
+    /// leave it), given the statuses of the cycle's nodes; `framework` and
+    /// `nodes` (the snapshot) let it re-run the filters.
     fn post_filter(
         &self,
         state: &CycleState,
         pod: &PodInfo,
         statuses: &super::NodeToStatus,
+        framework: &super::Framework,
+        nodes: &[Arc<NodeInfo>],
     ) -> (Option<String>, Status);
 }
 
 /// Runs once per cycle before scoring the feasible nodes (a `Skip` status
 /// skips its Score).
 pub trait PreScorePlugin {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Status;
+    /// `feasible`: the nodes to score; `all`: every node of the snapshot.
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        feasible: &[Arc<NodeInfo>],
+        all: &[Arc<NodeInfo>],
+    ) -> Status;
 }
 
 /// Scores one feasible node, then normalizes the scores of all of them to
 /// 0..=100.
 pub trait ScorePlugin {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status>;
-    fn normalize_score(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [i64]) -> Status {
+    /// `scores[i]` is the score of `nodes[i]`.
+    fn normalize_score(
+        &self,
+        _state: &CycleState,
+        _pod: &PodInfo,
+        _nodes: &[Arc<NodeInfo>],
+        _scores: &mut [i64],
+    ) -> Status {
         Status::success()
     }
 }

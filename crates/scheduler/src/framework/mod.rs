@@ -6,8 +6,10 @@
 
 mod cycle_state;
 mod interface;
+pub mod listers;
 mod node_info;
 mod runtime;
+pub mod selector;
 mod status;
 mod types;
 

@@ -28,6 +28,12 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     /// The host ports their containers hold.
     pub used_ports: Vec<HostPort>,
+    /// Those of its pods with pod (anti-)affinity terms.
+    pub pods_with_affinity: Vec<Arc<PodInfo>>,
+    /// Those of its pods with required pod anti-affinity terms.
+    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
+    /// The images it holds, by every name (normalized), with their sizes.
+    pub image_sizes: std::collections::HashMap<String, i64>,
 }
 
 impl NodeInfo {
@@ -48,6 +54,20 @@ impl NodeInfo {
             .map(|q| q.scaled_value(0))
             .unwrap_or(0);
         self.name = node.metadata.name.clone().unwrap_or_default();
+        self.image_sizes = node
+            .status
+            .as_ref()
+            .and_then(|s| s.images.as_ref())
+            .into_iter()
+            .flatten()
+            .flat_map(|i| {
+                let size = i.size_bytes.unwrap_or(0);
+                i.names
+                    .iter()
+                    .flatten()
+                    .map(move |n| (crate::plugins::image_locality::normalized(n), size))
+            })
+            .collect();
         self.node = node;
     }
 
@@ -56,6 +76,12 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero_requests);
         self.used_ports.extend(pod.host_ports.iter().cloned());
+        if pod.has_affinity {
+            self.pods_with_affinity.push(pod.clone());
+        }
+        if pod.has_required_anti_affinity {
+            self.pods_with_required_anti_affinity.push(pod.clone());
+        }
         self.pods.push(pod);
     }
 
@@ -65,6 +91,9 @@ impl NodeInfo {
             return false;
         };
         let pod = self.pods.swap_remove(i);
+        self.pods_with_affinity.retain(|p| p.key != key);
+        self.pods_with_required_anti_affinity
+            .retain(|p| p.key != key);
         self.requested.sub(&pod.requests);
         self.non_zero_requested.sub(&pod.non_zero_requests);
         for port in &pod.host_ports {

@@ -392,13 +392,14 @@ impl Framework {
         state: &CycleState,
         pod: &PodInfo,
         statuses: &NodeToStatus,
+        nodes: &[Arc<NodeInfo>],
     ) -> (Option<String>, Status) {
         let mut reasons = Vec::new();
         for e in &self.post_filter {
             let Some(p) = e.plugin.as_post_filter() else {
                 continue;
             };
-            let (nominated, s) = p.post_filter(state, pod, statuses);
+            let (nominated, s) = p.post_filter(state, pod, statuses, self, nodes);
             if s.is_success() {
                 return (nominated, s);
             }
@@ -419,13 +420,14 @@ impl Framework {
         state: &mut CycleState,
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
+        all: &[Arc<NodeInfo>],
     ) -> Status {
         for e in &self.pre_score {
             let name = e.plugin.name();
             let Some(p) = e.plugin.as_pre_score() else {
                 continue;
             };
-            let s = p.pre_score(state, pod, nodes);
+            let s = p.pre_score(state, pod, nodes, all);
             if s.is_skip() {
                 state.skip_score.insert(name);
             } else if !s.is_success() {
@@ -459,7 +461,7 @@ impl Framework {
                     Status::error(format!("plugin {name:?} failed with: {}", s.message())).by(name)
                 })?;
             }
-            let s = p.normalize_score(state, pod, &mut scores);
+            let s = p.normalize_score(state, pod, nodes, &mut scores);
             if !s.is_success() {
                 return Err(Status::error(format!(
                     "running Normalize on Score plugins: plugin {name:?} failed with: {}",

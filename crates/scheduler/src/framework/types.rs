@@ -29,6 +29,10 @@ pub struct PodInfo {
     pub non_zero_requests: Resources,
     /// The host ports its containers and sidecars declare.
     pub host_ports: Vec<HostPort>,
+    /// It has pod affinity or anti-affinity terms.
+    pub has_affinity: bool,
+    /// It has required pod anti-affinity terms.
+    pub has_required_anti_affinity: bool,
 }
 
 static EMPTY_SPEC: std::sync::LazyLock<PodSpec> = std::sync::LazyLock::new(PodSpec::default);
@@ -40,12 +44,17 @@ impl PodInfo {
         let non_zero_requests = pod_requests(spec, true);
         let host_ports = crate::plugins::node_ports::wanted(spec);
         let key = key_of(&pod);
+        let has_affinity = crate::plugins::inter_pod_affinity::has_affinity(&pod);
+        let has_required_anti_affinity =
+            crate::plugins::inter_pod_affinity::has_required_anti_affinity(&pod);
         PodInfo {
             pod,
             key,
             requests,
             non_zero_requests,
             host_ports,
+            has_affinity,
+            has_required_anti_affinity,
         }
     }
 

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use kube::api::{Api, ObjectMeta, PostParams};
 
-use crate::framework::{BindPlugin, CycleState, Plugin, PodInfo, Status};
+use crate::framework::{BindPlugin, CycleState, PodInfo, Status};
 
 pub const NAME: &str = "DefaultBinder";
 
@@ -17,14 +17,7 @@ pub struct DefaultBinder {
     pub client: kube::Client,
 }
 
-impl Plugin for DefaultBinder {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_bind(&self) -> Option<&dyn BindPlugin> {
-        Some(self)
-    }
-}
+plugin!(DefaultBinder, NAME, [bind], []);
 
 impl BindPlugin for DefaultBinder {
     fn bind(

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm
 
 use super::helper::default_normalize_score;
 use crate::framework::{
-    ClusterEvent, Code, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin,
+    ClusterEvent, Code, CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin,
     PreFilterResult, PreScorePlugin, ScorePlugin, Status,
 };
 
@@ -131,26 +131,12 @@ fn preferred(pod: &PodSpec) -> &[k8s_openapi::api::core::v1::PreferredScheduling
         .unwrap_or(&[])
 }
 
-impl Plugin for NodeAffinity {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
-    }
-}
+plugin!(
+    NodeAffinity,
+    NAME,
+    [pre_filter, filter, pre_score, score],
+    [ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+);
 
 impl PreFilterPlugin for NodeAffinity {
     /// Skip without a nodeSelector or required terms; the named nodes when
@@ -215,7 +201,13 @@ impl FilterPlugin for NodeAffinity {
 
 impl PreScorePlugin for NodeAffinity {
     /// Skip without preferred terms.
-    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
         if preferred(pod.spec()).is_empty() {
             return Status::skip();
         }
@@ -227,7 +219,13 @@ impl ScorePlugin for NodeAffinity {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         Ok(score(pod.spec(), &node.node))
     }
-    fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
+    fn normalize_score(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        scores: &mut [i64],
+    ) -> Status {
         normalize_score(scores);
         Status::success()
     }

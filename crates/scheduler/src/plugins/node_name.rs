@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::{Node, PodSpec};
 
-use crate::framework::{ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo};
+use crate::framework::{ClusterEvent, CycleState, FilterPlugin, NodeInfo, PodInfo};
 use crate::framework::{Code, Status};
 
 /// A pod naming another node does not fit.
@@ -23,17 +23,12 @@ pub struct NodeName;
 
 pub const NAME: &str = "NodeName";
 
-impl Plugin for NodeName {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
-    }
-}
+plugin!(
+    NodeName,
+    NAME,
+    [filter],
+    [ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+);
 
 impl FilterPlugin for NodeName {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

@@ -7,8 +7,7 @@ use crate::framework::{Code, Status};
 use std::sync::Arc;
 
 use crate::framework::{
-    ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin,
-    PreFilterResult,
+    ClusterEvent, CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin, PreFilterResult,
 };
 
 pub use crate::framework::HostPort;
@@ -65,24 +64,16 @@ pub struct NodePorts;
 
 pub const NAME: &str = "NodePorts";
 
-impl Plugin for NodePorts {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![
-            ClusterEvent::ASSIGNED_POD_DELETE,
-            ClusterEvent::NODE_ADD,
-            ClusterEvent::NODE_UPDATE,
-        ]
-    }
-}
+plugin!(
+    NodePorts,
+    NAME,
+    [pre_filter, filter],
+    [
+        ClusterEvent::ASSIGNED_POD_DELETE,
+        ClusterEvent::NODE_ADD,
+        ClusterEvent::NODE_UPDATE
+    ]
+);
 
 impl PreFilterPlugin for NodePorts {
     /// Skip when the pod wants no host port.

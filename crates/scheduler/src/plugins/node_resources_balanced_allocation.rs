@@ -7,9 +7,7 @@ use crate::framework::{MAX_NODE_SCORE, NodeInfo};
 use crate::resources::Resources;
 use std::sync::Arc;
 
-use crate::framework::{
-    ClusterEvent, CycleState, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status,
-};
+use crate::framework::{ClusterEvent, CycleState, PodInfo, PreScorePlugin, ScorePlugin, Status};
 
 /// None when the pod requests neither cpu nor memory (the plugin skips it);
 /// else `(1 - std) * 100` over the requested fractions (real requests, no
@@ -46,28 +44,26 @@ pub struct NodeResourcesBalancedAllocation;
 
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
 
-impl Plugin for NodeResourcesBalancedAllocation {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![
-            ClusterEvent::ASSIGNED_POD_DELETE,
-            ClusterEvent::NODE_ADD,
-            ClusterEvent::NODE_UPDATE,
-        ]
-    }
-}
+plugin!(
+    NodeResourcesBalancedAllocation,
+    NAME,
+    [pre_score, score],
+    [
+        ClusterEvent::ASSIGNED_POD_DELETE,
+        ClusterEvent::NODE_ADD,
+        ClusterEvent::NODE_UPDATE
+    ]
+);
 
 impl PreScorePlugin for NodeResourcesBalancedAllocation {
     /// Skip for pods that request neither cpu nor memory (1.33).
-    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
         if pod.requests.milli_cpu == 0 && pod.requests.memory == 0 {
             return Status::skip();
         }

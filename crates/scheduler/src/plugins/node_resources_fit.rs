@@ -4,7 +4,7 @@
 //! pod's requests; scores favour the least (by default) or most allocated
 //! nodes, by cpu and memory with weight 1 each.
 
-use crate::framework::{ClusterEvent, CycleState, FilterPlugin, Plugin, PodInfo, ScorePlugin};
+use crate::framework::{ClusterEvent, CycleState, FilterPlugin, PodInfo, ScorePlugin};
 use crate::framework::{Code, MAX_NODE_SCORE, NodeInfo, Status};
 use crate::resources::Resources;
 
@@ -109,25 +109,17 @@ pub struct NodeResourcesFit {
 
 pub const NAME: &str = "NodeResourcesFit";
 
-impl Plugin for NodeResourcesFit {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![
-            ClusterEvent::ASSIGNED_POD_DELETE,
-            ClusterEvent::ASSIGNED_POD_UPDATE,
-            ClusterEvent::NODE_ADD,
-            ClusterEvent::NODE_UPDATE,
-        ]
-    }
-}
+plugin!(
+    NodeResourcesFit,
+    NAME,
+    [filter, score],
+    [
+        ClusterEvent::ASSIGNED_POD_DELETE,
+        ClusterEvent::ASSIGNED_POD_UPDATE,
+        ClusterEvent::NODE_ADD,
+        ClusterEvent::NODE_UPDATE
+    ]
+);
 
 impl FilterPlugin for NodeResourcesFit {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

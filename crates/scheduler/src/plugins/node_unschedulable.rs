@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{Node, PodSpec, Taint};
 
 use super::helper::tolerates;
-use crate::framework::{ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo};
+use crate::framework::{ClusterEvent, CycleState, FilterPlugin, NodeInfo, PodInfo};
 use crate::framework::{Code, Status};
 
 /// The taint a cordoned node behaves as having.
@@ -44,17 +44,12 @@ pub struct NodeUnschedulable;
 
 pub const NAME: &str = "NodeUnschedulable";
 
-impl Plugin for NodeUnschedulable {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
-    }
-}
+plugin!(
+    NodeUnschedulable,
+    NAME,
+    [filter],
+    [ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+);
 
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

@@ -2,25 +2,15 @@
 //! `spec.schedulingGates` waits outside the active queue until they are
 //! all removed.
 
-use crate::framework::{ClusterEvent, Code, Plugin, PodInfo, PreEnqueuePlugin, Status};
+use crate::framework::{Code, PodInfo, PreEnqueuePlugin, Status};
 
 pub const NAME: &str = "SchedulingGates";
 
 pub struct SchedulingGates;
 
-impl Plugin for SchedulingGates {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        // The pod's own update is what lifts gates; the queue re-runs
-        // PreEnqueue on every update of a gated pod.
-        Vec::new()
-    }
-}
+// The pod's own update lifts gates: the queue runs PreEnqueue again on every
+// update of a gated pod, so no cluster event is registered.
+plugin!(SchedulingGates, NAME, [pre_enqueue], []);
 
 impl PreEnqueuePlugin for SchedulingGates {
     fn pre_enqueue(&self, pod: &PodInfo) -> Status {

@@ -9,7 +9,7 @@ use crate::framework::{Code, Status};
 use std::sync::Arc;
 
 use crate::framework::{
-    ClusterEvent, CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, PreScorePlugin, ScorePlugin,
+    ClusterEvent, CycleState, FilterPlugin, NodeInfo, PodInfo, PreScorePlugin, ScorePlugin,
 };
 
 fn taints(node: &Node) -> &[Taint] {
@@ -67,23 +67,12 @@ pub struct TaintToleration;
 
 pub const NAME: &str = "TaintToleration";
 
-impl Plugin for TaintToleration {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn events_to_register(&self) -> Vec<ClusterEvent> {
-        vec![ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
-    }
-}
+plugin!(
+    TaintToleration,
+    NAME,
+    [filter, pre_score, score],
+    [ClusterEvent::NODE_ADD, ClusterEvent::NODE_UPDATE]
+);
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
@@ -92,7 +81,13 @@ impl FilterPlugin for TaintToleration {
 }
 
 impl PreScorePlugin for TaintToleration {
-    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        _: &mut CycleState,
+        _: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
         Status::success()
     }
 }
@@ -101,7 +96,13 @@ impl ScorePlugin for TaintToleration {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         Ok(score(pod.spec(), &node.node))
     }
-    fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
+    fn normalize_score(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        scores: &mut [i64],
+    ) -> Status {
         normalize_score(scores);
         Status::success()
     }

@@ -282,11 +282,13 @@ fn run_file(name: &str) {
     let text = std::fs::read_to_string(&file).unwrap();
     let cases: Vec<Value> = serde_yaml::from_str(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // The API server alone, as the cases' upstream answers were taken: no
+    // scheduler marking the cases' pods unschedulable between their steps.
     let mut server = SkiffServer::new(
         &dir.path().join("data"),
         "127.0.0.1",
         skiff_testutil::free_port(),
-        &[],
+        &["--disable-scheduler"],
     );
     server.start().unwrap();
     let client = Client::from_kubeconfig(&server.kubeconfig()).unwrap();

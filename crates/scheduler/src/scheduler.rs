@@ -343,6 +343,7 @@ impl Scheduler {
             host_ports: pod.host_ports.clone(),
             has_affinity: pod.has_affinity,
             has_required_anti_affinity: pod.has_required_anti_affinity,
+            affinity: pod.affinity.clone(),
         });
         lock(&self.cache).assume_pod(assumed.clone(), &node);
         let s = fwk.run_reserve(&state, &assumed, &node);

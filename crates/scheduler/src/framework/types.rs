@@ -33,6 +33,8 @@ pub struct PodInfo {
     pub has_affinity: bool,
     /// It has required pod anti-affinity terms.
     pub has_required_anti_affinity: bool,
+    /// Its pod (anti-)affinity terms, parsed.
+    pub affinity: Option<Arc<crate::plugins::inter_pod_affinity::AffinityTerms>>,
 }
 
 static EMPTY_SPEC: std::sync::LazyLock<PodSpec> = std::sync::LazyLock::new(PodSpec::default);
@@ -44,9 +46,11 @@ impl PodInfo {
         let non_zero_requests = pod_requests(spec, true);
         let host_ports = crate::plugins::node_ports::wanted(spec);
         let key = key_of(&pod);
-        let has_affinity = crate::plugins::inter_pod_affinity::has_affinity(&pod);
-        let has_required_anti_affinity =
-            crate::plugins::inter_pod_affinity::has_required_anti_affinity(&pod);
+        let affinity = crate::plugins::inter_pod_affinity::AffinityTerms::of(&pod).map(Arc::new);
+        let has_affinity = affinity.is_some();
+        let has_required_anti_affinity = affinity
+            .as_ref()
+            .is_some_and(|a| !a.required_anti_affinity.is_empty());
         PodInfo {
             pod,
             key,
@@ -55,6 +59,7 @@ impl PodInfo {
             host_ports,
             has_affinity,
             has_required_anti_affinity,
+            affinity,
         }
     }
 

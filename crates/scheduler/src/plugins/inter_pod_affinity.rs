@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::framework::listers::Listers;
 use crate::framework::selector::{labels_of, matches};
@@ -58,132 +59,152 @@ impl InterPodAffinity {
     }
 }
 
-/// A topology domain: a label key and value.
-type Pair = (String, String);
-
-/// A term with its namespaces resolved (upstream's `AffinityTerm`).
-struct Term<'a> {
-    term: &'a PodAffinityTerm,
+/// A term with its namespaces resolved (upstream's `AffinityTerm`),
+/// computed once per pod.
+#[derive(Debug)]
+pub struct Term {
     /// Explicit namespaces (the owner's when neither these nor a selector is set).
-    namespaces: BTreeSet<&'a str>,
+    namespaces: BTreeSet<String>,
+    namespace_selector: Option<LabelSelector>,
+    selector: Option<LabelSelector>,
+    pub topology_key: String,
 }
 
-impl<'a> Term<'a> {
-    fn new(owner: &'a Pod, term: &'a PodAffinityTerm) -> Term<'a> {
-        let mut namespaces: BTreeSet<&str> = term
-            .namespaces
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+impl Term {
+    fn new(owner_namespace: &str, term: &PodAffinityTerm) -> Term {
+        let mut namespaces: BTreeSet<String> = term.namespaces.iter().flatten().cloned().collect();
         if namespaces.is_empty() && term.namespace_selector.is_none() {
-            namespaces.insert(owner.metadata.namespace.as_deref().unwrap_or(""));
+            namespaces.insert(owner_namespace.to_string());
         }
-        Term { term, namespaces }
+        Term {
+            namespaces,
+            namespace_selector: term.namespace_selector.clone(),
+            selector: term.label_selector.clone(),
+            topology_key: term.topology_key.clone(),
+        }
     }
 
-    /// Whether `pod` (in a namespace with `ns_labels`) is selected.
-    fn matches(&self, pod: &Pod, listers: &Listers) -> bool {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+    /// Whether `pod` is selected: in one of the namespaces, and its labels.
+    fn matches(&self, pod: &PodInfo, listers: &Listers) -> bool {
+        let ns = pod.namespace();
         let in_namespace = self.namespaces.contains(ns)
             || self
-                .term
                 .namespace_selector
                 .as_ref()
                 .is_some_and(|s| matches(Some(s), &listers.namespace_labels(ns)));
         in_namespace
             && matches(
-                self.term.label_selector.as_ref(),
-                labels_of(pod.metadata.labels.as_ref()),
+                self.selector.as_ref(),
+                labels_of(pod.pod.metadata.labels.as_ref()),
             )
     }
+}
 
-    fn key(&self) -> &str {
-        &self.term.topology_key
+/// A pod's affinity terms, parsed once (upstream keeps them in `PodInfo`).
+#[derive(Debug, Default)]
+pub struct AffinityTerms {
+    pub required_affinity: Vec<Term>,
+    pub required_anti_affinity: Vec<Term>,
+    pub preferred_affinity: Vec<(i64, Term)>,
+    pub preferred_anti_affinity: Vec<(i64, Term)>,
+}
+
+impl AffinityTerms {
+    /// The pod's terms, None when it has no pod (anti-)affinity.
+    pub fn of(pod: &Pod) -> Option<AffinityTerms> {
+        let a = pod.spec.as_ref()?.affinity.as_ref()?;
+        if a.pod_affinity.is_none() && a.pod_anti_affinity.is_none() {
+            return None;
+        }
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let required = |list: Option<&Vec<PodAffinityTerm>>| -> Vec<Term> {
+            list.into_iter()
+                .flatten()
+                .map(|t| Term::new(ns, t))
+                .collect()
+        };
+        let preferred = |list: Option<&Vec<WeightedPodAffinityTerm>>| -> Vec<(i64, Term)> {
+            list.into_iter()
+                .flatten()
+                .map(|w| (i64::from(w.weight), Term::new(ns, &w.pod_affinity_term)))
+                .collect()
+        };
+        let aff = a.pod_affinity.as_ref();
+        let anti = a.pod_anti_affinity.as_ref();
+        Some(AffinityTerms {
+            required_affinity: required(aff.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            required_anti_affinity: required(anti.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_affinity: preferred(aff.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_anti_affinity: preferred(anti.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+        })
     }
 }
 
-fn affinity(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::Affinity> {
-    pod.spec.as_ref().and_then(|s| s.affinity.as_ref())
-}
+static NO_TERMS: std::sync::LazyLock<AffinityTerms> =
+    std::sync::LazyLock::new(AffinityTerms::default);
 
-fn required_affinity(pod: &Pod) -> Vec<Term<'_>> {
-    affinity(pod)
-        .and_then(|a| a.pod_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .into_iter()
-        .flatten()
-        .map(|t| Term::new(pod, t))
-        .collect()
-}
-
-fn required_anti_affinity(pod: &Pod) -> Vec<Term<'_>> {
-    affinity(pod)
-        .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .into_iter()
-        .flatten()
-        .map(|t| Term::new(pod, t))
-        .collect()
-}
-
-fn preferred(list: Option<&Vec<WeightedPodAffinityTerm>>) -> &[WeightedPodAffinityTerm] {
-    list.map(Vec::as_slice).unwrap_or(&[])
-}
-
-fn preferred_affinity(pod: &Pod) -> &[WeightedPodAffinityTerm] {
-    preferred(
-        affinity(pod)
-            .and_then(|a| a.pod_affinity.as_ref())
-            .and_then(|a| {
-                a.preferred_during_scheduling_ignored_during_execution
-                    .as_ref()
-            }),
-    )
-}
-
-fn preferred_anti_affinity(pod: &Pod) -> &[WeightedPodAffinityTerm] {
-    preferred(
-        affinity(pod)
-            .and_then(|a| a.pod_anti_affinity.as_ref())
-            .and_then(|a| {
-                a.preferred_during_scheduling_ignored_during_execution
-                    .as_ref()
-            }),
-    )
-}
-
-/// Whether a pod has any pod (anti-)affinity term.
-pub fn has_affinity(pod: &Pod) -> bool {
-    affinity(pod).is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
-}
-
-/// Whether a pod has required anti-affinity terms.
-pub fn has_required_anti_affinity(pod: &Pod) -> bool {
-    !required_anti_affinity(pod).is_empty()
+fn terms(pod: &PodInfo) -> &AffinityTerms {
+    pod.affinity.as_deref().unwrap_or(&NO_TERMS)
 }
 
 fn node_labels(node: &NodeInfo) -> &BTreeMap<String, String> {
     labels_of(node.node.metadata.labels.as_ref())
 }
 
+/// Counts by topology key, then value.
+#[derive(Default)]
+struct Counts(HashMap<String, HashMap<String, i64>>);
+
+impl Counts {
+    fn add(&mut self, key: &str, value: &str, n: i64) {
+        let by_value = match self.0.get_mut(key) {
+            Some(m) => m,
+            None => self.0.entry(key.to_string()).or_default(),
+        };
+        match by_value.get_mut(value) {
+            Some(c) => *c += n,
+            None => {
+                by_value.insert(value.to_string(), n);
+            }
+        }
+    }
+
+    fn get(&self, key: &str, value: &str) -> i64 {
+        self.0
+            .get(key)
+            .and_then(|m| m.get(value))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// What PreFilter counts (upstream's `preFilterState`).
 #[derive(Default)]
 struct PreFilterState {
     /// Domains holding pods whose required anti-affinity selects the pod.
-    existing_anti_affinity: HashMap<Pair, i64>,
+    existing_anti_affinity: Counts,
     /// Domains holding pods that match all of the pod's affinity terms.
-    affinity: HashMap<Pair, i64>,
+    affinity: Counts,
     /// Domains holding pods one of the pod's anti-affinity terms selects.
-    anti_affinity: HashMap<Pair, i64>,
-    /// The pod's required affinity terms: topology keys, and whether the
-    /// pod matches all of them itself.
+    anti_affinity: Counts,
+    /// The pod's required affinity terms' keys, and whether the pod
+    /// matches all of them itself.
     affinity_keys: Vec<String>,
     matches_own_affinity: bool,
     anti_affinity_keys: Vec<String>,
@@ -212,9 +233,8 @@ impl PreFilterPlugin for InterPodAffinity {
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
     ) -> (Option<PreFilterResult>, Status) {
-        let p = &pod.pod;
-        let affinity_terms = required_affinity(p);
-        let anti_terms = required_anti_affinity(p);
+        let own = terms(pod);
+        let (affinity_terms, anti_terms) = (&own.required_affinity, &own.required_anti_affinity);
         let any_existing = nodes
             .iter()
             .any(|n| !n.pods_with_required_anti_affinity.is_empty());
@@ -222,22 +242,23 @@ impl PreFilterPlugin for InterPodAffinity {
             return (None, Status::skip());
         }
         let mut s = PreFilterState {
-            affinity_keys: affinity_terms.iter().map(|t| t.key().to_string()).collect(),
-            anti_affinity_keys: anti_terms.iter().map(|t| t.key().to_string()).collect(),
-            matches_own_affinity: affinity_terms.iter().all(|t| t.matches(p, &self.listers)),
+            affinity_keys: affinity_terms
+                .iter()
+                .map(|t| t.topology_key.clone())
+                .collect(),
+            anti_affinity_keys: anti_terms.iter().map(|t| t.topology_key.clone()).collect(),
+            matches_own_affinity: affinity_terms.iter().all(|t| t.matches(pod, &self.listers)),
             ..Default::default()
         };
         for node in nodes {
             let labels = node_labels(node);
             // Existing pods' required anti-affinity selecting this pod.
             for existing in &node.pods_with_required_anti_affinity {
-                for t in required_anti_affinity(&existing.pod) {
-                    if let Some(v) = labels.get(t.key())
-                        && t.matches(p, &self.listers)
+                for t in &terms(existing).required_anti_affinity {
+                    if let Some(v) = labels.get(&t.topology_key)
+                        && t.matches(pod, &self.listers)
                     {
-                        *s.existing_anti_affinity
-                            .entry((t.key().to_string(), v.clone()))
-                            .or_default() += 1;
+                        s.existing_anti_affinity.add(&t.topology_key, v, 1);
                     }
                 }
             }
@@ -248,23 +269,19 @@ impl PreFilterPlugin for InterPodAffinity {
                 if !affinity_terms.is_empty()
                     && affinity_terms
                         .iter()
-                        .all(|t| t.matches(&existing.pod, &self.listers))
+                        .all(|t| t.matches(existing, &self.listers))
                 {
-                    for t in &affinity_terms {
-                        if let Some(v) = labels.get(t.key()) {
-                            *s.affinity
-                                .entry((t.key().to_string(), v.clone()))
-                                .or_default() += 1;
+                    for t in affinity_terms {
+                        if let Some(v) = labels.get(&t.topology_key) {
+                            s.affinity.add(&t.topology_key, v, 1);
                         }
                     }
                 }
-                for t in &anti_terms {
-                    if let Some(v) = labels.get(t.key())
-                        && t.matches(&existing.pod, &self.listers)
+                for t in anti_terms {
+                    if let Some(v) = labels.get(&t.topology_key)
+                        && t.matches(existing, &self.listers)
                     {
-                        *s.anti_affinity
-                            .entry((t.key().to_string(), v.clone()))
-                            .or_default() += 1;
+                        s.anti_affinity.add(&t.topology_key, v, 1);
                     }
                 }
             }
@@ -283,19 +300,10 @@ impl FilterPlugin for InterPodAffinity {
         // Required affinity: every term's domain on this node holds a match
         // — or no pod anywhere matches and the pod matches itself.
         if !s.affinity_keys.is_empty() {
-            let mut ok = true;
-            for key in &s.affinity_keys {
-                match labels.get(key) {
-                    Some(v)
-                        if s.affinity
-                            .get(&(key.clone(), v.clone()))
-                            .is_some_and(|c| *c > 0) => {}
-                    _ => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
+            let ok = s
+                .affinity_keys
+                .iter()
+                .all(|key| labels.get(key).is_some_and(|v| s.affinity.get(key, v) > 0));
             if !ok {
                 let first_pod = s.affinity.is_empty()
                     && s.matches_own_affinity
@@ -310,18 +318,15 @@ impl FilterPlugin for InterPodAffinity {
         }
         for key in &s.anti_affinity_keys {
             if let Some(v) = labels.get(key)
-                && s.anti_affinity
-                    .get(&(key.clone(), v.clone()))
-                    .is_some_and(|c| *c > 0)
+                && s.anti_affinity.get(key, v) > 0
             {
                 return Status::with_reason(Code::Unschedulable, ANTI_AFFINITY_RULES_NOT_MATCH);
             }
         }
         if !s.existing_anti_affinity.is_empty() {
-            for (k, v) in labels {
-                if s.existing_anti_affinity
-                    .get(&(k.clone(), v.clone()))
-                    .is_some_and(|c| *c > 0)
+            for (key, by_value) in &s.existing_anti_affinity.0 {
+                if let Some(v) = labels.get(key)
+                    && by_value.get(v).is_some_and(|c| *c > 0)
                 {
                     return Status::with_reason(
                         Code::Unschedulable,
@@ -344,23 +349,12 @@ impl PreScorePlugin for InterPodAffinity {
         _feasible: &[Arc<NodeInfo>],
         nodes: &[Arc<NodeInfo>],
     ) -> Status {
-        let p = &pod.pod;
-        let own_affinity = preferred_affinity(p);
-        let own_anti = preferred_anti_affinity(p);
-        let has_own = !own_affinity.is_empty() || !own_anti.is_empty();
+        let own = terms(pod);
+        let has_own = !own.preferred_affinity.is_empty() || !own.preferred_anti_affinity.is_empty();
         if self.ignore_preferred_terms_of_existing_pods && !has_own {
             return Status::skip();
         }
-        let mut scores: HashMap<String, HashMap<String, i64>> = HashMap::new();
-        let mut add = |key: &str, labels: &BTreeMap<String, String>, w: i64| {
-            if let Some(v) = labels.get(key) {
-                *scores
-                    .entry(key.to_string())
-                    .or_default()
-                    .entry(v.clone())
-                    .or_default() += w;
-            }
-        };
+        let mut scores = Counts::default();
         for node in nodes {
             let existing_pods: &[Arc<PodInfo>] = if has_own {
                 &node.pods
@@ -368,50 +362,39 @@ impl PreScorePlugin for InterPodAffinity {
                 &node.pods_with_affinity
             };
             let labels = node_labels(node);
+            let mut add = |key: &str, w: i64| {
+                if let Some(v) = labels.get(key) {
+                    scores.add(key, v, w);
+                }
+            };
             for existing in existing_pods {
-                let e = &existing.pod;
-                for w in own_affinity {
-                    if Term::new(p, &w.pod_affinity_term).matches(e, &self.listers) {
-                        add(
-                            &w.pod_affinity_term.topology_key,
-                            labels,
-                            i64::from(w.weight),
-                        );
+                for (w, t) in &own.preferred_affinity {
+                    if t.matches(existing, &self.listers) {
+                        add(&t.topology_key, *w);
                     }
                 }
-                for w in own_anti {
-                    if Term::new(p, &w.pod_affinity_term).matches(e, &self.listers) {
-                        add(
-                            &w.pod_affinity_term.topology_key,
-                            labels,
-                            -i64::from(w.weight),
-                        );
+                for (w, t) in &own.preferred_anti_affinity {
+                    if t.matches(existing, &self.listers) {
+                        add(&t.topology_key, -*w);
                     }
                 }
+                let theirs = terms(existing);
                 if self.hard_pod_affinity_weight > 0 {
-                    for t in required_affinity(e) {
-                        if t.matches(p, &self.listers) {
-                            add(t.key(), labels, self.hard_pod_affinity_weight);
+                    for t in &theirs.required_affinity {
+                        if t.matches(pod, &self.listers) {
+                            add(&t.topology_key, self.hard_pod_affinity_weight);
                         }
                     }
                 }
                 if !self.ignore_preferred_terms_of_existing_pods {
-                    for w in preferred_affinity(e) {
-                        if Term::new(e, &w.pod_affinity_term).matches(p, &self.listers) {
-                            add(
-                                &w.pod_affinity_term.topology_key,
-                                labels,
-                                i64::from(w.weight),
-                            );
+                    for (w, t) in &theirs.preferred_affinity {
+                        if t.matches(pod, &self.listers) {
+                            add(&t.topology_key, *w);
                         }
                     }
-                    for w in preferred_anti_affinity(e) {
-                        if Term::new(e, &w.pod_affinity_term).matches(p, &self.listers) {
-                            add(
-                                &w.pod_affinity_term.topology_key,
-                                labels,
-                                -i64::from(w.weight),
-                            );
+                    for (w, t) in &theirs.preferred_anti_affinity {
+                        if t.matches(pod, &self.listers) {
+                            add(&t.topology_key, -*w);
                         }
                     }
                 }
@@ -427,13 +410,14 @@ impl PreScorePlugin for InterPodAffinity {
 
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(scores) = state.read::<HashMap<String, HashMap<String, i64>>>(SCORE_STATE) else {
+        let Some(scores) = state.read::<Counts>(SCORE_STATE) else {
             return Err(Status::error(
                 "reading PreScoreInterPodAffinity from cycle state",
             ));
         };
         let labels = node_labels(node);
         Ok(scores
+            .0
             .iter()
             .filter_map(|(key, by_value)| labels.get(key).and_then(|v| by_value.get(v)))
             .sum())

@@ -276,6 +276,10 @@ struct FilterState {
     constraints: Vec<Constraint>,
     /// Per constraint: matching pods per domain.
     counts: Vec<HashMap<String, i64>>,
+    /// Per constraint: the smallest count (0 below `minDomains` domains).
+    min: Vec<i64>,
+    /// Per constraint: whether it selects the incoming pod itself.
+    self_match: Vec<i64>,
 }
 
 struct ScoreState {
@@ -312,25 +316,71 @@ impl PreFilterPlugin for PodTopologySpread {
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
+        // Without a node selector, required node affinity or a taint
+        // policy, every node with the keys counts.
+        let spec = pod.spec();
+        let plain = constraints.iter().all(|c| !c.honor_taints)
+            && spec.node_selector.as_ref().is_none_or(|s| s.is_empty())
+            && spec
+                .affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .and_then(|n| {
+                    n.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                })
+                .is_none();
+        // Domains borrowed from the nodes' labels while counting.
+        let mut borrowed: Vec<rustc_hash::FxHashMap<&str, i64>> =
+            vec![Default::default(); constraints.len()];
         for node in nodes {
-            if !has_all_keys(node, &constraints) {
+            let labels = labels_of(node.node.metadata.labels.as_ref());
+            if !constraints.iter().all(|c| labels.contains_key(&c.key)) {
                 continue;
             }
-            let labels = labels_of(node.node.metadata.labels.as_ref());
             for (i, c) in constraints.iter().enumerate() {
-                if !includes(c, pod, node) {
+                if !plain && !includes(c, pod, node) {
                     continue;
                 }
-                let n = count_matching(node, &c.selector, pod.namespace());
-                *counts[i].entry(labels[&c.key].clone()).or_default() += n;
+                let n = if node.pods.is_empty() {
+                    0
+                } else {
+                    count_matching(node, &c.selector, pod.namespace())
+                };
+                *borrowed[i].entry(labels[&c.key].as_str()).or_default() += n;
             }
         }
+        let counts: Vec<HashMap<String, i64>> = borrowed
+            .into_iter()
+            .map(|m| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            .collect();
+        let min = constraints
+            .iter()
+            .zip(&counts)
+            .map(|(c, counts)| {
+                if (counts.len() as i64) < c.min_domains {
+                    0
+                } else {
+                    counts
+                        .values()
+                        .copied()
+                        .min()
+                        .unwrap_or(i64::from(i32::MAX))
+                }
+            })
+            .collect();
+        let pod_labels = labels_of(pod.pod.metadata.labels.as_ref());
+        let self_match = constraints
+            .iter()
+            .map(|c| i64::from(matches(Some(&c.selector), pod_labels)))
+            .collect();
         state.write(
             STATE,
             FilterState {
                 constraints,
                 counts,
+                min,
+                self_match,
             },
         );
         (None, Status::success())
@@ -338,29 +388,19 @@ impl PreFilterPlugin for PodTopologySpread {
 }
 
 impl FilterPlugin for PodTopologySpread {
-    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+    fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<FilterState>(STATE) else {
             return Status::error("reading PreFilterPodTopologySpread from cycle state");
         };
         let labels = labels_of(node.node.metadata.labels.as_ref());
-        let pod_labels = labels_of(pod.pod.metadata.labels.as_ref());
-        for (c, counts) in s.constraints.iter().zip(&s.counts) {
+        for (i, (c, counts)) in s.constraints.iter().zip(&s.counts).enumerate() {
             let Some(value) = labels.get(&c.key) else {
                 return Status::with_reason(
                     Code::UnschedulableAndUnresolvable,
                     NODE_LABEL_NOT_MATCH,
                 );
             };
-            let mut min = counts
-                .values()
-                .copied()
-                .min()
-                .unwrap_or(i64::from(i32::MAX));
-            if (counts.len() as i64) < c.min_domains {
-                min = 0;
-            }
-            let self_match = i64::from(matches(Some(&c.selector), pod_labels));
-            let skew = counts.get(value).copied().unwrap_or(0) + self_match - min;
+            let skew = counts.get(value).copied().unwrap_or(0) + s.self_match[i] - s.min[i];
             if skew > c.max_skew {
                 return Status::with_reason(Code::Unschedulable, CONSTRAINTS_NOT_MATCH);
             }

@@ -377,3 +377,84 @@ fn affinity_spreading_and_preemption_as_upstream() {
         "0/4 nodes are available: 4 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
     );
 }
+
+/// A `skiff scheduler` process against the server, killed when dropped.
+struct Remote(std::process::Child);
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn remote_scheduler(s: &SkiffServer, log: &std::path::Path) -> Remote {
+    let log = std::fs::File::create(log).unwrap();
+    Remote(
+        std::process::Command::new(skiff_testutil::server::skiff_binary())
+            .args(["scheduler", "--kubeconfig"])
+            .arg(s.kubeconfig())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn two_schedulers_elect_one_leader_and_the_other_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("sim.yaml");
+    std::fs::write(&template, SIM).unwrap();
+    let mut s = SkiffServer::new(
+        &dir.path().join("data"),
+        "127.0.0.1",
+        free_port(),
+        &[
+            "--disable-scheduler",
+            "--sim-nodes",
+            "2",
+            "--sim-config",
+            template.to_str().unwrap(),
+        ],
+    );
+    s.start().unwrap();
+    let mut a = Some(remote_scheduler(&s, &dir.path().join("a.log")));
+    let _b = remote_scheduler(&s, &dir.path().join("b.log"));
+    let lease = eventually("the scheduler's lease", &s, || {
+        s.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "kube-scheduler",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
+    });
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.ok(&["run", "first", "--image=busybox", "--restart=Never"]);
+    eventually("first bound", &s, || node_of(&s, "first"));
+    // One leader at a time: the holder stays while both run.
+    std::thread::sleep(Duration::from_secs(3));
+    let still = s.json(&["get", "lease", "-n", "kube-system", "kube-scheduler"]);
+    assert_eq!(still["spec"]["holderIdentity"], holder.as_str());
+    // Killing one: pods are still placed, by whichever remains (within the
+    // 15 s lease duration and a retry when it was the leader).
+    drop(a.take());
+    s.ok(&["run", "second", "--image=busybox", "--restart=Never"]);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while node_of(&s, "second").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no scheduler took over\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -107,6 +107,16 @@ impl Scheduler {
         config: &KubeSchedulerConfiguration,
         instance: &str,
     ) -> Result<Arc<Scheduler>, Error> {
+        Self::with_metrics(client, config, instance, Arc::default())
+    }
+
+    /// The same, counting into `metrics` (kept across leaderships).
+    pub fn with_metrics(
+        client: kube::Client,
+        config: &KubeSchedulerConfiguration,
+        instance: &str,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Scheduler>, Error> {
         let handle = Handle {
             client: Some(client.clone()),
             listers: Arc::default(),
@@ -156,7 +166,7 @@ impl Scheduler {
             profiles,
             client,
             recorders,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
             listers: handle.listers.clone(),
         }))
@@ -811,4 +821,59 @@ pub async fn run(scheduler: Arc<Scheduler>, shutdown: impl Future<Output = ()> +
     flush.abort();
     listers.iter().for_each(|l| l.abort());
     let _ = tokio::task::spawn_blocking(move || looping.join()).await;
+}
+
+/// Runs the scheduler while this process leads (upstream's
+/// `leaderElection`, on by default, Lease `kube-system/kube-scheduler`):
+/// a fresh scheduler each time leadership is won, stopped when it is lost;
+/// until `shutdown` completes.
+pub async fn run_leading(
+    client: kube::Client,
+    config: KubeSchedulerConfiguration,
+    instance: String,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    // Profiles are checked before any election.
+    Scheduler::with_metrics(client.clone(), &config, &instance, metrics.clone())?;
+    let election = config.leader_election.clone().unwrap_or_default();
+    if !election.leader_elect.unwrap_or(true) {
+        let scheduler = Scheduler::with_metrics(client, &config, &instance, metrics)?;
+        run(scheduler, shutdown).await;
+        return Ok(());
+    }
+    tokio::pin!(shutdown);
+    let namespace = election
+        .resource_namespace
+        .unwrap_or_else(|| "kube-system".into());
+    let name = election
+        .resource_name
+        .unwrap_or_else(|| "kube-scheduler".into());
+    let identity = format!("{instance}_{:032x}", rand::random::<u128>());
+    let mut elector =
+        crate::leader_election::LeaderElector::new(client.clone(), &namespace, &name, &identity);
+    loop {
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = &mut shutdown => return Ok(()),
+        }
+        tracing::info!(lease = %format!("{namespace}/{name}"), %identity, "successfully acquired lease; scheduling");
+        let scheduler =
+            Scheduler::with_metrics(client.clone(), &config, &instance, metrics.clone())?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(run(scheduler, async {
+            let _ = stopped.await;
+        }));
+        let lost = tokio::select! {
+            _ = elector.renew_until_lost() => true,
+            _ = &mut shutdown => false,
+        };
+        let _ = stop.send(());
+        let _ = running.await;
+        if !lost {
+            elector.release().await;
+            return Ok(());
+        }
+        tracing::error!(lease = %format!("{namespace}/{name}"), "leaderelection lost; scheduling stopped until the lease is won again");
+    }
 }

@@ -316,13 +316,21 @@ pub async fn run(
                 },
             );
             let instance = hostname();
-            let scheduler = skiff_scheduler::Scheduler::new(client, &sconfig, &instance)
-                .map_err(|e| ServerError::Scheduler(e.to_string()))?;
-            let metrics = scheduler.metrics.clone();
-            server.add_metrics_source(move || metrics.render());
-            Some(tokio::spawn(skiff_scheduler::run(scheduler, async {
-                let _ = scheduler_stopped.await;
-            })))
+            let metrics = std::sync::Arc::new(skiff_scheduler::metrics::Metrics::default());
+            {
+                let metrics = metrics.clone();
+                server.add_metrics_source(move || metrics.render());
+            }
+            Some(tokio::spawn(async move {
+                if let Err(e) =
+                    skiff_scheduler::run_leading(client, sconfig, instance, metrics, async {
+                        let _ = scheduler_stopped.await;
+                    })
+                    .await
+                {
+                    tracing::error!(error = %e, "the scheduler stopped");
+                }
+            }))
         }
         None => None,
     };

@@ -95,8 +95,14 @@ async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let instance = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
-    let scheduler = skiff_scheduler::Scheduler::new(client, &config, &instance)?;
-    skiff_scheduler::run(scheduler, shutdown_signal()).await;
+    skiff_scheduler::run_leading(
+        client,
+        config,
+        instance,
+        Default::default(),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -205,7 +205,10 @@ fn pods_run_on_simulated_nodes_where_they_fit() {
         let metrics = s.ok(&["get", "--raw", "/metrics"]);
         (metrics.contains(
             "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"}",
-        ) && metrics.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1"))
+        ) && metrics.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1")
+            && metrics.contains(
+                "scheduler_framework_extension_point_duration_seconds_bucket{extension_point=\"PreFilter\",profile=\"default-scheduler\",status=\"Success\",le=\"0.0001\"}",
+            ))
         .then_some(())
     });
 }

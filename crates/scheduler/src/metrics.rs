@@ -19,6 +19,23 @@ fn exponential(start: f64, factor: f64, n: usize) -> Vec<f64> {
     b
 }
 
+/// A float as Go's `strconv.FormatFloat(f, 'g', -1, 64)` writes it (as
+/// Prometheus' Go client does for `le`): shortest digits, in exponent form
+/// below 1e-4 and from 1e6 (`1e-05`, `2.2500000000000005e-05`, `1e+06`).
+pub fn go_float(f: f64) -> String {
+    if f == 0.0 || !f.is_finite() {
+        return format!("{f}");
+    }
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{f}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
 #[derive(Clone, Debug)]
 struct Histogram {
     buckets: Vec<f64>,
@@ -51,7 +68,11 @@ impl Histogram {
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         for (b, c) in self.buckets.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {c}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{}\"}} {c}",
+                go_float(*b)
+            );
         }
         let _ = writeln!(
             out,
@@ -76,6 +97,22 @@ struct Inner {
     pending: BTreeMap<&'static str, i64>,
     cache: BTreeMap<&'static str, i64>,
     preemption_attempts: u64,
+    plugin_durations: BTreeMap<(&'static str, &'static str, &'static str), Histogram>,
+    extension_point_durations: BTreeMap<(&'static str, &'static str, String), Histogram>,
+}
+
+/// A status's label (`Success`, `Unschedulable`, ...), as upstream's `Code.String()`.
+pub fn status_label(code: crate::framework::Code) -> &'static str {
+    use crate::framework::Code;
+    match code {
+        Code::Success => "Success",
+        Code::Error => "Error",
+        Code::Unschedulable => "Unschedulable",
+        Code::UnschedulableAndUnresolvable => "UnschedulableAndUnresolvable",
+        Code::Wait => "Wait",
+        Code::Skip => "Skip",
+        Code::Pending => "Pending",
+    }
 }
 
 /// The scheduler's metrics.
@@ -125,6 +162,37 @@ impl Metrics {
             .pod_attempts
             .get_or_insert_with(|| Histogram::new(vec![1.0, 2.0, 4.0, 8.0, 16.0]))
             .observe(f64::from(attempts));
+    }
+
+    /// One plugin's run at one extension point
+    /// (`scheduler_plugin_execution_duration_seconds`, sampled).
+    pub fn plugin(
+        &self,
+        plugin: &'static str,
+        point: &'static str,
+        status: &'static str,
+        seconds: f64,
+    ) {
+        self.lock()
+            .plugin_durations
+            .entry((plugin, point, status))
+            .or_insert_with(|| Histogram::new(exponential(0.00001, 1.5, 20)))
+            .observe(seconds);
+    }
+
+    /// One extension point's run (`scheduler_framework_extension_point_duration_seconds`).
+    pub fn extension_point(
+        &self,
+        point: &'static str,
+        status: &'static str,
+        profile: &str,
+        seconds: f64,
+    ) {
+        self.lock()
+            .extension_point_durations
+            .entry((point, status, profile.to_string()))
+            .or_insert_with(|| Histogram::new(exponential(0.0001, 2.0, 12)))
+            .observe(seconds);
     }
 
     pub fn preemption_attempt(&self) {
@@ -181,6 +249,22 @@ impl Metrics {
             "scheduler_preemption_attempts_total {}",
             m.preemption_attempts
         );
+        out.push_str("# HELP scheduler_framework_extension_point_duration_seconds [STABLE] Latency for running all plugins of a specific extension point.\n# TYPE scheduler_framework_extension_point_duration_seconds histogram\n");
+        for ((point, status, profile), h) in &m.extension_point_durations {
+            h.render(
+                &mut out,
+                "scheduler_framework_extension_point_duration_seconds",
+                &format!("extension_point=\"{point}\",profile=\"{profile}\",status=\"{status}\""),
+            );
+        }
+        out.push_str("# HELP scheduler_plugin_execution_duration_seconds [ALPHA] Duration for running a plugin at a specific extension point.\n# TYPE scheduler_plugin_execution_duration_seconds histogram\n");
+        for ((plugin, point, status), h) in &m.plugin_durations {
+            h.render(
+                &mut out,
+                "scheduler_plugin_execution_duration_seconds",
+                &format!("extension_point=\"{point}\",plugin=\"{plugin}\",status=\"{status}\""),
+            );
+        }
         out.push_str("# HELP scheduler_cache_size [ALPHA] Number of nodes, pods, and assumed (bound) pods in the scheduler cache.\n# TYPE scheduler_cache_size gauge\n");
         for (t, n) in &m.cache {
             let _ = writeln!(out, "scheduler_cache_size{{type=\"{t}\"}} {n}");
@@ -206,5 +290,13 @@ mod tests {
         assert!(text.contains("scheduler_scheduling_attempt_duration_seconds_bucket{profile=\"default-scheduler\",result=\"scheduled\",le=\"0.002\"} 1"));
         assert!(text.contains("le=\"16.384\""));
         assert!(text.contains("scheduler_pod_scheduling_attempts_bucket{le=\"1\"} 1"));
+        m.plugin("NodeResourcesFit", "Filter", "Success", 0.00002);
+        let text = m.render();
+        assert!(text.contains("scheduler_plugin_execution_duration_seconds_bucket{extension_point=\"Filter\",plugin=\"NodeResourcesFit\",status=\"Success\",le=\"2.2500000000000005e-05\"} 1"), "{text}");
+        assert_eq!(go_float(0.0001), "0.0001");
+        assert_eq!(go_float(0.00001), "1e-05");
+        assert_eq!(go_float(16.384), "16.384");
+        assert_eq!(go_float(1e6), "1e+06");
+        assert_eq!(go_float(5242.88), "5242.88");
     }
 }

@@ -5,6 +5,7 @@
 //! them, and the highest total wins, ties broken at random. What it finds
 //! is pure computation on a snapshot; binding is the caller's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -76,6 +77,39 @@ pub struct Algorithm {
     pub next_start_node_index: usize,
     /// The global `percentageOfNodesToScore` (0: adaptive).
     pub percentage_of_nodes_to_score: i32,
+    /// Pods nominated to each node by preemption (upstream's nominator),
+    /// set by the scheduler before each cycle.
+    pub nominated: HashMap<String, Vec<Arc<PodInfo>>>,
+}
+
+/// Upstream's `RunFilterPluginsWithNominatedPods`: a node must fit the pod
+/// both with the pods of equal or higher priority nominated to it and
+/// without them.
+fn filter_with_nominated(
+    fwk: &Framework,
+    state: &CycleState,
+    pod: &PodInfo,
+    node: &NodeInfo,
+    nominated: &HashMap<String, Vec<Arc<PodInfo>>>,
+) -> Status {
+    let extra: Vec<&Arc<PodInfo>> = nominated
+        .get(&node.name)
+        .into_iter()
+        .flatten()
+        .filter(|p| p.key != pod.key && p.priority() >= pod.priority())
+        .collect();
+    if extra.is_empty() {
+        return fwk.run_filter(state, pod, node);
+    }
+    let mut with = node.clone();
+    for p in extra {
+        with.add_pod(p.clone());
+    }
+    let s = fwk.run_filter(state, pod, &with);
+    if !s.is_success() {
+        return s;
+    }
+    fwk.run_filter(state, pod, node)
 }
 
 impl Algorithm {
@@ -157,12 +191,26 @@ impl Algorithm {
         } else {
             num_feasible_nodes_to_find(pct, nodes.len())
         };
+        // The node preemption nominated is tried first, alone.
+        let nominated_node = pod
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty())
+            .and_then(|n| nodes.iter().find(|i| i.name == n));
+        if let Some(node) = nominated_node {
+            let s = filter_with_nominated(fwk, state, pod, node, &self.nominated);
+            if s.is_success() {
+                return Ok((vec![node.clone()], diagnosis));
+            }
+        }
         let mut feasible = Vec::with_capacity(to_find.min(nodes.len()));
         let statuses = &mut diagnosis.node_to_status;
         let len = nodes.len();
         for i in 0..len {
             let node = &nodes[(self.next_start_node_index + i) % len];
-            let s = fwk.run_filter(state, pod, node);
+            let s = filter_with_nominated(fwk, state, pod, node, &self.nominated);
             if s.is_success() {
                 feasible.push(node.clone());
                 if feasible.len() >= to_find {

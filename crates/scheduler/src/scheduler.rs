@@ -50,6 +50,8 @@ pub struct Scheduler {
     pub metrics: Arc<Metrics>,
     percentage_of_nodes_to_score: i32,
     listers: Arc<Listers>,
+    /// Pods nominated to nodes (upstream's nominator): pod key → node and pod.
+    nominator: Mutex<HashMap<String, (String, Arc<PodInfo>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -128,6 +130,9 @@ impl Scheduler {
             )),
         };
         let frameworks = config.frameworks(&handle)?;
+        for f in &frameworks {
+            f.set_metrics(metrics.clone());
+        }
         let profiles: HashMap<String, Arc<Framework>> = frameworks
             .iter()
             .map(|f| (f.scheduler_name.clone(), f.clone()))
@@ -169,6 +174,7 @@ impl Scheduler {
             metrics,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
             listers: handle.listers.clone(),
+            nominator: Mutex::default(),
         }))
     }
 
@@ -211,6 +217,7 @@ impl Scheduler {
         let now = Instant::now();
         if assigned(&info.pod) {
             self.queue.delete(&info.key);
+            lock(&self.nominator).remove(&info.key);
             lock(&self.cache).add_pod(info);
             let event = if was_assigned == Some(true) {
                 ClusterEvent::ASSIGNED_POD_UPDATE
@@ -222,13 +229,43 @@ impl Scheduler {
             if lock(&self.cache).is_assumed(&info.key) {
                 return; // being bound: the informer will show it assigned
             }
+            // Nominations other schedulers (or earlier runs) made count too.
+            let nnn = info
+                .pod
+                .status
+                .as_ref()
+                .and_then(|s| s.nominated_node_name.clone())
+                .unwrap_or_default();
+            if !nnn.is_empty() {
+                self.nominate(&info, &nnn);
+            }
             self.queue.add(info, now);
+        }
+    }
+
+    /// The nominated pods by node.
+    fn nominated_by_node(&self) -> HashMap<String, Vec<Arc<PodInfo>>> {
+        let mut by_node: HashMap<String, Vec<Arc<PodInfo>>> = HashMap::new();
+        for (node, pod) in lock(&self.nominator).values() {
+            by_node.entry(node.clone()).or_default().push(pod.clone());
+        }
+        by_node
+    }
+
+    /// Records (or, with an empty node, clears) a pod's nomination.
+    fn nominate(&self, pod: &Arc<PodInfo>, node: &str) {
+        let mut n = lock(&self.nominator);
+        if node.is_empty() {
+            n.remove(&pod.key);
+        } else {
+            n.insert(pod.key.clone(), (node.to_string(), pod.clone()));
         }
     }
 
     /// A pod was deleted (or finished, leaving the informer's selection).
     pub fn on_pod_delete(&self, key: &str, was_assigned: bool) {
         self.queue.delete(key);
+        lock(&self.nominator).remove(key);
         if was_assigned {
             lock(&self.cache).remove_pod(key);
             self.queue
@@ -262,6 +299,7 @@ impl Scheduler {
         let mut alg = Algorithm {
             next_start_node_index: 0,
             percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
+            nominated: HashMap::new(),
         };
         let mut snapshot = Snapshot::default();
         while let Some(qpi) = self.queue.pop() {
@@ -301,7 +339,10 @@ impl Scheduler {
             return;
         }
         lock(&self.cache).update_snapshot(snapshot);
+        alg.nominated = self.nominated_by_node();
         let mut state = CycleState::default();
+        // Upstream's pluginMetricsSamplePercent: 10 % of cycles.
+        state.record_plugin_metrics = rand::random_range(0..100) < 10;
         let result = alg.schedule_pod(&fwk, &mut state, &pod, snapshot);
         let node = match result {
             Ok(r) => r.node,
@@ -443,6 +484,9 @@ impl Scheduler {
             .and_then(|s| s.nominated_node_name.clone())
             .unwrap_or_default();
         let nomination = nomination.filter(|n| *n != current_nomination);
+        if let Some(n) = &nomination {
+            self.nominate(&qpi.pod, n);
+        }
         self.queue.add_unschedulable(qpi, Instant::now());
         self.record(
             profile,

@@ -14,6 +14,9 @@ pub struct CycleState {
     pub skip_filter: HashSet<&'static str>,
     /// Plugins whose PreScore returned Skip: their Score is not run.
     pub skip_score: HashSet<&'static str>,
+    /// Whether this cycle's plugin durations are recorded (upstream samples
+    /// 10 % of cycles).
+    pub record_plugin_metrics: bool,
 }
 
 impl CycleState {

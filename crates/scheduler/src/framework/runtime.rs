@@ -212,6 +212,7 @@ impl FrameworkBuilder {
             bind: at(Point::Bind),
             post_bind: at(Point::PostBind),
             all: self.all,
+            metrics: Default::default(),
         }
     }
 }
@@ -233,9 +234,51 @@ pub struct Framework {
     bind: Vec<Enabled>,
     post_bind: Vec<Enabled>,
     all: Vec<Arc<dyn Plugin>>,
+    metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+}
+
+/// How long since `start`, in seconds.
+fn since(start: std::time::Instant) -> f64 {
+    start.elapsed().as_secs_f64()
 }
 
 impl Framework {
+    /// Where the framework records its durations.
+    pub fn set_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    fn plugin_metric(
+        &self,
+        state: &CycleState,
+        plugin: &'static str,
+        point: &'static str,
+        status: &Status,
+        start: Option<std::time::Instant>,
+    ) {
+        if let (true, Some(m), Some(start)) =
+            (state.record_plugin_metrics, self.metrics.get(), start)
+        {
+            m.plugin(
+                plugin,
+                point,
+                crate::metrics::status_label(status.code),
+                since(start),
+            );
+        }
+    }
+
+    fn point_metric(&self, point: &'static str, status: &Status, start: std::time::Instant) {
+        if let Some(m) = self.metrics.get() {
+            m.extension_point(
+                point,
+                crate::metrics::status_label(status.code),
+                &self.scheduler_name,
+                since(start),
+            );
+        }
+    }
+
     pub fn has_filter_plugins(&self) -> bool {
         !self.filter.is_empty()
     }
@@ -275,6 +318,48 @@ impl Framework {
             .collect()
     }
 
+    /// Upstream's `RunPreFilterPlugins` (its duration recorded).
+    pub fn run_pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+    ) -> (Option<BTreeSet<String>>, Status) {
+        let start = std::time::Instant::now();
+        let out = self.run_pre_filter_inner(state, pod, nodes);
+        self.point_metric("PreFilter", &out.1, start);
+        out
+    }
+    /// Upstream's `RunPreScorePlugins` (its duration recorded).
+    pub fn run_pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        all: &[Arc<NodeInfo>],
+    ) -> Status {
+        let start = std::time::Instant::now();
+        let out = self.run_pre_score_inner(state, pod, nodes, all);
+        self.point_metric("PreScore", &out, start);
+        out
+    }
+    /// Upstream's `RunScorePlugins` (its duration recorded).
+    pub fn run_score(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+    ) -> Result<Vec<i64>, Status> {
+        let start = std::time::Instant::now();
+        let out = self.run_score_inner(state, pod, nodes);
+        let status = match &out {
+            Ok(_) => Status::success(),
+            Err(s) => s.clone(),
+        };
+        self.point_metric("Score", &status, start);
+        out
+    }
+
     /// Upstream's `RunPreEnqueuePlugins`: the first refusal.
     pub fn run_pre_enqueue(&self, pod: &PodInfo) -> Status {
         for e in &self.pre_enqueue {
@@ -288,7 +373,7 @@ impl Framework {
 
     /// Upstream's `RunPreFilterPlugins`: plugins returning Skip have their
     /// Filter skipped; the first rejection stops; node sets are intersected.
-    pub fn run_pre_filter(
+    fn run_pre_filter_inner(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
@@ -301,7 +386,9 @@ impl Framework {
             let Some(p) = e.plugin.as_pre_filter() else {
                 continue;
             };
+            let start = state.record_plugin_metrics.then(std::time::Instant::now);
             let (r, s) = p.pre_filter(state, pod, nodes);
+            self.plugin_metric(state, name, "PreFilter", &s, start);
             if s.is_skip() {
                 state.skip_filter.insert(name);
                 continue;
@@ -370,7 +457,9 @@ impl Framework {
             let Some(p) = e.plugin.as_filter() else {
                 continue;
             };
+            let start = state.record_plugin_metrics.then(std::time::Instant::now);
             let s = p.filter(state, pod, node);
+            self.plugin_metric(state, name, "Filter", &s, start);
             if !s.is_success() {
                 if !s.is_rejected() {
                     return Status::error(format!(
@@ -415,7 +504,7 @@ impl Framework {
     }
 
     /// Upstream's `RunPreScorePlugins`: Skip skips that plugin's Score.
-    pub fn run_pre_score(
+    fn run_pre_score_inner(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
@@ -427,7 +516,9 @@ impl Framework {
             let Some(p) = e.plugin.as_pre_score() else {
                 continue;
             };
+            let start = state.record_plugin_metrics.then(std::time::Instant::now);
             let s = p.pre_score(state, pod, nodes, all);
+            self.plugin_metric(state, name, "PreScore", &s, start);
             if s.is_skip() {
                 state.skip_score.insert(name);
             } else if !s.is_success() {
@@ -440,7 +531,7 @@ impl Framework {
 
     /// Upstream's `RunScorePlugins`: each plugin scores every node, then
     /// normalizes; the total is the sum of weighted scores.
-    pub fn run_score(
+    fn run_score_inner(
         &self,
         state: &CycleState,
         pod: &PodInfo,
@@ -457,7 +548,16 @@ impl Framework {
                 continue;
             };
             for (slot, node) in scores.iter_mut().zip(nodes) {
-                *slot = p.score(state, pod, node).map_err(|s| {
+                let start = state.record_plugin_metrics.then(std::time::Instant::now);
+                let scored = p.score(state, pod, node);
+                if start.is_some() {
+                    let s = match &scored {
+                        Ok(_) => Status::success(),
+                        Err(e) => e.clone(),
+                    };
+                    self.plugin_metric(state, name, "Score", &s, start);
+                }
+                *slot = scored.map_err(|s| {
                     Status::error(format!("plugin {name:?} failed with: {}", s.message())).by(name)
                 })?;
             }

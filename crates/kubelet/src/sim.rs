@@ -560,7 +560,9 @@ impl Fleet {
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(watcher::Event::Init) => listing.clear(),
-                Ok(watcher::Event::InitApply(p)) | Ok(watcher::Event::Apply(p)) => {
+                Ok(watcher::Event::InitApply(mut p)) | Ok(watcher::Event::Apply(mut p)) => {
+                    // Nothing here reads managed fields; they are most of a pod.
+                    p.metadata.managed_fields = None;
                     let uid = p.metadata.uid.clone().unwrap_or_default();
                     listing.insert(uid.clone());
                     known.insert(uid.clone());

@@ -583,7 +583,8 @@ impl Scheduler {
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(watcher::Event::Init) => listing.clear(),
-                Ok(watcher::Event::InitApply(n)) | Ok(watcher::Event::Apply(n)) => {
+                Ok(watcher::Event::InitApply(mut n)) | Ok(watcher::Event::Apply(mut n)) => {
+                    n.metadata.managed_fields = None;
                     let name = n.metadata.name.clone().unwrap_or_default();
                     listing.insert(name.clone());
                     self.on_node(n.clone(), known.get(&name));
@@ -628,7 +629,10 @@ impl Scheduler {
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(watcher::Event::Init) => listing.clear(),
-                Ok(watcher::Event::InitApply(p)) | Ok(watcher::Event::Apply(p)) => {
+                Ok(watcher::Event::InitApply(mut p)) | Ok(watcher::Event::Apply(mut p)) => {
+                    // As upstream's informer transform: the scheduler never
+                    // reads managed fields, and they are most of a pod.
+                    p.metadata.managed_fields = None;
                     let key = key_of(&p);
                     let is_assigned = assigned(&p);
                     let was = known.insert(key.clone(), is_assigned);

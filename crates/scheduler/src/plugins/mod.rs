@@ -124,7 +124,7 @@ pub fn new_in_tree(
         node_affinity::NAME => Arc::new(node_affinity::NodeAffinity),
         node_ports::NAME => Arc::new(node_ports::NodePorts),
         node_resources_fit::NAME => Arc::new(node_resources_fit::NodeResourcesFit {
-            strategy: node_resources_fit::ScoringStrategy::from_args(args)?,
+            scoring: node_resources_fit::Scoring::from_args(args)?,
         }),
         node_resources_balanced_allocation::NAME => {
             Arc::new(node_resources_balanced_allocation::NodeResourcesBalancedAllocation)

@@ -374,6 +374,16 @@ fn affinity_spreading_and_preemption_as_upstream() {
         &s,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: polite}\nspec:\n  priorityClassName: high-polite\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: 1500m}}}]\n",
     );
+    // A claim that does not exist: refused before any node is looked at.
+    run_pod(
+        &s,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: claims}\nspec:\n  volumes: [{name: v, persistentVolumeClaim: {claimName: data}}]\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let message = eventually("claims refused", &s, || failed_scheduling(&s, "claims"));
+    assert_eq!(
+        message,
+        "0/4 nodes are available: persistentvolumeclaim \"data\" not found. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+    );
     let message = eventually("polite refused", &s, || failed_scheduling(&s, "polite"));
     assert_eq!(
         message,

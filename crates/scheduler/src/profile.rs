@@ -346,15 +346,18 @@ mod tests {
                 "NodeAffinity",
                 "NodePorts",
                 "NodeResourcesFit",
+                "VolumeBinding",
                 "PodTopologySpread",
                 "InterPodAffinity"
             ]
         );
+        assert_eq!(names(Point::PreBind), ["VolumeBinding"]);
         assert_eq!(
             names(Point::PreFilter),
             [
                 "NodeAffinity",
                 "NodePorts",
+                "VolumeBinding",
                 "PodTopologySpread",
                 "InterPodAffinity"
             ]

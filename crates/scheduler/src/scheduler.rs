@@ -675,6 +675,7 @@ async fn watch_into<K, V>(
     slot: fn(&Listers) -> &std::sync::RwLock<HashMap<String, V>>,
     entry: fn(&K) -> Option<(String, V)>,
     key: fn(&K) -> String,
+    notify: Option<(Arc<SchedulingQueue>, ClusterEvent)>,
 ) where
     K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
 {
@@ -702,7 +703,12 @@ async fn watch_into<K, V>(
             Err(e) => {
                 tracing::debug!(error = %e, "watching for the scheduler's listers");
                 tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
             }
+        }
+        // A change that may help pods waiting for it.
+        if let Some((queue, event)) = &notify {
+            queue.move_all(*event, Instant::now());
         }
     }
 }
@@ -760,9 +766,64 @@ fn budget(
     ))
 }
 
+fn name_of<K: kube::Resource>(o: &K) -> String {
+    o.meta().name.clone().unwrap_or_default()
+}
+
 /// The listers' informers: namespaces, Services, RCs, ReplicaSets,
-/// StatefulSets, PodDisruptionBudgets.
+/// StatefulSets, PodDisruptionBudgets, and the volume objects (whose
+/// changes retry pods VolumeBinding turned away).
 fn spawn_listers(
+    client: &kube::Client,
+    listers: &Arc<Listers>,
+    queue: &Arc<SchedulingQueue>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use crate::framework::{ActionType, Resource};
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let event = |r: Resource, label: &'static str| {
+        Some((queue.clone(), ClusterEvent::new(r, ActionType::All, label)))
+    };
+    let mut volumes = vec![
+        tokio::spawn(watch_into(
+            Api::<PersistentVolumeClaim>::all(client.clone()),
+            listers.clone(),
+            |l| &l.pvcs,
+            |o: &PersistentVolumeClaim| {
+                let mut o = o.clone();
+                o.metadata.managed_fields = None;
+                Some((ns_name(&o), o))
+            },
+            ns_name,
+            event(Resource::PersistentVolumeClaim, "PvcChange"),
+        )),
+        tokio::spawn(watch_into(
+            Api::<PersistentVolume>::all(client.clone()),
+            listers.clone(),
+            |l| &l.pvs,
+            |o: &PersistentVolume| {
+                let mut o = o.clone();
+                o.metadata.managed_fields = None;
+                Some((name_of(&o), o))
+            },
+            name_of,
+            event(Resource::PersistentVolume, "PvChange"),
+        )),
+        tokio::spawn(watch_into(
+            Api::<StorageClass>::all(client.clone()),
+            listers.clone(),
+            |l| &l.storage_classes,
+            |o: &StorageClass| Some((name_of(o), o.clone())),
+            name_of,
+            event(Resource::StorageClass, "StorageClassChange"),
+        )),
+    ];
+    volumes.extend(spawn_selectors(client, listers));
+    volumes
+}
+
+/// The informers of namespaces and selecting objects.
+fn spawn_selectors(
     client: &kube::Client,
     listers: &Arc<Listers>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -780,6 +841,7 @@ fn spawn_listers(
                 ))
             },
             |n: &Namespace| n.metadata.name.clone().unwrap_or_default(),
+            None,
         )),
         tokio::spawn(watch_into(
             Api::<Service>::all(client.clone()),
@@ -792,6 +854,7 @@ fn spawn_listers(
                 )
             },
             ns_name,
+            None,
         )),
         tokio::spawn(watch_into(
             Api::<ReplicationController>::all(client.clone()),
@@ -804,6 +867,7 @@ fn spawn_listers(
                 )
             },
             ns_name,
+            None,
         )),
         tokio::spawn(watch_into(
             Api::<ReplicaSet>::all(client.clone()),
@@ -811,6 +875,7 @@ fn spawn_listers(
             |l| &l.replica_sets,
             |r: &ReplicaSet| selecting(r, r.spec.as_ref().map(|s| s.selector.clone())),
             ns_name,
+            None,
         )),
         tokio::spawn(watch_into(
             Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::all(client.clone()),
@@ -818,6 +883,7 @@ fn spawn_listers(
             |l| &l.pdbs,
             budget,
             ns_name,
+            None,
         )),
         tokio::spawn(watch_into(
             Api::<StatefulSet>::all(client.clone()),
@@ -825,6 +891,7 @@ fn spawn_listers(
             |l| &l.stateful_sets,
             |r: &StatefulSet| selecting(r, r.spec.as_ref().map(|s| s.selector.clone())),
             ns_name,
+            None,
         )),
     ]
 }
@@ -835,7 +902,7 @@ fn spawn_listers(
 pub async fn run(scheduler: Arc<Scheduler>, shutdown: impl Future<Output = ()> + Send + 'static) {
     let (nodes_synced, nodes_ready) = tokio::sync::oneshot::channel();
     let (pods_synced, pods_ready) = tokio::sync::oneshot::channel();
-    let listers = spawn_listers(&scheduler.client, &scheduler.listers);
+    let listers = spawn_listers(&scheduler.client, &scheduler.listers, &scheduler.queue);
     let nodes = tokio::spawn(scheduler.clone().watch_nodes(nodes_synced));
     let pods = tokio::spawn(scheduler.clone().watch_pods(pods_synced));
     let ready = async {

@@ -40,6 +40,11 @@ pub struct Listers {
     pub stateful_sets: RwLock<HashMap<String, Selecting>>,
     /// PodDisruptionBudgets by `namespace/name`.
     pub pdbs: RwLock<HashMap<String, Budget>>,
+    /// PersistentVolumeClaims by `namespace/name`, PersistentVolumes and
+    /// StorageClasses by name (for VolumeBinding).
+    pub pvcs: RwLock<HashMap<String, k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
+    pub pvs: RwLock<HashMap<String, k8s_openapi::api::core::v1::PersistentVolume>>,
+    pub storage_classes: RwLock<HashMap<String, k8s_openapi::api::storage::v1::StorageClass>>,
 }
 
 impl Listers {

@@ -39,6 +39,9 @@ macro_rules! plugin {
     (@point score) => {
         fn as_score(&self) -> Option<&dyn $crate::framework::ScorePlugin> { Some(self) }
     };
+    (@point pre_bind) => {
+        fn as_pre_bind(&self) -> Option<&dyn $crate::framework::PreBindPlugin> { Some(self) }
+    };
     (@point bind) => {
         fn as_bind(&self) -> Option<&dyn $crate::framework::BindPlugin> { Some(self) }
     };
@@ -59,6 +62,7 @@ pub mod pod_topology_spread;
 pub mod queue_sort;
 pub mod scheduling_gates;
 pub mod taint_toleration;
+pub mod volume_binding;
 
 use std::sync::Arc;
 
@@ -100,6 +104,7 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (node_affinity::NAME, 2),
     (node_ports::NAME, 0),
     (node_resources_fit::NAME, 1),
+    (volume_binding::NAME, 0),
     (pod_topology_spread::NAME, 2),
     (inter_pod_affinity::NAME, 2),
     (default_preemption::NAME, 0),
@@ -138,6 +143,10 @@ pub fn new_in_tree(
             args,
         )?),
         image_locality::NAME => Arc::new(image_locality::ImageLocality),
+        volume_binding::NAME => Arc::new(volume_binding::VolumeBinding {
+            listers: handle.listers.clone(),
+            client: handle.client.clone(),
+        }),
         default_preemption::NAME => {
             let evictor = match (&handle.client, &handle.runtime) {
                 (Some(client), Some(runtime)) => Some(default_preemption::Evictor {

@@ -22,7 +22,7 @@ fn labels(node: &Node) -> &BTreeMap<String, String> {
 }
 
 /// One requirement on a label (or a field) value, as `labels.Requirement`.
-fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+pub(crate) fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
     let values = r.values.as_deref().unwrap_or(&[]);
     let int = |s: &str| s.parse::<i64>().ok();
     match r.operator.as_str() {

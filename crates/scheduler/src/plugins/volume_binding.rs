@@ -7,14 +7,11 @@
 //! which PreBind tells the chosen node (`volume.kubernetes.io/selected-node`
 //! on the claim), as upstream does for dynamic provisioning.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{
-    NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
-};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams};
 
@@ -86,18 +83,6 @@ fn claims(pod: &Pod) -> Vec<String> {
         .collect()
 }
 
-fn requirement_matches(r: &NodeSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let have = labels.get(&r.key);
-    let values = r.values.as_deref().unwrap_or(&[]);
-    match r.operator.as_str() {
-        "In" => have.is_some_and(|v| values.contains(v)),
-        "NotIn" => have.is_none_or(|v| !values.contains(v)),
-        "Exists" => have.is_some(),
-        "DoesNotExist" => have.is_none(),
-        _ => false,
-    }
-}
-
 /// Whether the volume's required node affinity admits the node.
 fn volume_fits(pv: &PersistentVolume, node: &NodeInfo) -> bool {
     let Some(required) = pv
@@ -111,7 +96,10 @@ fn volume_fits(pv: &PersistentVolume, node: &NodeInfo) -> bool {
     let labels = labels_of(node.node.metadata.labels.as_ref());
     required.node_selector_terms.iter().any(|t| {
         let exprs = t.match_expressions.as_deref().unwrap_or(&[]);
-        !exprs.is_empty() && exprs.iter().all(|r| requirement_matches(r, labels))
+        !exprs.is_empty()
+            && exprs.iter().all(|r| {
+                super::node_affinity::requirement_matches(r, labels.get(&r.key).map(String::as_str))
+            })
     })
 }
 

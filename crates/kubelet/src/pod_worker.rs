@@ -143,6 +143,23 @@ async fn start(
     }
 }
 
+/// Takes what the runtime says now of every started container.
+fn refresh(runtime: &dyn Runtime, state: &mut PodState) {
+    for r in state
+        .init_containers
+        .iter_mut()
+        .chain(state.containers.iter_mut())
+    {
+        if let Some(info) = r
+            .current
+            .as_ref()
+            .and_then(|c| runtime.container_state(&c.id))
+        {
+            r.current = Some(info);
+        }
+    }
+}
+
 /// Brings the pod's containers where its spec wants them; returns when it
 /// should be synced again at the latest (a back-off ending).
 pub async fn sync_pod(runtime: &dyn Runtime, pod: &Pod, state: &mut PodState) -> Option<Instant> {
@@ -180,18 +197,7 @@ pub async fn sync_pod(runtime: &dyn Runtime, pod: &Pod, state: &mut PodState) ->
             }
         },
     };
-    // Refresh what the runtime says of started containers.
-    for r in state
-        .init_containers
-        .iter_mut()
-        .chain(state.containers.iter_mut())
-    {
-        if let Some(id) = r.current.as_ref().map(|c| c.id.clone())
-            && let Some(info) = runtime.container_state(&id)
-        {
-            r.current = Some(info);
-        }
-    }
+    refresh(runtime, state);
     let policy = restart_policy(pod).to_string();
     let mut next: Option<Instant> = None;
     let mut resync_at = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
@@ -270,16 +276,12 @@ pub async fn terminate_pod(runtime: &dyn Runtime, pod: &Pod, state: &mut PodStat
         .filter_map(|r| r.current.as_ref().map(|c| c.id.clone()))
         .collect();
     futures::future::join_all(ids.iter().map(|id| runtime.stop_container(id, grace))).await;
+    refresh(runtime, state);
     for r in state
         .init_containers
         .iter_mut()
         .chain(state.containers.iter_mut())
     {
-        if let Some(id) = r.current.as_ref().map(|c| c.id.clone())
-            && let Some(info) = runtime.container_state(&id)
-        {
-            r.current = Some(info);
-        }
         r.waiting = None;
     }
     if let Some(s) = state.sandbox.take() {

@@ -542,9 +542,8 @@ impl Fleet {
         });
     }
 
-    fn removed(&self, pod: &Pod) {
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
-        if let Some(tx) = lock(&self.workers).get(&uid) {
+    fn removed(&self, uid: &str) {
+        if let Some(tx) = lock(&self.workers).get(uid) {
             let _ = tx.send(Update::Removed);
         }
     }
@@ -553,10 +552,10 @@ impl Fleet {
     pub async fn run_pods(self: Arc<Self>) {
         let api: Api<Pod> = Api::all(self.read.clone());
         let config = watcher::Config::default().fields("spec.nodeName!=");
+        // The uids of the pods seen, to find those a re-list no longer has.
         let mut known: HashSet<String> = HashSet::new();
         let mut listing: HashSet<String> = HashSet::new();
         let mut stream = watcher(api, config).boxed();
-        let mut gone_pods: HashMap<String, Arc<Pod>> = HashMap::new();
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(watcher::Event::Init) => listing.clear(),
@@ -565,24 +564,22 @@ impl Fleet {
                     p.metadata.managed_fields = None;
                     let uid = p.metadata.uid.clone().unwrap_or_default();
                     listing.insert(uid.clone());
-                    known.insert(uid.clone());
-                    let p = Arc::new(p);
-                    gone_pods.insert(uid, p.clone());
-                    self.dispatch(p);
+                    known.insert(uid);
+                    self.dispatch(Arc::new(p));
                 }
                 Ok(watcher::Event::InitDone) => {
-                    for uid in known.difference(&listing).cloned().collect::<Vec<_>>() {
-                        known.remove(&uid);
-                        if let Some(p) = gone_pods.remove(&uid) {
-                            self.removed(&p);
+                    known.retain(|uid| {
+                        let still = listing.contains(uid);
+                        if !still {
+                            self.removed(uid);
                         }
-                    }
+                        still
+                    });
                 }
                 Ok(watcher::Event::Delete(p)) => {
                     let uid = p.metadata.uid.clone().unwrap_or_default();
                     known.remove(&uid);
-                    gone_pods.remove(&uid);
-                    self.removed(&p);
+                    self.removed(&uid);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "watching pods");

@@ -69,6 +69,15 @@ pub struct Profile {
     pub plugin_config: Vec<PluginConfig>,
 }
 
+impl Profile {
+    /// `schedulerName`, `default-scheduler` when unset.
+    pub fn scheduler_name(&self) -> String {
+        self.scheduler_name
+            .clone()
+            .unwrap_or_else(|| crate::DEFAULT_SCHEDULER_NAME.to_string())
+    }
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plugins {
@@ -180,6 +189,15 @@ impl KubeSchedulerConfiguration {
         std::time::Duration::from_secs(self.pod_max_backoff_seconds.unwrap_or(10).max(0) as u64)
     }
 
+    /// The profiles' scheduler names (upstream's default profile alone
+    /// when none is configured).
+    pub fn profile_names(&self) -> Vec<String> {
+        if self.profiles.is_empty() {
+            return vec![crate::DEFAULT_SCHEDULER_NAME.to_string()];
+        }
+        self.profiles.iter().map(Profile::scheduler_name).collect()
+    }
+
     /// The profiles' frameworks by scheduler name.
     pub fn frameworks(&self, handle: &Handle) -> Result<Vec<Arc<Framework>>, ConfigError> {
         if let Some(p) = self.percentage_of_nodes_to_score
@@ -204,10 +222,7 @@ impl KubeSchedulerConfiguration {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for (i, profile) in profiles.iter().enumerate() {
-            let name = profile
-                .scheduler_name
-                .clone()
-                .unwrap_or_else(|| crate::DEFAULT_SCHEDULER_NAME.to_string());
+            let name = profile.scheduler_name();
             if !seen.insert(name.clone()) {
                 return Err(ConfigError::Invalid(format!(
                     "profiles[{i}].schedulerName: Duplicate value: {name:?}"

@@ -26,7 +26,8 @@ pub struct Resources {
     pub scalar: BTreeMap<String, i64>,
 }
 
-fn value(q: &Quantity, milli: bool) -> i64 {
+/// A quantity in units (`milli`: in thousandths, as cpu), 0 when unparsable.
+pub fn value(q: &Quantity, milli: bool) -> i64 {
     Parsed::parse(&q.0)
         .map(|p| p.scaled_value(if milli { -3 } else { 0 }))
         .unwrap_or(0)

@@ -119,15 +119,26 @@ impl Scheduler {
         instance: &str,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Scheduler>, Error> {
+        let recorders: HashMap<String, EventRecorder> = config
+            .profile_names()
+            .into_iter()
+            .map(|name| {
+                let recorder =
+                    EventRecorder::spawn(client.clone(), &name, &format!("{name}-{instance}"));
+                (name, recorder)
+            })
+            .collect();
+        // Plugins' events (preemption's `Preempted`) go out as the default
+        // profile, or the first.
+        let plugin_recorder = recorders
+            .get(crate::DEFAULT_SCHEDULER_NAME)
+            .or_else(|| recorders.values().next())
+            .cloned();
         let handle = Handle {
             client: Some(client.clone()),
             listers: Arc::default(),
             runtime: tokio::runtime::Handle::try_current().ok(),
-            recorder: Some(EventRecorder::spawn(
-                client.clone(),
-                crate::DEFAULT_SCHEDULER_NAME,
-                &format!("{}-{instance}", crate::DEFAULT_SCHEDULER_NAME),
-            )),
+            recorder: plugin_recorder,
         };
         let frameworks = config.frameworks(&handle)?;
         for f in &frameworks {
@@ -156,15 +167,6 @@ impl Scheduler {
             pre_enqueue,
             events,
         ));
-        let recorders = profiles
-            .keys()
-            .map(|name| {
-                (
-                    name.clone(),
-                    EventRecorder::spawn(client.clone(), name, &format!("{name}-{instance}")),
-                )
-            })
-            .collect();
         Ok(Arc::new(Scheduler {
             cache: Mutex::new(Cache::default()),
             queue,
@@ -273,8 +275,8 @@ impl Scheduler {
         }
     }
 
-    /// A node was added or changed.
-    pub fn on_node(&self, node: Node, old: Option<&Node>) {
+    /// A node was added or changed (`old`: its previous object).
+    pub fn on_node(&self, node: Arc<Node>, old: Option<&Node>) {
         let event = match old {
             None => Some(ClusterEvent::NODE_ADD),
             Some(old) if node_scheduling_properties_changed(old, &node) => {
@@ -282,7 +284,7 @@ impl Scheduler {
             }
             Some(_) => None,
         };
-        lock(&self.cache).add_node(Arc::new(node));
+        lock(&self.cache).add_node(node);
         if let Some(e) = event {
             self.queue.move_all(e, Instant::now());
         }
@@ -576,7 +578,8 @@ impl Scheduler {
     /// The informers: nodes, and pods that have not finished.
     async fn watch_nodes(self: Arc<Self>, synced: tokio::sync::oneshot::Sender<()>) {
         let api: Api<Node> = Api::all(self.client.clone());
-        let mut known: HashMap<String, Node> = HashMap::new();
+        // The objects seen, shared with the cache: to tell what changed.
+        let mut known: HashMap<String, Arc<Node>> = HashMap::new();
         let mut listing: HashSet<String> = HashSet::new();
         let mut synced = Some(synced);
         let mut stream = watcher(api, watcher::Config::default()).boxed();
@@ -587,7 +590,8 @@ impl Scheduler {
                     n.metadata.managed_fields = None;
                     let name = n.metadata.name.clone().unwrap_or_default();
                     listing.insert(name.clone());
-                    self.on_node(n.clone(), known.get(&name));
+                    let n = Arc::new(n);
+                    self.on_node(n.clone(), known.get(&name).map(|o| &**o));
                     known.insert(name, n);
                 }
                 Ok(watcher::Event::InitDone) => {
@@ -949,8 +953,11 @@ pub async fn run_leading(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // Profiles are checked before any election.
-    Scheduler::with_metrics(client.clone(), &config, &instance, metrics.clone())?;
+    // Profiles are checked before any election (nothing is started for it).
+    config.frameworks(&Handle {
+        client: Some(client.clone()),
+        ..Default::default()
+    })?;
     let election = config.leader_election.clone().unwrap_or_default();
     if !election.leader_elect.unwrap_or(true) {
         let scheduler = Scheduler::with_metrics(client, &config, &instance, metrics)?;

@@ -50,8 +50,7 @@ impl NodeInfo {
         self.allocatable = allocatable.map(Resources::from_list).unwrap_or_default();
         self.allowed_pods = allocatable
             .and_then(|a| a.get("pods"))
-            .and_then(|q| skiff_api::validation::quantity::Quantity::parse(&q.0).ok())
-            .map(|q| q.scaled_value(0))
+            .map(|q| crate::resources::value(q, false))
             .unwrap_or(0);
         self.name = node.metadata.name.clone().unwrap_or_default();
         self.image_sizes = node

@@ -116,8 +116,7 @@ fn matching_volume(
         .as_ref()
         .and_then(|r| r.requests.as_ref())
         .and_then(|r| r.get("storage"))
-        .and_then(|q| skiff_api::validation::quantity::Quantity::parse(&q.0).ok())
-        .map(|q| q.scaled_value(0))
+        .map(|q| crate::resources::value(q, false))
         .unwrap_or(0);
     let modes = spec.access_modes.unwrap_or_default();
     volumes.iter().any(|pv| {
@@ -130,8 +129,7 @@ fn matching_volume(
             .capacity
             .as_ref()
             .and_then(|c| c.get("storage"))
-            .and_then(|q| skiff_api::validation::quantity::Quantity::parse(&q.0).ok())
-            .map(|q| q.scaled_value(0))
+            .map(|q| crate::resources::value(q, false))
             .unwrap_or(0);
         let pv_modes = s.access_modes.clone().unwrap_or_default();
         available
